@@ -1,0 +1,3 @@
+module github.com/cdcsync/cdcsync
+
+go 1.26.8
