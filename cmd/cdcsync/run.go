@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cdcsync/cdcsync/internal/config"
+	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/kafkaconn"
+	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/target"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+)
+
+// commonFlags are the flags that override the config file.
+type commonFlags struct {
+	config  string
+	brokers string
+	topics  string
+	target  string
+	group   string
+	once    bool
+}
+
+func (f *commonFlags) register(fs *pflag.FlagSet, withTarget bool) {
+	fs.StringVar(&f.config, "config", "", "YAML configuration file (flags override it)")
+	fs.StringVar(&f.brokers, "brokers", "", "Kafka bootstrap brokers, HOST:PORT[,HOST:PORT]")
+	fs.StringVar(&f.topics, "topics", "", "regular expression selecting topics (matched against the whole name)")
+	if withTarget {
+		fs.StringVar(&f.target, "target", "", "warehouse DSN: a path ending in .duckdb")
+		fs.StringVar(&f.group, "group", "", "consumer group name (default \"cdcsync\")")
+		fs.BoolVar(&f.once, "once", false, "drain every matched topic to its end as of start, apply, commit and exit")
+	}
+}
+
+// load builds the configuration: defaults, then the file, then the flags.
+func (f *commonFlags) load(fs *pflag.FlagSet) (config.Config, error) {
+	cfg := config.Default()
+	if f.config != "" {
+		var err error
+		if cfg, err = config.Load(f.config); err != nil {
+			return cfg, err
+		}
+	}
+	if fs.Changed("brokers") {
+		cfg.Brokers = nil
+		for _, b := range strings.Split(f.brokers, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				cfg.Brokers = append(cfg.Brokers, b)
+			}
+		}
+	}
+	if fs.Changed("topics") {
+		cfg.Topics = f.topics
+	}
+	if fs.Lookup("target") != nil && fs.Changed("target") {
+		cfg.Target = f.target
+	}
+	if fs.Lookup("group") != nil && fs.Changed("group") {
+		cfg.Group = f.group
+	}
+	return cfg, nil
+}
+
+func runCmd() *cobra.Command {
+	var f commonFlags
+	cmd := &cobra.Command{
+		Use:   "run [--config FILE] --brokers HOST:PORT[,HOST:PORT] --topics REGEX --target DSN [--group NAME] [--once]",
+		Short: "Consume Debezium topics and keep the target tables current",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if target.Kind(cfg.Target) == "" {
+				return fmt.Errorf("target: %q is not a DuckDB file path ending in .duckdb", cfg.Target)
+			}
+			log := newLogger(cfg.Log)
+			return run(cmd.Context(), cfg, f.once, log)
+		},
+	}
+	f.register(cmd.Flags(), true)
+	return cmd
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// pipelineConfig derives the pipeline's settings from the configuration.
+func pipelineConfig(cfg config.Config, once bool) (pipeline.Config, error) {
+	re, err := cfg.TopicRegexp()
+	if err != nil {
+		return pipeline.Config{}, err
+	}
+	kopts, err := kafkaconn.Options(cfg.Brokers, cfg.Kafka)
+	if err != nil {
+		return pipeline.Config{}, err
+	}
+	byTopic := map[string]string{}
+	byName := map[string]debezium.TableOptions{}
+	for name, t := range cfg.Tables {
+		if t.Topic != "" {
+			byTopic[t.Topic] = name
+		}
+		byName[name] = debezium.TableOptions{Name: name, Columns: t.ColumnTypes(), Flattened: t.Flattened}
+	}
+	tables := func(topic string) debezium.TableOptions {
+		name, ok := byTopic[topic]
+		if !ok {
+			name = debezium.TableName(topic)
+		}
+		if t, ok := byName[name]; ok {
+			return t
+		}
+		return debezium.TableOptions{Name: name}
+	}
+	return pipeline.Config{
+		Topics:          re,
+		Group:           cfg.Group,
+		Once:            once,
+		MaxEvents:       cfg.Batch.MaxEvents,
+		MaxBytes:        int(cfg.Batch.MaxBytes),
+		Interval:        time.Duration(cfg.Batch.Interval),
+		Decoder:         debezium.Options{Table: tables, Placeholder: cfg.ToastPlaceholder},
+		Kafka:           kopts,
+		MetadataRefresh: time.Duration(cfg.Kafka.MetadataRefresh),
+		FetchMaxBytes:   int32(min(int64(cfg.Kafka.FetchMaxBytes), 1<<30)),
+	}, nil
+}
+
+func run(ctx context.Context, cfg config.Config, once bool, log *slog.Logger) error {
+	pcfg, err := pipelineConfig(cfg, once)
+	if err != nil {
+		return err
+	}
+	wh, err := target.Open(ctx, cfg.Target, warehouse.Options{
+		Group:            cfg.Group,
+		Landing:          cfg.LandingEnabled(),
+		LandingRetention: time.Duration(cfg.Landing.Retention),
+	}, log)
+	if err != nil {
+		return err
+	}
+	defer wh.Close()
+
+	reg := prometheus.NewRegistry()
+	met := pipeline.NewMetrics(reg)
+	if cfg.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+		srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln) //nolint:errcheck // closed on return
+		defer srv.Close()
+	}
+
+	mode := "continuous"
+	if once {
+		mode = "once"
+	}
+	runRow := warehouse.Run{ID: fmt.Sprintf("%d-%d", time.Now().UnixNano(), os.Getpid()), Group: cfg.Group, Mode: mode,
+		Version: version, StartedAt: time.Now(), Status: "running"}
+	if err := wh.RecordRun(ctx, runRow); err != nil {
+		return err
+	}
+	start := time.Now()
+	sum, runErr := pipeline.New(pcfg, wh, log, met).Run(ctx)
+	runRow.FinishedAt, runRow.Events, runRow.Batches, runRow.Status = time.Now(), sum.Events, sum.Batches, "ok"
+	if runErr != nil {
+		runRow.Status, runRow.Error = "failed", runErr.Error()
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := wh.RecordRun(rctx, runRow); err != nil && runErr == nil {
+		log.Warn("could not record the run", "err", err)
+	}
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return runErr
+	}
+	log.Info("done", "mode", mode, "events", sum.Events, "batches", sum.Batches, "upserts", sum.Upserts,
+		"deletes", sum.Deletes, "truncates", sum.Truncates, "dead_letters", sum.DeadLetters,
+		"skipped", sum.Skipped, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}

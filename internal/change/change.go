@@ -1,0 +1,146 @@
+package change
+
+import (
+	"math/big"
+	"time"
+)
+
+// Op is what a change does to its key.
+type Op uint8
+
+// The operations a change can carry.
+const (
+	OpUpsert   Op = iota + 1 // Debezium c, u, r: the row becomes After
+	OpDelete                 // Debezium d, or a tombstone: the key is gone
+	OpTruncate               // Debezium t: the table empties at this point
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpUpsert:
+		return "upsert"
+	case OpDelete:
+		return "delete"
+	case OpTruncate:
+		return "truncate"
+	}
+	return "unknown"
+}
+
+// Position is a Debezium source position encoded so that byte order is
+// source order: for one source, a < b means a happened before b. The empty
+// Position means unknown; unknown positions never decide an ordering.
+type Position string
+
+// Known reports whether the position carries a source position.
+func (p Position) Known() bool { return p != "" }
+
+// Change is one decoded change event.
+type Change struct {
+	Topic     string
+	Table     string // target table name
+	Partition int32
+	Offset    int64
+	Seq       uint64 // arrival order within the process, for tie-breaks
+
+	Op       Op
+	SourceOp byte // 'c', 'u', 'r', 'd', 't'; 0 for a tombstone
+
+	Schema *Schema
+	Key    []any  // aligned with Schema.Key
+	KeyID  string // canonical encoding of Key: equal keys have equal IDs
+	Row    []any  // upserts: the after image, aligned with Schema.Columns
+	// Unchanged marks Row columns that carried Debezium's unavailable-value
+	// placeholder (PostgreSQL TOAST): the warehouse keeps its current value.
+	// Nil when no column is unchanged.
+	Unchanged []bool
+
+	Pos      Position
+	SourceTs int64 // source.ts_ms; informational, never an ordering key
+}
+
+// HasUnchanged reports whether any column keeps the warehouse's value.
+func (c *Change) HasUnchanged() bool {
+	for _, u := range c.Unchanged {
+		if u {
+			return true
+		}
+	}
+	return false
+}
+
+// Decimal is an exact decimal number: Unscaled × 10^-Scale.
+type Decimal struct {
+	Unscaled *big.Int
+	Scale    int
+}
+
+// String renders the decimal exactly, e.g. "-12.30".
+func (d Decimal) String() string {
+	s := d.Unscaled.String()
+	if d.Scale <= 0 {
+		if d.Scale < 0 {
+			return s + zeros(-d.Scale)
+		}
+		return s
+	}
+	neg := false
+	if s[0] == '-' {
+		neg, s = true, s[1:]
+	}
+	if len(s) <= d.Scale {
+		s = zeros(d.Scale-len(s)+1) + s
+	}
+	s = s[:len(s)-d.Scale] + "." + s[len(s)-d.Scale:]
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// Digits returns the number of digits of the unscaled value.
+func (d Decimal) Digits() int {
+	s := d.Unscaled.String()
+	if s[0] == '-' {
+		s = s[1:]
+	}
+	return len(s)
+}
+
+func zeros(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = '0'
+	}
+	return string(b)
+}
+
+// TimeOfDay is a time of day in nanoseconds since midnight; 24:00 is
+// 86400e9.
+type TimeOfDay int64
+
+// Duration returns the time of day as a duration since midnight.
+func (t TimeOfDay) Duration() time.Duration { return time.Duration(t) }
+
+// IntervalValue is a calendar interval, as SQL intervals are stored.
+type IntervalValue struct {
+	Months int32
+	Days   int32
+	Micros int64
+}
+
+// Infinity is a temporal ±infinity (PostgreSQL 'infinity').
+type Infinity int8
+
+// Positive and negative infinity.
+const (
+	NegInfinity Infinity = -1
+	PosInfinity Infinity = 1
+)
+
+func (i Infinity) String() string {
+	if i < 0 {
+		return "-infinity"
+	}
+	return "infinity"
+}

@@ -1,0 +1,322 @@
+// Package config declares cdcsync's configuration once: every key with its
+// type, default and meaning. The file (YAML) and the command-line flags
+// fill one Config; Validate checks it once and reports every problem
+// together, each naming its key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cdcsync/cdcsync/internal/change"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Brokers are the Kafka bootstrap servers, HOST:PORT.
+	Brokers []string `yaml:"brokers"`
+	// Topics selects topics by a regular expression matched against the
+	// whole topic name. Topics created later that match are picked up.
+	Topics string `yaml:"topics"`
+	// Target is the warehouse DSN: a path ending in .duckdb.
+	Target string `yaml:"target"`
+	// Group is the consumer group; offsets are stored per group.
+	Group string `yaml:"group"`
+
+	Batch   Batch            `yaml:"batch"`
+	Landing Landing          `yaml:"landing"`
+	Kafka   Kafka            `yaml:"kafka"`
+	Tables  map[string]Table `yaml:"tables"`
+	// ToastPlaceholder is Debezium's unavailable.value.placeholder.
+	ToastPlaceholder string `yaml:"toast_placeholder"`
+	Log              Log    `yaml:"log"`
+	// MetricsListen serves Prometheus metrics on /metrics at this address
+	// (e.g. 127.0.0.1:9464); empty disables the endpoint.
+	MetricsListen string `yaml:"metrics_listen"`
+}
+
+// Batch bounds a micro-batch. A batch closes when any bound is reached.
+type Batch struct {
+	MaxEvents int      `yaml:"max_events"`
+	MaxBytes  ByteSize `yaml:"max_bytes"`
+	Interval  Duration `yaml:"interval"`
+}
+
+// Landing configures the landing tables (raw events).
+type Landing struct {
+	Enabled *bool `yaml:"enabled"`
+	// Retention deletes landing rows older than this; 0 keeps them all.
+	Retention Duration `yaml:"retention"`
+}
+
+// Kafka configures the client.
+type Kafka struct {
+	ClientID string `yaml:"client_id"`
+	// MetadataRefresh is how often topics are listed again, to pick up new
+	// topics that match.
+	MetadataRefresh Duration `yaml:"metadata_refresh"`
+	// FetchMaxBytes bounds one fetch response, and with it the memory the
+	// client buffers.
+	FetchMaxBytes ByteSize `yaml:"fetch_max_bytes"`
+	TLS           TLS      `yaml:"tls"`
+	SASL          SASL     `yaml:"sasl"`
+}
+
+// TLS configures encryption to the brokers.
+type TLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// SASL configures authentication to the brokers.
+type SASL struct {
+	// Mechanism is one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512,
+	// AWS_MSK_IAM; empty disables SASL.
+	Mechanism string `yaml:"mechanism"`
+	Username  string `yaml:"username"`
+	Password  string `yaml:"password"`
+	// AWSRegion is the region for AWS_MSK_IAM; the AWS SDK's default
+	// chain is used for credentials.
+	AWSRegion string `yaml:"aws_region"`
+}
+
+// Table configures one target table, keyed by the table's name.
+type Table struct {
+	// Topic maps this exact topic to the table, overriding the default
+	// naming (the topic's last dot-separated segment).
+	Topic string `yaml:"topic"`
+	// Columns declares column types, for events without schemas.
+	Columns map[string]string `yaml:"columns"`
+	// Flattened accepts rows flattened by ExtractNewRecordState without
+	// __op/__deleted markers.
+	Flattened bool `yaml:"flattened"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Defaults.
+const (
+	DefaultGroup     = "cdcsync"
+	DefaultMaxEvents = 50000
+	DefaultMaxBytes  = 64 << 20
+	DefaultInterval  = 250 * time.Millisecond
+	DefaultRefresh   = 10 * time.Second
+	DefaultFetchMax  = 16 << 20
+)
+
+// Default returns a configuration with every default filled.
+func Default() Config {
+	on := true
+	return Config{
+		Group:   DefaultGroup,
+		Batch:   Batch{MaxEvents: DefaultMaxEvents, MaxBytes: DefaultMaxBytes, Interval: Duration(DefaultInterval)},
+		Landing: Landing{Enabled: &on},
+		Kafka: Kafka{ClientID: "cdcsync", MetadataRefresh: Duration(DefaultRefresh),
+			FetchMaxBytes: DefaultFetchMax},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads a YAML file over the defaults. Unknown keys are errors.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return cfg, nil
+}
+
+// LandingEnabled reports whether landing tables are kept.
+func (c *Config) LandingEnabled() bool { return c.Landing.Enabled == nil || *c.Landing.Enabled }
+
+// TopicRegexp compiles Topics, anchored to match whole topic names.
+func (c *Config) TopicRegexp() (*regexp.Regexp, error) {
+	return regexp.Compile("^(?:" + c.Topics + ")$")
+}
+
+// Validate checks the whole configuration and returns every problem, each
+// naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	if len(c.Brokers) == 0 {
+		bad("brokers", "at least one HOST:PORT is required")
+	}
+	for _, b := range c.Brokers {
+		if i := strings.LastIndexByte(b, ':'); i <= 0 || i == len(b)-1 {
+			bad("brokers", "%q is not HOST:PORT", b)
+		} else if _, err := strconv.ParseUint(b[i+1:], 10, 16); err != nil {
+			bad("brokers", "%q has no valid port", b)
+		}
+	}
+	if c.Topics == "" {
+		bad("topics", "a regular expression is required")
+	} else if _, err := regexp.Compile(c.Topics); err != nil {
+		bad("topics", "invalid regular expression %q: %v", c.Topics, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	} else if _, err := c.TopicRegexp(); err != nil {
+		bad("topics", "invalid regular expression %q: %v", c.Topics, err)
+	}
+	if c.Target == "" {
+		bad("target", "a DSN is required (a path ending in .duckdb)")
+	}
+	if c.Group == "" {
+		bad("group", "must not be empty")
+	}
+	if c.Batch.MaxEvents < 1 {
+		bad("batch.max_events", "must be at least 1")
+	}
+	if c.Batch.MaxBytes < 1024 {
+		bad("batch.max_bytes", "must be at least 1KiB")
+	}
+	if c.Batch.Interval <= 0 {
+		bad("batch.interval", "must be positive")
+	}
+	if c.Landing.Retention < 0 {
+		bad("landing.retention", "must not be negative")
+	}
+	if c.Kafka.MetadataRefresh < Duration(time.Second) {
+		bad("kafka.metadata_refresh", "must be at least 1s")
+	}
+	if c.Kafka.FetchMaxBytes < 1024 {
+		bad("kafka.fetch_max_bytes", "must be at least 1KiB")
+	}
+	switch strings.ToUpper(c.Kafka.SASL.Mechanism) {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.Kafka.SASL.Username == "" {
+			bad("kafka.sasl.username", "required for %s", c.Kafka.SASL.Mechanism)
+		}
+	case "AWS_MSK_IAM":
+	default:
+		bad("kafka.sasl.mechanism", "%q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM", c.Kafka.SASL.Mechanism)
+	}
+	if (c.Kafka.TLS.CertFile == "") != (c.Kafka.TLS.KeyFile == "") {
+		bad("kafka.tls", "cert_file and key_file go together")
+	}
+	topics := map[string]string{}
+	for name, t := range c.Tables {
+		if name == "" {
+			bad("tables", "a table needs a name")
+		}
+		if strings.HasPrefix(name, "_cdc_") {
+			bad("tables."+name, "names starting with _cdc_ are reserved for cdcsync's own tables")
+		}
+		if t.Topic != "" {
+			if other, dup := topics[t.Topic]; dup {
+				bad("tables."+name+".topic", "topic %q is already mapped to table %q", t.Topic, other)
+			}
+			topics[t.Topic] = name
+		}
+		for col, typ := range t.Columns {
+			if _, err := change.ParseType(typ); err != nil {
+				bad("tables."+name+".columns."+col, "%v", err)
+			}
+		}
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// ColumnTypes returns the declared column types of a table, parsed.
+// Validate has checked them.
+func (t Table) ColumnTypes() map[string]change.Type {
+	if len(t.Columns) == 0 {
+		return nil
+	}
+	out := make(map[string]change.Type, len(t.Columns))
+	for col, s := range t.Columns {
+		if typ, err := change.ParseType(s); err == nil {
+			out[col] = typ
+		}
+	}
+	return out
+}
+
+// Duration is a time.Duration written as "250ms", "10s", "168h".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 250ms, 10s, 168h)", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ByteSize is a size in bytes, written as a number or with a unit: 64MiB,
+// 512KB, 1GiB.
+type ByteSize int64
+
+// UnmarshalYAML parses a size.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := ParseByteSize(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+// ParseByteSize parses "67108864", "64MiB", "64MB", "512KiB", "1GiB".
+func ParseByteSize(s string) (ByteSize, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 64MiB)", s)
+	}
+	return ByteSize(n * mult), nil
+}

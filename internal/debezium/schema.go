@@ -1,0 +1,267 @@
+package debezium
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/cdcsync/cdcsync/internal/change"
+)
+
+// encoding says how a JSON literal encodes a column's value when the type
+// alone leaves it open.
+type encoding uint8
+
+const (
+	encAuto         encoding = iota // decided by the JSON literal's type
+	encDecimalBytes                 // base64 big-endian two's-complement unscaled integer
+	encGeometry                     // {wkb, srid} struct, kept as a JSON object
+)
+
+// envelopeSchema is a parsed value schema: the row schema of an envelope's
+// after/before fields, and the schema of the value read as a flattened row.
+type envelopeSchema struct {
+	row  *rowSchema // nil when the value schema has no before/after struct
+	flat *rowSchema
+}
+
+// rowSchema is the typed column list of a row struct.
+type rowSchema struct {
+	cols      []change.Column
+	encodings []encoding
+	byKey     map[*keySchema]*change.Schema
+}
+
+// schemaFor returns the change.Schema for this row shape, the table's
+// declared types and a key shape. The result is cached so that events of
+// one shape share one *change.Schema.
+func (rs *rowSchema) schemaFor(tab TableOptions, ks *keySchema) *change.Schema {
+	if s, ok := rs.byKey[ks]; ok {
+		return s
+	}
+	cols := make([]change.Column, len(rs.cols))
+	copy(cols, rs.cols)
+	for i, c := range cols {
+		if t, ok := tab.Columns[c.Name]; ok {
+			cols[i].Type = t
+			rs.encodings[i] = declaredEncoding(t)
+		}
+	}
+	s := change.NewSchema(cols, ks.schema.Key)
+	if rs.byKey == nil {
+		rs.byKey = map[*keySchema]*change.Schema{}
+	}
+	rs.byKey[ks] = s
+	return s
+}
+
+// envelopeSchema returns the parsed value schema for raw schema bytes.
+func (d *Decoder) envelopeSchema(raw []byte) (*envelopeSchema, error) {
+	if es, ok := d.schemas[string(raw)]; ok {
+		return es, nil
+	}
+	v, err := d.sp.ParseBytes(raw)
+	if err != nil {
+		return nil, err
+	}
+	if t := string(v.GetStringBytes("type")); t != "struct" {
+		return nil, fmt.Errorf("value schema type is %q, want struct", t)
+	}
+	es := &envelopeSchema{}
+	var rowField *fastjson.Value
+	for _, f := range v.GetArray("fields") {
+		name := string(f.GetStringBytes("field"))
+		if (name == "after" || (name == "before" && rowField == nil)) && string(f.GetStringBytes("type")) == "struct" {
+			rowField = f
+		}
+	}
+	if rowField != nil {
+		if es.row, err = parseRowSchema(rowField); err != nil {
+			return nil, err
+		}
+	}
+	if es.flat, err = parseRowSchema(v); err != nil {
+		return nil, err
+	}
+	if len(d.schemas) >= maxCachedSchemas {
+		clear(d.schemas)
+	}
+	d.schemas[string(raw)] = es
+	return es, nil
+}
+
+func parseRowSchema(v *fastjson.Value) (*rowSchema, error) {
+	fields := v.GetArray("fields")
+	rs := &rowSchema{cols: make([]change.Column, 0, len(fields)), encodings: make([]encoding, 0, len(fields))}
+	for _, f := range fields {
+		name := string(f.GetStringBytes("field"))
+		if name == "" {
+			return nil, errors.New("schema field without a name")
+		}
+		t, enc, err := connectType(f)
+		if err != nil {
+			return nil, fmt.Errorf("field %q: %w", name, err)
+		}
+		rs.cols = append(rs.cols, change.Column{Name: name, Type: t, Optional: f.GetBool("optional")})
+		rs.encodings = append(rs.encodings, enc)
+	}
+	return rs, nil
+}
+
+// connectType maps a Kafka Connect field schema, with Debezium's semantic
+// type names, to a column type.
+func connectType(f *fastjson.Value) (change.Type, encoding, error) {
+	typ := string(f.GetStringBytes("type"))
+	name := string(f.GetStringBytes("name"))
+	switch name {
+	case "io.debezium.time.Date", "org.apache.kafka.connect.data.Date", "io.debezium.time.IsoDate":
+		return change.Date, encAuto, nil
+	case "io.debezium.time.Time", "org.apache.kafka.connect.data.Time":
+		return change.TimeType(change.UnitMillis), encAuto, nil
+	case "io.debezium.time.MicroTime", "io.debezium.time.IsoTime":
+		return change.TimeType(change.UnitMicros), encAuto, nil
+	case "io.debezium.time.NanoTime":
+		return change.TimeType(change.UnitNanos), encAuto, nil
+	case "io.debezium.time.Timestamp", "org.apache.kafka.connect.data.Timestamp":
+		return change.TimestampType(change.UnitMillis), encAuto, nil
+	case "io.debezium.time.MicroTimestamp", "io.debezium.time.IsoTimestamp":
+		return change.TimestampType(change.UnitMicros), encAuto, nil
+	case "io.debezium.time.NanoTimestamp":
+		return change.TimestampType(change.UnitNanos), encAuto, nil
+	case "io.debezium.time.ZonedTimestamp":
+		return change.TimestampTZ, encAuto, nil
+	case "io.debezium.time.ZonedTime":
+		return change.TimeTZ, encAuto, nil
+	case "io.debezium.time.Year":
+		return change.Int32, encAuto, nil
+	case "io.debezium.time.MicroDuration", "io.debezium.time.Interval":
+		return change.Interval, encAuto, nil
+	case "org.apache.kafka.connect.data.Decimal":
+		params := f.Get("parameters")
+		scale, err := intParam(params, "scale")
+		if err != nil {
+			return change.Type{}, 0, fmt.Errorf("decimal scale: %w", err)
+		}
+		prec := 0
+		if params != nil && params.Exists("connect.decimal.precision") {
+			if prec, err = intParam(params, "connect.decimal.precision"); err != nil {
+				return change.Type{}, 0, fmt.Errorf("decimal precision: %w", err)
+			}
+		}
+		if prec > 0 && prec < scale {
+			// MySQL DECIMAL(M,D) always has M >= D; a precision below the
+			// scale is malformed, widen it rather than reject every value.
+			prec = scale
+		}
+		return change.DecimalType(prec, scale), encDecimalBytes, nil
+	case "io.debezium.data.VariableScaleDecimal":
+		return change.DecimalType(0, 0), encAuto, nil
+	case "io.debezium.data.Json":
+		return change.JSON, encAuto, nil
+	case "io.debezium.data.Uuid":
+		return change.UUID, encAuto, nil
+	case "io.debezium.data.Enum", "io.debezium.data.EnumSet", "io.debezium.data.Xml", "io.debezium.data.Ltree":
+		return change.String, encAuto, nil
+	case "io.debezium.data.Bits":
+		return change.Bytes, encAuto, nil
+	case "io.debezium.data.geometry.Geometry", "io.debezium.data.geometry.Geography", "io.debezium.data.geometry.Point":
+		return change.Geometry, encGeometry, nil
+	}
+	switch typ {
+	case "boolean":
+		return change.Bool, encAuto, nil
+	case "int8", "int16":
+		return change.Int16, encAuto, nil
+	case "int32":
+		return change.Int32, encAuto, nil
+	case "int64":
+		return change.Int64, encAuto, nil
+	case "float", "float32":
+		return change.Float32, encAuto, nil
+	case "double", "float64":
+		return change.Float64, encAuto, nil
+	case "string":
+		return change.String, encAuto, nil
+	case "bytes":
+		return change.Bytes, encAuto, nil
+	case "array":
+		items := f.Get("items")
+		if items == nil {
+			return change.Type{}, 0, errors.New("array schema without items")
+		}
+		elem, enc, err := connectType(items)
+		if err != nil {
+			return change.Type{}, 0, fmt.Errorf("array items: %w", err)
+		}
+		if enc != encAuto || elem.Kind == change.KindList || elem.Kind == change.KindDecimal {
+			// Lists of structs, nested lists and decimal arrays keep their
+			// exact JSON form.
+			return change.JSON, encAuto, nil
+		}
+		return change.ListType(elem), encAuto, nil
+	case "map", "struct":
+		return change.JSON, encAuto, nil
+	case "":
+		return change.Type{}, 0, errors.New("schema without a type")
+	}
+	return change.Type{}, 0, fmt.Errorf("unsupported Connect type %q", typ)
+}
+
+func intParam(params *fastjson.Value, name string) (int, error) {
+	if params == nil {
+		return 0, fmt.Errorf("parameter %q missing", name)
+	}
+	v := params.Get(name)
+	if v == nil {
+		return 0, fmt.Errorf("parameter %q missing", name)
+	}
+	if v.Type() == fastjson.TypeNumber {
+		return v.Int()
+	}
+	s, err := v.StringBytes()
+	if err != nil {
+		return 0, fmt.Errorf("parameter %q: %w", name, err)
+	}
+	n, err := strconv.Atoi(string(s))
+	if err != nil {
+		return 0, fmt.Errorf("parameter %q: %w", name, err)
+	}
+	return n, nil
+}
+
+// declaredEncoding is how declared types read their values: decided by the
+// JSON literal.
+func declaredEncoding(change.Type) encoding { return encAuto }
+
+// inferType types a JSON value that comes without a schema.
+func inferType(v *fastjson.Value) change.Type {
+	switch v.Type() {
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		return change.Bool
+	case fastjson.TypeNumber:
+		if isIntegerLiteral(v.MarshalTo(nil)) {
+			return change.Int64
+		}
+		return change.Float64
+	case fastjson.TypeObject, fastjson.TypeArray:
+		return change.JSON
+	}
+	return change.String
+}
+
+func isIntegerLiteral(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for i, c := range b {
+		if c == '-' && i == 0 {
+			continue
+		}
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,492 @@
+package debezium
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/cdcsync/cdcsync/internal/change"
+)
+
+// PostgreSQL's ±infinity timestamps as Debezium encodes them: as
+// MicroTimestamp (PgStatement.DATE_POSITIVE_INFINITY/NEGATIVE) and as
+// NanoTimestamp (Long.MAX_VALUE/MIN_VALUE).
+const (
+	pgPosInfinityMicros = 9223372036825200000
+	pgNegInfinityMicros = -9223372036832400000
+)
+
+// convert turns a JSON literal into the normalised Go value of its column
+// type (see package change). A JSON null is nil.
+func convert(v *fastjson.Value, t change.Type, enc encoding) (any, error) {
+	if v.Type() == fastjson.TypeNull {
+		return nil, nil
+	}
+	switch t.Kind {
+	case change.KindBool:
+		return toBool(v)
+	case change.KindInt16:
+		return toInt(v, math.MinInt16, math.MaxInt16)
+	case change.KindInt32:
+		return toInt(v, math.MinInt32, math.MaxInt32)
+	case change.KindInt64:
+		return toInt(v, math.MinInt64, math.MaxInt64)
+	case change.KindFloat32, change.KindFloat64:
+		return toFloat(v)
+	case change.KindDecimal:
+		return toDecimal(v, t, enc)
+	case change.KindString:
+		return toText(v), nil
+	case change.KindBytes:
+		s, err := v.StringBytes()
+		if err != nil {
+			return nil, fmt.Errorf("bytes: want a base64 string, got %s", v.Type())
+		}
+		b, err := base64.StdEncoding.DecodeString(string(s))
+		if err != nil {
+			return nil, fmt.Errorf("bytes: invalid base64: %w", err)
+		}
+		return b, nil
+	case change.KindDate:
+		return toDate(v)
+	case change.KindTime:
+		return toTime(v, t.Unit)
+	case change.KindTimeTZ:
+		s, err := v.StringBytes()
+		if err != nil {
+			return nil, fmt.Errorf("time with zone: want an ISO-8601 string, got %s", v.Type())
+		}
+		if _, _, err := parseTimeOfDay(string(s), true); err != nil {
+			return nil, err
+		}
+		return string(s), nil
+	case change.KindTimestamp:
+		return toTimestamp(v, t.Unit, false)
+	case change.KindTimestampTZ:
+		return toTimestamp(v, change.UnitMillis, true)
+	case change.KindInterval:
+		return toInterval(v)
+	case change.KindJSON, change.KindGeometry:
+		if v.Type() == fastjson.TypeString {
+			s, _ := v.StringBytes()
+			if err := fastjson.ValidateBytes(s); err != nil {
+				return nil, fmt.Errorf("json: invalid JSON text: %w", err)
+			}
+			return string(s), nil
+		}
+		return string(v.MarshalTo(nil)), nil
+	case change.KindUUID:
+		s, err := v.StringBytes()
+		if err != nil || !isUUID(s) {
+			return nil, fmt.Errorf("uuid: %s is not a UUID", v)
+		}
+		return string(s), nil
+	case change.KindList:
+		arr, err := v.Array()
+		if err != nil {
+			return nil, fmt.Errorf("list: want an array, got %s", v.Type())
+		}
+		out := make([]any, len(arr))
+		for i, e := range arr {
+			if out[i], err = convert(e, *t.Elem, encAuto); err != nil {
+				return nil, fmt.Errorf("list element %d: %w", i, err)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("no conversion for type %s", t)
+}
+
+func toBool(v *fastjson.Value) (any, error) {
+	switch v.Type() {
+	case fastjson.TypeTrue:
+		return true, nil
+	case fastjson.TypeFalse:
+		return false, nil
+	case fastjson.TypeNumber:
+		// MySQL TINYINT(1) and BIT(1) declared as boolean.
+		n, err := v.Int64()
+		if err == nil && (n == 0 || n == 1) {
+			return n == 1, nil
+		}
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		if b, err := strconv.ParseBool(string(s)); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("boolean: %s is not a boolean", v)
+}
+
+func toInt(v *fastjson.Value, lo, hi int64) (any, error) {
+	var raw string
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		raw = string(v.MarshalTo(nil))
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		raw = string(s)
+	default:
+		return nil, fmt.Errorf("integer: %s is not a number", v)
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("integer: %q is not an integer in range", raw)
+	}
+	if n < lo || n > hi {
+		return nil, fmt.Errorf("integer: %d out of range [%d, %d]", n, lo, hi)
+	}
+	return n, nil
+}
+
+func toFloat(v *fastjson.Value) (any, error) {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		f, err := strconv.ParseFloat(string(v.MarshalTo(nil)), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return nil, fmt.Errorf("float: %s: %w", v, err)
+		}
+		return f, nil
+	case fastjson.TypeString:
+		// Jackson quotes non-finite doubles.
+		s, _ := v.StringBytes()
+		switch string(s) {
+		case "NaN", "NAN":
+			return math.NaN(), nil
+		case "Infinity", "POSITIVE_INFINITY":
+			return math.Inf(1), nil
+		case "-Infinity", "NEGATIVE_INFINITY":
+			return math.Inf(-1), nil
+		}
+		f, err := strconv.ParseFloat(string(s), 64)
+		if err != nil {
+			return nil, fmt.Errorf("float: %q is not a number", s)
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("float: %s is not a number", v)
+}
+
+// toText renders any literal as text: strings as themselves, everything
+// else as its JSON.
+func toText(v *fastjson.Value) string {
+	if v.Type() == fastjson.TypeString {
+		s, _ := v.StringBytes()
+		return string(s)
+	}
+	return string(v.MarshalTo(nil))
+}
+
+func toDecimal(v *fastjson.Value, t change.Type, enc encoding) (any, error) {
+	var d change.Decimal
+	var err error
+	switch v.Type() {
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		if enc == encDecimalBytes {
+			d, err = decimalFromBytes(string(s), t.Scale)
+		} else if dd, ok := parseDecimalText(string(s)); ok {
+			d = dd
+		} else if special := decimalSpecial(string(s)); special != "" {
+			return nil, fmt.Errorf("decimal: %s has no decimal value", special)
+		} else {
+			d, err = decimalFromBytes(string(s), t.Scale)
+		}
+	case fastjson.TypeNumber:
+		dd, ok := parseDecimalText(string(v.MarshalTo(nil)))
+		if !ok {
+			return nil, fmt.Errorf("decimal: %s is not a decimal", v)
+		}
+		d = dd
+	case fastjson.TypeObject:
+		// io.debezium.data.VariableScaleDecimal: {"scale":…,"value":…}
+		scale := v.Get("scale")
+		val := v.GetStringBytes("value")
+		if scale == nil || val == nil {
+			return nil, errors.New("decimal: variable-scale struct needs scale and value")
+		}
+		sc, err2 := scale.Int()
+		if err2 != nil {
+			return nil, fmt.Errorf("decimal: scale: %w", err2)
+		}
+		d, err = decimalFromBytes(string(val), sc)
+	default:
+		return nil, fmt.Errorf("decimal: %s is not a decimal", v)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return fitDecimal(d, t)
+}
+
+func decimalSpecial(s string) string {
+	switch s {
+	case "NAN", "NaN":
+		return "NaN"
+	case "POSITIVE_INFINITY", "Infinity":
+		return "+infinity"
+	case "NEGATIVE_INFINITY", "-Infinity":
+		return "-infinity"
+	}
+	return ""
+}
+
+// fitDecimal rescales d to the column's scale without losing digits and
+// checks it against the column's precision.
+func fitDecimal(d change.Decimal, t change.Type) (change.Decimal, error) {
+	if t.Precision == 0 {
+		return d, nil // variable scale: keep the value as it came
+	}
+	if d.Scale < t.Scale {
+		d.Unscaled = new(big.Int).Mul(d.Unscaled, pow10(t.Scale-d.Scale))
+		d.Scale = t.Scale
+	} else if d.Scale > t.Scale {
+		q, r := new(big.Int).QuoRem(d.Unscaled, pow10(d.Scale-t.Scale), new(big.Int))
+		if r.Sign() != 0 {
+			return change.Decimal{}, fmt.Errorf("decimal: %s has more than %d digits after the point", d, t.Scale)
+		}
+		d = change.Decimal{Unscaled: q, Scale: t.Scale}
+	}
+	if d.Unscaled.Sign() != 0 && d.Digits() > t.Precision {
+		return change.Decimal{}, fmt.Errorf("decimal: %s does not fit DECIMAL(%d,%d)", d, t.Precision, t.Scale)
+	}
+	return d, nil
+}
+
+func pow10(n int) *big.Int {
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
+}
+
+// decimalFromBytes decodes Connect's Decimal: base64 of the big-endian
+// two's-complement unscaled value.
+func decimalFromBytes(s string, scale int) (change.Decimal, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return change.Decimal{}, fmt.Errorf("decimal: %q is neither decimal text nor base64: %w", s, err)
+	}
+	if len(b) == 0 {
+		return change.Decimal{}, errors.New("decimal: empty unscaled value")
+	}
+	n := new(big.Int).SetBytes(b)
+	if b[0]&0x80 != 0 {
+		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(len(b)*8)))
+	}
+	return change.Decimal{Unscaled: n, Scale: scale}, nil
+}
+
+// parseDecimalText parses decimal text exactly: [-+]digits[.digits][e±n].
+func parseDecimalText(s string) (change.Decimal, bool) {
+	if s == "" {
+		return change.Decimal{}, false
+	}
+	mant, exp := s, 0
+	if i := indexAny(s, "eE"); i >= 0 {
+		e, err := strconv.Atoi(s[i+1:])
+		if err != nil || e > 1000 || e < -1000 {
+			return change.Decimal{}, false
+		}
+		mant, exp = s[:i], e
+	}
+	digits := make([]byte, 0, len(mant))
+	scale, seenPoint, seenDigit := 0, false, false
+	for i := 0; i < len(mant); i++ {
+		c := mant[i]
+		switch {
+		case (c == '-' || c == '+') && i == 0:
+			if c == '-' {
+				digits = append(digits, '-')
+			}
+		case c == '.' && !seenPoint:
+			seenPoint = true
+		case c >= '0' && c <= '9':
+			seenDigit = true
+			digits = append(digits, c)
+			if seenPoint {
+				scale++
+			}
+		default:
+			return change.Decimal{}, false
+		}
+	}
+	if !seenDigit {
+		return change.Decimal{}, false
+	}
+	n, ok := new(big.Int).SetString(string(digits), 10)
+	if !ok {
+		return change.Decimal{}, false
+	}
+	scale -= exp
+	if scale < 0 {
+		n.Mul(n, pow10(-scale))
+		scale = 0
+	}
+	return change.Decimal{Unscaled: n, Scale: scale}, true
+}
+
+func indexAny(s, chars string) int {
+	for i := 0; i < len(s); i++ {
+		for j := 0; j < len(chars); j++ {
+			if s[i] == chars[j] {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+var epoch = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func toDate(v *fastjson.Value) (any, error) {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		days, err := v.Int64()
+		if err != nil || days > 1<<31 || days < -(1<<31) {
+			return nil, fmt.Errorf("date: %s is not a day number", v)
+		}
+		return epoch.AddDate(0, 0, int(days)), nil
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		if inf, ok := infinity(string(s)); ok {
+			return inf, nil
+		}
+		t, err := parseISO(string(s))
+		if err != nil {
+			return nil, fmt.Errorf("date: %w", err)
+		}
+		if t.Hour() != 0 || t.Minute() != 0 || t.Second() != 0 || t.Nanosecond() != 0 {
+			return nil, fmt.Errorf("date: %q has a time of day", s)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("date: %s is not a date", v)
+}
+
+func toTime(v *fastjson.Value, u change.Unit) (any, error) {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		n, err := v.Int64()
+		if err != nil {
+			return nil, fmt.Errorf("time: %s is not an integer", v)
+		}
+		ns, ok := scaleToNanos(n, u)
+		if !ok || ns < 0 || ns > 86400e9 {
+			return nil, fmt.Errorf("time: %s is not a time of day", v)
+		}
+		return change.TimeOfDay(ns), nil
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		ns, _, err := parseTimeOfDay(string(s), false)
+		if err != nil {
+			return nil, err
+		}
+		return change.TimeOfDay(ns), nil
+	}
+	return nil, fmt.Errorf("time: %s is not a time of day", v)
+}
+
+func scaleToNanos(n int64, u change.Unit) (int64, bool) {
+	var m int64
+	switch u {
+	case change.UnitMillis:
+		m = 1e6
+	case change.UnitMicros:
+		m = 1e3
+	default:
+		return n, true
+	}
+	if n > math.MaxInt64/m || n < math.MinInt64/m {
+		return 0, false
+	}
+	return n * m, true
+}
+
+// toTimestamp decodes epoch numbers in unit u, and ISO-8601 strings.
+// zoned strings must carry an offset; zoneless ones are wall-clock time.
+func toTimestamp(v *fastjson.Value, u change.Unit, zoned bool) (any, error) {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		n, err := v.Int64()
+		if err != nil {
+			return nil, fmt.Errorf("timestamp: %s is not an integer", v)
+		}
+		switch n {
+		case pgPosInfinityMicros, math.MaxInt64:
+			return change.PosInfinity, nil
+		case pgNegInfinityMicros, math.MinInt64:
+			return change.NegInfinity, nil
+		}
+		switch u {
+		case change.UnitMillis:
+			return time.UnixMilli(n).UTC(), nil
+		case change.UnitMicros:
+			return time.UnixMicro(n).UTC(), nil
+		}
+		return time.Unix(0, n).UTC(), nil
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		if inf, ok := infinity(string(s)); ok {
+			return inf, nil
+		}
+		t, err := parseISO(string(s))
+		if err != nil {
+			return nil, fmt.Errorf("timestamp: %w", err)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("timestamp: %s is not a timestamp", v)
+}
+
+func infinity(s string) (change.Infinity, bool) {
+	switch s {
+	case "infinity", "+infinity", "Infinity":
+		return change.PosInfinity, true
+	case "-infinity", "-Infinity":
+		return change.NegInfinity, true
+	}
+	return 0, false
+}
+
+// toInterval decodes MicroDuration (µs) and Interval (ISO-8601 duration).
+func toInterval(v *fastjson.Value) (any, error) {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		n, err := v.Int64()
+		if err != nil {
+			return nil, fmt.Errorf("interval: %s is not an integer", v)
+		}
+		return change.IntervalValue{Micros: n}, nil
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		iv, err := parseISODuration(string(s))
+		if err != nil {
+			return nil, err
+		}
+		return iv, nil
+	}
+	return nil, fmt.Errorf("interval: %s is not an interval", v)
+}
+
+func isUUID(s []byte) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,200 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cdcsync/cdcsync/internal/batch"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+)
+
+// shutdownFlushTimeout bounds the commit of the batch in flight when the
+// process is asked to stop.
+const shutdownFlushTimeout = 30 * time.Second
+
+// idlePoll is how long a poll waits when no batch is open.
+const idlePoll = time.Second
+
+// runContinuous consumes as a member of the consumer group until ctx is
+// done, then commits the batch in flight and leaves the group.
+func (p *Pipeline) runContinuous(ctx context.Context) error {
+	cl, err := kgo.NewClient(p.clientOpts(
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(p.cfg.Topics.String()),
+		kgo.ConsumeRegex(),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+			p.log.Info("partitions assigned", "partitions", assigned)
+		}),
+		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
+		kgo.OnPartitionsRevoked(p.forget),
+		kgo.OnPartitionsLost(p.forget),
+	)...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer func() {
+		cl.AllowRebalance() // leaving the group waits for rebalances to be allowed
+		cl.Close()
+	}()
+	if err := ping(ctx, cl); err != nil {
+		return err
+	}
+	p.log.Info("consuming", "group", p.cfg.Group, "topics", p.cfg.Topics.String())
+
+	b := batch.New()
+	for {
+		wait := idlePoll
+		if !b.Empty() {
+			wait = time.Until(b.Opened.Add(p.cfg.Interval))
+		}
+		pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+		fs := cl.PollRecords(pctx, p.cfg.MaxEvents-b.Events)
+		cancel()
+		if err := p.fetchErrors(fs); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		fs.EachRecord(func(r *kgo.Record) { p.addRecord(b, r) })
+		if ctx.Err() != nil {
+			break
+		}
+		if !b.Empty() && (p.full(b) || time.Since(b.Opened) >= p.cfg.Interval) {
+			if err := p.commit(ctx, cl, b); err != nil {
+				return err
+			}
+			b = batch.New()
+		}
+		if b.Empty() {
+			cl.AllowRebalance()
+		}
+	}
+	// Stopping: finish the batch in flight, then leave.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownFlushTimeout)
+	defer cancel()
+	if err := p.commit(fctx, cl, b); err != nil {
+		return err
+	}
+	return nil
+}
+
+// commit applies a batch and records the offsets in the Kafka group for
+// monitoring. A fenced batch is dropped and consumption resumes from the
+// offsets the warehouse holds.
+func (p *Pipeline) commit(ctx context.Context, cl *kgo.Client, b *batch.Batch) error {
+	err := p.flush(ctx, b)
+	if errors.Is(err, warehouse.ErrFenced) {
+		p.log.Warn("another consumer committed these partitions; dropping the batch and resuming from the stored offsets", "err", err)
+		return p.resync(ctx, cl, b)
+	}
+	if err != nil {
+		return err
+	}
+	if b.Empty() {
+		return nil
+	}
+	offs := map[string]map[int32]kgo.EpochOffset{}
+	for tp, n := range b.Next {
+		if offs[tp.Topic] == nil {
+			offs[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		offs[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: n}
+	}
+	cl.CommitOffsets(ctx, offs, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			p.log.Debug("could not record offsets in the Kafka consumer group (monitoring only)", "err", err)
+		}
+	})
+	return nil
+}
+
+// resync reloads the stored offsets of the batch's partitions and moves
+// consumption there.
+func (p *Pipeline) resync(ctx context.Context, cl *kgo.Client, b *batch.Batch) error {
+	topics := map[string]bool{}
+	for tp := range b.Next {
+		topics[tp.Topic] = true
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	p.whMu.Lock()
+	stored, err := p.wh.Offsets(ctx, names)
+	p.whMu.Unlock()
+	if err != nil {
+		return err
+	}
+	set := map[string]map[int32]kgo.EpochOffset{}
+	p.mu.Lock()
+	for tp := range b.Next {
+		off, ok := stored[tp]
+		if !ok {
+			delete(p.stored, tp)
+			off = 0
+		} else {
+			p.stored[tp] = off
+		}
+		if set[tp.Topic] == nil {
+			set[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	p.mu.Unlock()
+	cl.SetOffsets(set)
+	return nil
+}
+
+// adjustOffsets replaces the group's committed offsets of newly assigned
+// partitions with the offsets stored in the warehouse.
+func (p *Pipeline) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	topics := make([]string, 0, len(offsets))
+	for t := range offsets {
+		topics = append(topics, t)
+	}
+	p.whMu.Lock()
+	stored, err := p.wh.Offsets(ctx, topics)
+	p.whMu.Unlock()
+	if err != nil {
+		p.log.Error("cannot read stored offsets; the group will retry", "err", err)
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for topic, parts := range offsets {
+		for part := range parts {
+			tp := batch.TopicPartition{Topic: topic, Partition: part}
+			if off, ok := stored[tp]; ok {
+				parts[part] = kgo.NewOffset().At(off).WithEpoch(-1)
+				p.stored[tp] = off
+			} else {
+				parts[part] = kgo.NewOffset().AtStart()
+				delete(p.stored, tp)
+			}
+		}
+	}
+	return offsets, nil
+}
+
+// forget drops revoked or lost partitions: their stored offsets may move
+// under another consumer.
+func (p *Pipeline) forget(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for topic, ps := range parts {
+		for _, part := range ps {
+			delete(p.stored, batch.TopicPartition{Topic: topic, Partition: part})
+		}
+	}
+}

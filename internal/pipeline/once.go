@@ -1,0 +1,177 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcsync/cdcsync/internal/batch"
+)
+
+// MatchTopics lists the topics whose whole name matches re, sorted.
+// Kafka's internal topics never match.
+func MatchTopics(ctx context.Context, adm *kadm.Client, re interface{ MatchString(string) bool }) (kadm.TopicDetails, []string, error) {
+	details, err := adm.ListTopics(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list topics: %w", err)
+	}
+	var names []string
+	for name, d := range details {
+		if d.IsInternal || strings.HasPrefix(name, "__") || !re.MatchString(name) {
+			delete(details, name)
+			continue
+		}
+		if d.Err != nil {
+			return nil, nil, fmt.Errorf("describe topic %s: %w", name, d.Err)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return details, names, nil
+}
+
+// runOnce drains every matched partition to its end offset as of start.
+func (p *Pipeline) runOnce(ctx context.Context) error {
+	meta, err := kgo.NewClient(p.clientOpts()...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer meta.Close()
+	if err := ping(ctx, meta); err != nil {
+		return err
+	}
+	adm := kadm.NewClient(meta)
+	_, topics, err := MatchTopics(ctx, adm, p.cfg.Topics)
+	if err != nil {
+		return err
+	}
+	p.sum.Topics = topics
+	if len(topics) == 0 {
+		p.log.Warn("no topic matches", "topics", p.cfg.Topics.String())
+		return nil
+	}
+	// The end of what read_committed consumers see: the last stable offset.
+	ends, err := adm.ListCommittedOffsets(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("list end offsets: %w", err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("list start offsets: %w", err)
+	}
+	p.whMu.Lock()
+	stored, err := p.wh.Offsets(ctx, topics)
+	p.whMu.Unlock()
+	if err != nil {
+		return err
+	}
+
+	assign := map[string]map[int32]kgo.Offset{}
+	remaining := map[batch.TopicPartition]int64{}
+	var failed error
+	ends.Each(func(e kadm.ListedOffset) {
+		if e.Err != nil {
+			failed = fmt.Errorf("end offset of %s[%d]: %w", e.Topic, e.Partition, e.Err)
+			return
+		}
+		tp := batch.TopicPartition{Topic: e.Topic, Partition: e.Partition}
+		logStart := int64(0)
+		if s, ok := starts.Lookup(e.Topic, e.Partition); ok && s.Err == nil {
+			logStart = s.Offset
+		}
+		from, ok := stored[tp]
+		if ok {
+			p.stored[tp] = from
+			if from < logStart {
+				p.log.Error("events were deleted by retention before cdcsync read them",
+					"topic", e.Topic, "partition", e.Partition, "from", from, "log_start", logStart)
+				from = logStart
+			}
+		} else {
+			from = logStart
+		}
+		if from >= e.Offset {
+			return
+		}
+		if assign[e.Topic] == nil {
+			assign[e.Topic] = map[int32]kgo.Offset{}
+		}
+		assign[e.Topic][e.Partition] = kgo.NewOffset().At(from)
+		remaining[tp] = e.Offset
+	})
+	if failed != nil {
+		return failed
+	}
+	if len(remaining) > 0 {
+		if err := p.drain(ctx, assign, remaining); err != nil {
+			return err
+		}
+	}
+	p.commitGroup(ctx, adm)
+	return nil
+}
+
+// drain consumes the assigned partitions until each reaches its end.
+func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Offset, remaining map[batch.TopicPartition]int64) error {
+	cl, err := kgo.NewClient(p.clientOpts(
+		kgo.ConsumePartitions(assign),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+	)...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	b := batch.New()
+	for len(remaining) > 0 {
+		fs := cl.PollRecords(ctx, p.cfg.MaxEvents-b.Events)
+		if ctx.Err() != nil {
+			break // stopped: finish the batch in flight below
+		}
+		if err := p.fetchErrors(fs); err != nil {
+			return err
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			tp := batch.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+			end, ok := remaining[tp]
+			if !ok || r.Offset >= end {
+				return // past the end as of start: the next run reads it
+			}
+			p.addRecord(b, r)
+			if r.Offset+1 >= end {
+				delete(remaining, tp)
+				cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})
+			}
+		})
+		if p.full(b) {
+			if err := p.flush(ctx, b); err != nil {
+				return err
+			}
+			b = batch.New()
+		}
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownFlushTimeout)
+	defer cancel()
+	return p.flush(fctx, b)
+}
+
+// commitGroup writes the stored offsets to the Kafka consumer group, for
+// lag monitoring only. Failures are logged, never fatal.
+func (p *Pipeline) commitGroup(ctx context.Context, adm *kadm.Client) {
+	p.mu.Lock()
+	offs := kadm.Offsets{}
+	for tp, n := range p.stored {
+		offs.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: n, LeaderEpoch: -1})
+	}
+	p.mu.Unlock()
+	if len(offs) == 0 {
+		return
+	}
+	if _, err := adm.CommitOffsets(ctx, p.cfg.Group, offs); err != nil {
+		p.log.Info("could not record offsets in the Kafka consumer group (monitoring only)", "group", p.cfg.Group, "err", err)
+	}
+}

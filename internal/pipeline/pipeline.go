@@ -1,0 +1,291 @@
+// Package pipeline runs cdcsync's main job: consume Debezium topics, decode,
+// batch, and apply each batch to the warehouse with the partitions' next
+// offsets in the same transaction.
+//
+// Exactly once rests on three rules:
+//
+//   - Consumption of a partition starts at the next offset stored in the
+//     warehouse (or at the start of the log when there is none); Kafka's own
+//     committed offsets are written only for lag monitoring.
+//   - A batch's data and its next offsets commit in one warehouse
+//     transaction, so a crash anywhere replays whole batches or nothing.
+//   - The warehouse fences each offset write on the value this process last
+//     read or wrote, so a process that lost its partitions cannot commit
+//     over a newer one's work.
+//
+// In continuous mode the consumer group assigns partitions; rebalances are
+// held while a batch is open (franz-go's BlockRebalanceOnPoll) and released
+// after it commits, so a partition never changes hands mid-batch. The
+// one-pass mode reads every matched partition up to the high watermark seen
+// at start, applies, and returns.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcsync/cdcsync/internal/batch"
+	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+)
+
+// Config is what a pipeline needs.
+type Config struct {
+	Topics *regexp.Regexp // matches whole topic names
+	Group  string
+	Once   bool
+
+	MaxEvents int
+	MaxBytes  int
+	Interval  time.Duration
+
+	// Decoder configures event decoding (table naming, declared types).
+	Decoder debezium.Options
+	// Kafka are the client options (seed brokers, TLS, SASL, …).
+	Kafka []kgo.Opt
+	// MetadataRefresh is how often new matching topics are looked for.
+	MetadataRefresh time.Duration
+	// FetchMaxBytes bounds one fetch, and so the client's buffered memory.
+	FetchMaxBytes int32
+}
+
+// Summary is what a run did.
+type Summary struct {
+	Events      int64
+	Batches     int64
+	Upserts     int64
+	Deletes     int64
+	Truncates   int64
+	DeadLetters int64
+	Skipped     int64
+	Ignored     int64
+	Topics      []string
+}
+
+// Pipeline is one running job.
+type Pipeline struct {
+	cfg Config
+	wh  warehouse.Warehouse
+	log *slog.Logger
+	dec *debezium.Decoder
+	met *Metrics
+
+	whMu   sync.Mutex // the warehouse is used by the loop and by assignment callbacks
+	mu     sync.Mutex // guards stored
+	stored map[batch.TopicPartition]int64
+
+	sum Summary
+}
+
+// New returns a pipeline writing to wh.
+func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, met *Metrics) *Pipeline {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if met == nil {
+		met = NewMetrics(nil)
+	}
+	return &Pipeline{
+		cfg:    cfg,
+		wh:     wh,
+		log:    log,
+		dec:    debezium.NewDecoder(cfg.Decoder),
+		met:    met,
+		stored: map[batch.TopicPartition]int64{},
+	}
+}
+
+// Run runs until ctx is done (continuous mode) or the matched topics are
+// drained to their high watermarks as of start (one-pass mode). A cancelled
+// ctx is a clean stop, not an error.
+func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
+	var err error
+	if p.cfg.Once {
+		err = p.runOnce(ctx)
+	} else {
+		err = p.runContinuous(ctx)
+	}
+	return p.sum, err
+}
+
+func (p *Pipeline) clientOpts(extra ...kgo.Opt) []kgo.Opt {
+	opts := append([]kgo.Opt{
+		kgo.WithLogger(kgoLogger{p.log}),
+		kgo.FetchMaxBytes(p.cfg.FetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(p.cfg.FetchMaxBytes),
+		kgo.MetadataMaxAge(p.cfg.MetadataRefresh),
+		kgo.FetchMaxWait(200 * time.Millisecond),
+	}, p.cfg.Kafka...)
+	return append(opts, extra...)
+}
+
+// ping checks that the brokers answer, so a wrong address fails fast with
+// a clear error instead of retrying forever.
+func ping(ctx context.Context, cl *kgo.Client) error {
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := cl.Ping(pctx); err != nil {
+		return fmt.Errorf("cannot reach Kafka brokers: %w", err)
+	}
+	return nil
+}
+
+// addRecord decodes one record into the batch. Transaction control
+// records only move the partition's offset on.
+func (p *Pipeline) addRecord(b *batch.Batch, r *kgo.Record) {
+	b.Record(r.Topic, r.Partition, r.Offset, len(r.Key)+len(r.Value))
+	if r.Attrs.IsControl() {
+		return
+	}
+	res, err := p.dec.Decode(debezium.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value})
+	if err != nil {
+		b.DeadLetters = append(b.DeadLetters, batch.DeadLetter{
+			Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+			Table: p.tableName(r.Topic), Reason: err.Error(), Key: r.Key, Value: r.Value,
+		})
+		return
+	}
+	if res.Skip != "" {
+		b.Skipped++
+		return
+	}
+	c := res.Change
+	tb := b.Table(c.Table, c.Topic)
+	tb.Add(c)
+	// Raw records are kept whether or not the warehouse lands them: they
+	// carry the bytes a dead letter needs if the change cannot be applied.
+	tb.Landing = append(tb.Landing, rawOf(r, res.Payload))
+}
+
+func (p *Pipeline) tableName(topic string) string {
+	if p.cfg.Decoder.Table != nil {
+		if t := p.cfg.Decoder.Table(topic); t.Name != "" {
+			return t.Name
+		}
+	}
+	return debezium.TableName(topic)
+}
+
+func rawOf(r *kgo.Record, payload []byte) batch.Raw {
+	tt := byte('C')
+	if r.Attrs.TimestampType() == 1 {
+		tt = 'L'
+	}
+	var hs []batch.Header
+	if len(r.Headers) > 0 {
+		hs = make([]batch.Header, len(r.Headers))
+		for i, h := range r.Headers {
+			hs[i] = batch.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return batch.Raw{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, TimestampType: tt,
+		Timestamp: r.Timestamp.UTC(), Key: r.Key, Value: r.Value, Headers: hs, Payload: payload}
+}
+
+// full reports whether the batch reached a size bound.
+func (p *Pipeline) full(b *batch.Batch) bool {
+	return b.Events >= p.cfg.MaxEvents || b.Bytes >= p.cfg.MaxBytes
+}
+
+// flush applies the batch, retrying transient warehouse errors, and moves
+// the stored offsets on. It returns warehouse.ErrFenced (wrapped) when
+// another consumer committed the batch's partitions meanwhile.
+func (p *Pipeline) flush(ctx context.Context, b *batch.Batch) error {
+	if b.Empty() {
+		return nil
+	}
+	p.mu.Lock()
+	from := make(map[batch.TopicPartition]int64, len(b.Next))
+	for tp := range b.Next {
+		if off, ok := p.stored[tp]; ok {
+			from[tp] = off
+		}
+	}
+	p.mu.Unlock()
+
+	start := time.Now()
+	var st warehouse.Stats
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		var err error
+		p.whMu.Lock()
+		st, err = p.wh.Apply(ctx, b, from)
+		p.whMu.Unlock()
+		if err == nil {
+			break
+		}
+		if !warehouse.IsTransient(err) || ctx.Err() != nil {
+			return err
+		}
+		p.log.Warn("warehouse error, retrying the batch", "attempt", attempt, "backoff", backoff, "err", err)
+		p.met.retries.Inc()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+
+	p.mu.Lock()
+	for tp, n := range b.Next {
+		p.stored[tp] = n
+	}
+	p.mu.Unlock()
+
+	p.sum.Events += int64(b.Events)
+	p.sum.Batches++
+	p.sum.Upserts += int64(st.Upserts)
+	p.sum.Deletes += int64(st.Deletes)
+	p.sum.Truncates += int64(st.Truncates)
+	p.sum.DeadLetters += int64(st.DeadLetters)
+	p.sum.Skipped += int64(b.Skipped)
+	p.sum.Ignored += int64(st.Ignored)
+	p.met.observe(b, st, time.Since(start))
+	if st.DeadLetters > 0 {
+		p.log.Warn("events sent to the dead-letter table", "count", st.DeadLetters, "table", warehouse.DeadLettersTable)
+	}
+	p.log.Debug("batch applied", "events", b.Events, "upserts", st.Upserts, "deletes", st.Deletes,
+		"truncates", st.Truncates, "dead_letters", st.DeadLetters, "took", time.Since(start))
+	return nil
+}
+
+// fetchErrors logs fetch errors and returns the first fatal one.
+func (p *Pipeline) fetchErrors(fs kgo.Fetches) error {
+	var fatal error
+	fs.EachError(func(topic string, partition int32, err error) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return
+		}
+		if errors.Is(err, kgo.ErrClientClosed) {
+			fatal = err
+			return
+		}
+		p.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
+	})
+	return fatal
+}
+
+// kgoLogger routes franz-go's logs to slog, one level down: the client is
+// chatty at info.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
+	switch level {
+	case kgo.LogLevelError:
+		k.l.Warn("kafka: "+msg, kv...)
+	case kgo.LogLevelWarn:
+		k.l.Info("kafka: "+msg, kv...)
+	default:
+		k.l.Debug("kafka: "+msg, kv...)
+	}
+}

@@ -1,0 +1,129 @@
+// Package warehouse defines what cdcsync asks of a warehouse, and the
+// logic every warehouse shares: how a table's columns evolve with the
+// events' schemas, and how cdcsync names its own tables and columns.
+//
+// Each warehouse (DuckDB, PostgreSQL, Redshift) is one implementation of
+// Warehouse in a package of its own. The conformance suite in
+// warehousetest is the definition of "correct": a new warehouse is added by
+// passing it.
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cdcsync/cdcsync/internal/batch"
+)
+
+// Warehouse stores always-current tables and the offsets they reflect.
+//
+// Implementations are used by one goroutine at a time: the pipeline calls
+// them sequentially. Every method honours ctx cancellation.
+type Warehouse interface {
+	// Offsets returns the next offset stored for each partition of the
+	// given topics that has one. Consumption resumes there.
+	Offsets(ctx context.Context, topics []string) (map[batch.TopicPartition]int64, error)
+
+	// Apply applies a batch in one transaction: landing rows, target
+	// tables (truncates, then the last change per key: deletes and
+	// upserts), dead letters, and the partitions' next offsets. Either all
+	// of it commits or none of it does.
+	//
+	// from holds, for each partition of the batch, the next offset the
+	// caller last read or wrote; a partition absent from from has no
+	// stored offset yet. If the stored offsets differ — another consumer
+	// committed these partitions meanwhile — nothing is applied and the
+	// error wraps ErrFenced.
+	//
+	// Events the warehouse cannot apply (a schema change the table cannot
+	// take, a value that does not fit its column) become dead letters in
+	// the same transaction; they never fail the batch. Errors for which
+	// IsTransient is true may succeed when retried with the same batch.
+	//
+	// Apply may reorder and filter the batch's tables in place; the batch
+	// is not reused afterwards.
+	Apply(ctx context.Context, b *batch.Batch, from map[batch.TopicPartition]int64) (Stats, error)
+
+	// RecordRun inserts or updates a row of the run history.
+	RecordRun(ctx context.Context, r Run) error
+
+	// Close releases the warehouse's connections.
+	Close() error
+}
+
+// Options are the settings every warehouse takes.
+type Options struct {
+	// Group is the consumer group: offsets are stored per group.
+	Group string
+	// Landing keeps every consumed event in a landing table per table.
+	Landing bool
+	// LandingRetention deletes landing rows older than this; 0 keeps them.
+	LandingRetention time.Duration
+	// Schema is the schema (namespace) of the target tables, where the
+	// warehouse has schemas; empty means the warehouse's default.
+	Schema string
+}
+
+// Stats counts what one Apply did.
+type Stats struct {
+	Upserts     int // rows inserted or replaced
+	Deletes     int // keys deleted
+	Truncates   int // tables truncated
+	Landed      int // landing rows appended
+	DeadLetters int // dead-letter rows appended
+	Ignored     int // changes dropped because an applied truncate follows them
+}
+
+// Run is one row of the run history.
+type Run struct {
+	ID         string
+	Group      string
+	Mode       string // "once" or "continuous"
+	Version    string
+	StartedAt  time.Time
+	FinishedAt time.Time // zero while running
+	Status     string    // "running", "ok", "failed"
+	Events     int64
+	Batches    int64
+	Error      string
+}
+
+// ErrFenced reports that the stored offsets are not the ones the caller
+// expected: another consumer took over the partitions and committed.
+var ErrFenced = errors.New("stored offsets moved: another consumer committed these partitions")
+
+// TransientError marks an error worth retrying: a dropped connection, a
+// serialization failure, a server restart.
+type TransientError struct{ Err error }
+
+func (e *TransientError) Error() string { return e.Err.Error() }
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// IsTransient reports whether err is worth retrying.
+func IsTransient(err error) bool {
+	var t *TransientError
+	return errors.As(err, &t)
+}
+
+// Names of cdcsync's own tables and columns. One prefix for all of them, so
+// they never clash with source names.
+const (
+	Prefix           = "_cdc_"
+	OffsetsTable     = Prefix + "offsets"
+	DeadLettersTable = Prefix + "dead_letters"
+	TablesTable      = Prefix + "tables"
+	RunsTable        = Prefix + "runs"
+	LandingPrefix    = Prefix + "landing_"
+	StagingPrefix    = Prefix + "stg_"
+	ColOp            = Prefix + "op"
+	ColPosition      = Prefix + "position"
+	ColPartition     = Prefix + "kafka_partition"
+	ColOffset        = Prefix + "kafka_offset"
+	ColSourceTs      = Prefix + "source_ts"
+	ColRefreshedAt   = Prefix + "refreshed_at"
+	ColUnchanged     = Prefix + "unchanged" // staging only
+)
+
+// LandingTable is the landing table of a target table.
+func LandingTable(table string) string { return LandingPrefix + table }
