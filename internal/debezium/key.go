@@ -16,7 +16,7 @@ type keySchema struct {
 	encodings []encoding
 	typed     bool
 	declared  map[string]*keySchema // per table: with the table's declared types
-	del       *change.Schema         // the schema of deletes: key columns only
+	del       *change.Schema        // the schema of deletes: key columns only
 }
 
 // deleteSchema is the schema deletes and tombstones of this key carry.

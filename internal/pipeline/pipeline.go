@@ -32,6 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcsync/cdcsync/internal/batch"
+	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
@@ -80,6 +81,8 @@ type Pipeline struct {
 	whMu   sync.Mutex // the warehouse is used by the loop and by assignment callbacks
 	mu     sync.Mutex // guards stored
 	stored map[batch.TopicPartition]int64
+	// lastPos is the last known source position per partition.
+	lastPos map[batch.TopicPartition]change.Position
 
 	sum Summary
 }
@@ -93,12 +96,13 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, met *Metrics) *Pi
 		met = NewMetrics(nil)
 	}
 	return &Pipeline{
-		cfg:    cfg,
-		wh:     wh,
-		log:    log,
-		dec:    debezium.NewDecoder(cfg.Decoder),
-		met:    met,
-		stored: map[batch.TopicPartition]int64{},
+		cfg:     cfg,
+		wh:      wh,
+		log:     log,
+		dec:     debezium.NewDecoder(cfg.Decoder),
+		met:     met,
+		stored:  map[batch.TopicPartition]int64{},
+		lastPos: map[batch.TopicPartition]change.Position{},
 	}
 }
 
@@ -120,6 +124,7 @@ func (p *Pipeline) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 		kgo.WithLogger(kgoLogger{p.log}),
 		kgo.FetchMaxBytes(p.cfg.FetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(p.cfg.FetchMaxBytes),
+		kgo.MetadataMinAge(min(p.cfg.MetadataRefresh, 5*time.Second)),
 		kgo.MetadataMaxAge(p.cfg.MetadataRefresh),
 		kgo.FetchMaxWait(200 * time.Millisecond),
 	}, p.cfg.Kafka...)
@@ -157,6 +162,15 @@ func (p *Pipeline) addRecord(b *batch.Batch, r *kgo.Record) {
 		return
 	}
 	c := res.Change
+	// Events of one partition come from one connector task in source
+	// order, so an event without a position (a tombstone) sits at the
+	// position of the event before it.
+	tp := batch.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+	if c.Pos.Known() {
+		p.lastPos[tp] = c.Pos
+	} else {
+		c.Pos = p.lastPos[tp]
+	}
 	tb := b.Table(c.Table, c.Topic)
 	tb.Add(c)
 	// Raw records are kept whether or not the warehouse lands them: they

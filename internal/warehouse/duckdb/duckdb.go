@@ -354,5 +354,3 @@ func oneLine(err error) error {
 	}
 	return err
 }
-
-

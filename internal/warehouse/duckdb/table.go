@@ -174,8 +174,9 @@ func (w *Warehouse) evolve(ctx context.Context, wk *tableWork, dead *[]batch.Dea
 	return nil
 }
 
-// planFor maps a schema onto the table, evolving the table first when the
-// schema needs it. A schema the table cannot take gets a plan with a reason.
+// planFor checks a schema against the table, evolving the table first when
+// the schema needs it. A schema the table cannot take gets a plan with a
+// reason; the others a plan mapping their columns onto the table's.
 func (w *Warehouse) planFor(ctx context.Context, t *table, s *change.Schema) (*plan, error) {
 	if p, ok := t.plans[s]; ok {
 		return p, nil
@@ -201,6 +202,14 @@ func (w *Warehouse) planFor(ctx context.Context, t *table, s *change.Schema) (*p
 			return p, nil
 		}
 	}
+	return t.plan(s), nil
+}
+
+// plan returns the mapping of a schema the table takes onto its columns.
+func (t *table) plan(s *change.Schema) *plan {
+	if p, ok := t.plans[s]; ok {
+		return p
+	}
 	p := &plan{cols: make([]int, len(s.Columns)), keys: make([]int, len(s.Key))}
 	for i, c := range s.Columns {
 		p.cols[i] = t.byName[c.Name]
@@ -209,7 +218,7 @@ func (w *Warehouse) planFor(ctx context.Context, t *table, s *change.Schema) (*p
 		p.keys[i] = t.byName[c.Name]
 	}
 	t.plans[s] = p
-	return p, nil
+	return p
 }
 
 func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Schema, ev warehouse.Evolution) error {
@@ -289,7 +298,7 @@ func (wk *tableWork) stage(dead *[]batch.DeadLetter) {
 	t := wk.t
 	ncols := len(t.cols)
 	for _, c := range wk.changes {
-		p := t.plans[c.Schema]
+		p := t.plan(c.Schema)
 		vals := make([]any, ncols) // the change's values, by table column
 		var unchanged []string
 		if c.Op == change.OpUpsert {

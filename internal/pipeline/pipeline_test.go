@@ -1,0 +1,194 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/kafkatest"
+	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/workload"
+)
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("CDCSYNC_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// startWorkload starts an in-process Kafka with the workload's topics and
+// produces its events.
+func startWorkload(t *testing.T, w *workload.Workload) *kafkatest.Cluster {
+	t.Helper()
+	var topics []string
+	for _, tb := range w.Tables {
+		topics = append(topics, w.Topic(tb))
+	}
+	c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func pipelineConfig(w *workload.Workload, addr string, once bool) pipeline.Config {
+	declared := map[string]map[string]change.Type{}
+	if !w.Opts.Schemas {
+		for _, tb := range w.Tables {
+			m := map[string]change.Type{}
+			for col, s := range tb.DeclaredTypes() {
+				typ, err := change.ParseType(s)
+				if err != nil {
+					panic(err)
+				}
+				m[col] = typ
+			}
+			declared[tb.Name] = m
+		}
+	}
+	return pipeline.Config{
+		Topics:    regexp.MustCompile("^(?:" + w.TopicRegex() + ")$"),
+		Group:     "test",
+		Once:      once,
+		MaxEvents: 500,
+		MaxBytes:  8 << 20,
+		Interval:  50 * time.Millisecond,
+		Decoder: debezium.Options{Table: func(topic string) debezium.TableOptions {
+			name := debezium.TableName(topic)
+			return debezium.TableOptions{Name: name, Columns: declared[name]}
+		}},
+		Kafka:           kafkatestOpts(addr),
+		MetadataRefresh: time.Second,
+		FetchMaxBytes:   4 << 20,
+	}
+}
+
+func openDuck(t *testing.T, path string) *duckdb.Warehouse {
+	t.Helper()
+	wh, err := duckdb.Open(context.Background(), path, warehouse.Options{Group: "test", Landing: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wh
+}
+
+// assertConverged compares every table of the workload with the warehouse.
+func assertConverged(t *testing.T, wh *duckdb.Warehouse, w *workload.Workload) {
+	t.Helper()
+	ctx := context.Background()
+	for _, tb := range w.Tables {
+		ts := map[string]bool{}
+		for _, c := range tb.Columns() {
+			ts[c] = tb.IsTimestamp(c)
+		}
+		got, err := duckdb.Dump(ctx, wh.DB(), tb.Name, tb.Columns(), ts)
+		if err != nil {
+			t.Fatalf("%s: %v", tb.Name, err)
+		}
+		tb.SortRows(got)
+		want := tb.Expected()
+		if diff := diffRows(tb.Columns(), want, got); diff != "" {
+			t.Errorf("table %s differs from the source (want %d rows, got %d):\n%s", tb.Name, len(want), len(got), diff)
+		}
+	}
+}
+
+func diffRows(cols []string, want, got [][]*string) string {
+	render := func(r []*string) string {
+		parts := make([]string, len(r))
+		for i, v := range r {
+			if v == nil {
+				parts[i] = cols[i] + "=NULL"
+			} else {
+				parts[i] = cols[i] + "=" + *v
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	w := map[string]bool{}
+	for _, r := range want {
+		w[render(r)] = true
+	}
+	g := map[string]bool{}
+	for _, r := range got {
+		g[render(r)] = true
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range want {
+		if s := render(r); !g[s] && n < 10 {
+			fmt.Fprintf(&b, "  missing: %s\n", s)
+			n++
+		}
+	}
+	for _, r := range got {
+		if s := render(r); !w[s] && n < 20 {
+			fmt.Fprintf(&b, "  extra:   %s\n", s)
+			n++
+		}
+	}
+	return b.String()
+}
+
+func countDeadLetters(t *testing.T, wh *duckdb.Warehouse) int {
+	t.Helper()
+	var n int
+	if err := wh.DB().QueryRow(`SELECT count(*) FROM _cdc_dead_letters`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// seeds returns the workload seeds to run: a fixed few by default, more
+// with CDCSYNC_STRESS_SEEDS=n.
+func seeds() []int64 {
+	n := 3
+	if s := os.Getenv("CDCSYNC_STRESS_SEEDS"); s != "" {
+		fmt.Sscan(s, &n)
+	}
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = int64(7 + i*1000)
+	}
+	return out
+}
+
+func TestOnceConvergesToSourceState(t *testing.T) {
+	for _, seed := range seeds() {
+		for _, schemas := range []bool{true, false} {
+			t.Run(fmt.Sprintf("seed=%d/schemas=%v", seed, schemas), func(t *testing.T) {
+				w := workload.New(workload.Options{Seed: seed, Partitions: 1 + int(seed%4), Schemas: schemas, SnapshotRows: 40, Ops: 3000,
+					Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
+				c := startWorkload(t, w)
+				wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
+				defer wh.Close()
+				sum, err := pipeline.New(pipelineConfig(w, c.Addr(), true), wh, testLogger(t), nil).Run(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sum.Events != int64(len(w.Events)) {
+					t.Errorf("consumed %d events, produced %d", sum.Events, len(w.Events))
+				}
+				assertConverged(t, wh, w)
+				if got := countDeadLetters(t, wh); got != w.Poisoned {
+					t.Errorf("dead letters: got %d, want %d", got, w.Poisoned)
+				}
+			})
+		}
+	}
+}
