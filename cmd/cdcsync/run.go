@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -148,12 +151,32 @@ func pipelineConfig(cfg config.Config, once bool) (pipeline.Config, error) {
 		Kafka:           kopts,
 		MetadataRefresh: time.Duration(cfg.Kafka.MetadataRefresh),
 		FetchMaxBytes:   int32(min(int64(cfg.Kafka.FetchMaxBytes), 1<<30)),
+		SessionTimeout:  time.Duration(cfg.Kafka.SessionTimeout),
+		InstanceID:      instanceID(cfg),
 	}, nil
+}
+
+// instanceID is the static group member id: the configured one, else for
+// a DuckDB file one derived from its absolute path — one file has one
+// writer, and a restarted writer should get its partitions back at once.
+func instanceID(cfg config.Config) string {
+	if cfg.Kafka.InstanceID != "" || target.Kind(cfg.Target) != "duckdb" {
+		return cfg.Kafka.InstanceID
+	}
+	abs, err := filepath.Abs(strings.TrimPrefix(cfg.Target, "duckdb://"))
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return "cdcsync-" + hex.EncodeToString(sum[:6])
 }
 
 func run(ctx context.Context, cfg config.Config, once bool, log *slog.Logger) error {
 	pcfg, err := pipelineConfig(cfg, once)
 	if err != nil {
+		return err
+	}
+	if err := pipeline.Ping(ctx, pcfg.Kafka); err != nil {
 		return err
 	}
 	wh, err := target.Open(ctx, cfg.Target, warehouse.Options{

@@ -67,8 +67,16 @@ type Kafka struct {
 	// FetchMaxBytes bounds one fetch response, and with it the memory the
 	// client buffers.
 	FetchMaxBytes ByteSize `yaml:"fetch_max_bytes"`
-	TLS           TLS      `yaml:"tls"`
-	SASL          SASL     `yaml:"sasl"`
+	// SessionTimeout is how long the group waits for a silent member
+	// before giving its partitions to others.
+	SessionTimeout Duration `yaml:"session_timeout"`
+	// InstanceID makes this process a static group member: restarted with
+	// the same id, it gets its partitions back at once instead of after
+	// the session timeout. Defaults to an id derived from the DuckDB file
+	// (one file, one writer); empty for server warehouses.
+	InstanceID string `yaml:"instance_id"`
+	TLS        TLS    `yaml:"tls"`
+	SASL       SASL   `yaml:"sasl"`
 }
 
 // TLS configures encryption to the brokers.
@@ -118,6 +126,7 @@ const (
 	DefaultInterval  = 250 * time.Millisecond
 	DefaultRefresh   = 10 * time.Second
 	DefaultFetchMax  = 16 << 20
+	DefaultSession   = 30 * time.Second
 )
 
 // Default returns a configuration with every default filled.
@@ -128,7 +137,7 @@ func Default() Config {
 		Batch:   Batch{MaxEvents: DefaultMaxEvents, MaxBytes: DefaultMaxBytes, Interval: Duration(DefaultInterval)},
 		Landing: Landing{Enabled: &on},
 		Kafka: Kafka{ClientID: "cdcsync", MetadataRefresh: Duration(DefaultRefresh),
-			FetchMaxBytes: DefaultFetchMax},
+			FetchMaxBytes: DefaultFetchMax, SessionTimeout: Duration(DefaultSession)},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }
@@ -200,6 +209,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.MetadataRefresh < Duration(time.Second) {
 		bad("kafka.metadata_refresh", "must be at least 1s")
+	}
+	if c.Kafka.SessionTimeout < Duration(time.Second) {
+		bad("kafka.session_timeout", "must be at least 1s")
 	}
 	if c.Kafka.FetchMaxBytes < 1024 {
 		bad("kafka.fetch_max_bytes", "must be at least 1KiB")

@@ -23,7 +23,7 @@ const idlePoll = time.Second
 // runContinuous consumes as a member of the consumer group until ctx is
 // done, then commits the batch in flight and leaves the group.
 func (p *Pipeline) runContinuous(ctx context.Context) error {
-	cl, err := kgo.NewClient(p.clientOpts(
+	opts := []kgo.Opt{
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topics.String()),
 		kgo.ConsumeRegex(),
@@ -38,7 +38,14 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
 		kgo.OnPartitionsRevoked(p.forget),
 		kgo.OnPartitionsLost(p.forget),
-	)...)
+	}
+	if p.cfg.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(p.cfg.SessionTimeout))
+	}
+	if p.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(p.cfg.InstanceID))
+	}
+	cl, err := kgo.NewClient(p.clientOpts(opts...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

@@ -55,6 +55,10 @@ type Config struct {
 	MetadataRefresh time.Duration
 	// FetchMaxBytes bounds one fetch, and so the client's buffered memory.
 	FetchMaxBytes int32
+	// SessionTimeout and InstanceID configure group membership; an
+	// InstanceID makes the member static.
+	SessionTimeout time.Duration
+	InstanceID     string
 }
 
 // Summary is what a run did.
@@ -131,8 +135,17 @@ func (p *Pipeline) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 	return append(opts, extra...)
 }
 
-// ping checks that the brokers answer, so a wrong address fails fast with
+// Ping checks that the brokers answer, so a wrong address fails fast with
 // a clear error instead of retrying forever.
+func Ping(ctx context.Context, opts []kgo.Opt) error {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	return ping(ctx, cl)
+}
+
 func ping(ctx context.Context, cl *kgo.Client) error {
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -287,19 +300,17 @@ func (p *Pipeline) fetchErrors(fs kgo.Fetches) error {
 	return fatal
 }
 
-// kgoLogger routes franz-go's logs to slog, one level down: the client is
-// chatty at info.
+// kgoLogger routes franz-go's logs to slog, one level down: the client
+// logs every retried connection at warn, and cdcsync reports what matters
+// (an unreachable cluster, failed fetches) itself.
 type kgoLogger struct{ l *slog.Logger }
 
 func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
 
 func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
-	switch level {
-	case kgo.LogLevelError:
+	if level == kgo.LogLevelError {
 		k.l.Warn("kafka: "+msg, kv...)
-	case kgo.LogLevelWarn:
-		k.l.Info("kafka: "+msg, kv...)
-	default:
-		k.l.Debug("kafka: "+msg, kv...)
+		return
 	}
+	k.l.Debug("kafka: "+msg, kv...)
 }

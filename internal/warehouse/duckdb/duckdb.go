@@ -30,6 +30,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/cdcsync/cdcsync/internal/batch"
+	"github.com/cdcsync/cdcsync/internal/failpoint"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
@@ -195,6 +196,7 @@ func (w *Warehouse) Apply(ctx context.Context, b *batch.Batch, from map[batch.To
 		works = append(works, wk)
 	}
 
+	failpoint.Hit("duckdb-before-begin")
 	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return st, fmt.Errorf("begin: %w", oneLine(err))
 	}
@@ -222,10 +224,12 @@ func (w *Warehouse) Apply(ctx context.Context, b *batch.Batch, from map[batch.To
 	if err := w.writeOffsets(ctx, b.Next, from); err != nil {
 		return st, err
 	}
+	failpoint.Hit("duckdb-before-commit")
 	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return st, fmt.Errorf("commit: %w", oneLine(err))
 	}
 	committed = true
+	failpoint.Hit("duckdb-after-commit")
 	for _, wk := range works {
 		if wk.tb.Truncate != nil {
 			m := batch.MarkOf(wk.tb.Truncate)

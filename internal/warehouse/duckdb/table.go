@@ -15,6 +15,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/failpoint"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
@@ -497,6 +498,7 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 			return fmt.Errorf("keep unchanged column %s: %w", col, oneLine(err))
 		}
 	}
+	failpoint.Hit("duckdb-staged")
 	if _, err := w.conn.ExecContext(ctx, "DELETE FROM "+q(t.name)+" AS t USING "+stg+" AS s WHERE "+match); err != nil {
 		return fmt.Errorf("delete changed keys: %w", oneLine(err))
 	}

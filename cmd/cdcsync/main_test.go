@@ -1,0 +1,398 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcsync/cdcsync/internal/kafkatest"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/workload"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cdcsync-test-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "cdcsync")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build cdcsync: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running cdcsync process with its stderr lines on a channel.
+type proc struct {
+	cmd   *exec.Cmd
+	lines chan string
+	done  chan error
+}
+
+func start(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, lines: make(chan string, 10000), done: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			select {
+			case p.lines <- sc.Text():
+			default: // nobody is reading; keep the process unblocked
+			}
+		}
+		close(p.lines)
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// wait waits for the process to exit, at most d.
+func (p *proc) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	for {
+		select {
+		case _, ok := <-p.lines:
+			if !ok {
+				select {
+				case err := <-p.done:
+					return err
+				case <-time.After(d):
+					t.Fatal("cdcsync did not exit")
+				}
+			}
+		case <-time.After(d):
+			t.Fatal("cdcsync did not exit")
+		}
+	}
+}
+
+// waitLines waits until n stderr lines contain substr.
+func (p *proc) waitLines(t *testing.T, substr string, n int, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for seen := 0; seen < n; {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("cdcsync exited before logging %q %d times", substr, n)
+			}
+			if strings.Contains(l, substr) {
+				seen++
+			}
+		case <-deadline:
+			t.Fatalf("cdcsync did not log %q %d times in %s", substr, n, d)
+		}
+	}
+}
+
+func killedBySignal(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// writeConfig writes a config file for a workload.
+func writeConfig(t *testing.T, w *workload.Workload, extra string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("batch:\n  max_events: 150\n  interval: 50ms\nkafka:\n  metadata_refresh: 1s\nlog:\n  level: debug\n")
+	if !w.Opts.Schemas {
+		b.WriteString("tables:\n")
+		for _, tb := range w.Tables {
+			fmt.Fprintf(&b, "  %s:\n    columns:\n", tb.Name)
+			for col, typ := range tb.DeclaredTypes() {
+				fmt.Fprintf(&b, "      %s: %q\n", col, typ)
+			}
+		}
+	}
+	b.WriteString(extra)
+	path := filepath.Join(t.TempDir(), "cdcsync.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// caughtUp waits until the group's committed offsets (written after each
+// warehouse commit) reach the end of every partition.
+func caughtUp(t *testing.T, addr, group string, topics []string, d time.Duration) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	deadline := time.Now().Add(d)
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topics...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		committed, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			behind := false
+			ends.Each(func(e kadm.ListedOffset) {
+				c, ok := committed.Lookup(e.Topic, e.Partition)
+				if e.Offset > 0 && (!ok || c.At < e.Offset) {
+					behind = true
+				}
+			})
+			if !behind {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cdcsync did not catch up within %s", d)
+		}
+		// Polling a condition another process reaches; the interval only
+		// bounds how often we ask.
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func assertTables(t *testing.T, path string, w *workload.Workload) {
+	t.Helper()
+	wh, err := duckdb.Open(context.Background(), path, warehouse.Options{Group: "x"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	ctx := context.Background()
+	for _, tb := range w.Tables {
+		ts := map[string]bool{}
+		for _, c := range tb.Columns() {
+			ts[c] = tb.IsTimestamp(c)
+		}
+		got, err := duckdb.Dump(ctx, wh.DB(), tb.Name, tb.Columns(), ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.SortRows(got)
+		want := tb.Expected()
+		if len(got) != len(want) {
+			t.Errorf("%s: %d rows, want %d", tb.Name, len(got), len(want))
+			continue
+		}
+		for i := range want {
+			for j := range want[i] {
+				if deref(want[i][j]) != deref(got[i][j]) {
+					t.Errorf("%s row %d column %s: got %s, want %s", tb.Name, i, tb.Columns()[j], deref(got[i][j]), deref(want[i][j]))
+				}
+			}
+		}
+		// Exactly once, landing included: every decoded record of the
+		// topic landed once.
+		var n, distinct int
+		err = wh.DB().QueryRow(`SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset)) FROM `+warehouse.LandingTable(tb.Name)).Scan(&n, &distinct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != distinct {
+			t.Errorf("%s: landing table holds %d rows for %d distinct records: a batch was applied twice", tb.Name, n, distinct)
+		}
+	}
+	var dead, deadDistinct int
+	if err := wh.DB().QueryRow(`SELECT count(*), count(DISTINCT (topic, kafka_partition, kafka_offset)) FROM _cdc_dead_letters`).Scan(&dead, &deadDistinct); err != nil {
+		t.Fatal(err)
+	}
+	if dead != w.Poisoned || deadDistinct != dead {
+		t.Errorf("dead letters: %d rows (%d distinct), want %d", dead, deadDistinct, w.Poisoned)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return *s
+}
+
+// TestContinuousSurvivesKill9 runs the real binary in continuous mode over
+// a seeded workload produced in chunks, and kills it with SIGKILL at the
+// moments of the commit path that matter — before the transaction, after
+// staging, just before COMMIT, just after COMMIT — and once from outside
+// between batches. After a final clean run the tables equal the source, and
+// the landing and dead-letter tables hold every record exactly once.
+func TestContinuousSurvivesKill9(t *testing.T) {
+	for _, schemas := range []bool{true, false} {
+		t.Run(fmt.Sprintf("schemas=%v", schemas), func(t *testing.T) {
+			w := workload.New(workload.Options{Seed: 42, Partitions: 3, Schemas: schemas, SnapshotRows: 30, Ops: 3000,
+				Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
+			var topics []string
+			for _, tb := range w.Tables {
+				topics = append(topics, w.Topic(tb))
+			}
+			c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			target := filepath.Join(t.TempDir(), "crash.duckdb")
+			cfg := writeConfig(t, w, "")
+			args := []string{"run", "--config", cfg, "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", target, "--group", "crash"}
+
+			kills := []string{"duckdb-before-begin:2", "duckdb-staged:3", "duckdb-before-commit:2", "duckdb-after-commit:3", "external"}
+			chunk := len(w.Events) / (len(kills) + 1)
+			for i, kill := range kills {
+				if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[i*chunk:(i+1)*chunk]); err != nil {
+					t.Fatal(err)
+				}
+				if kill == "external" {
+					p := start(t, nil, args...)
+					p.waitLines(t, "batch applied", 3, 60*time.Second)
+					p.cmd.Process.Kill()
+					if err := p.wait(t, 30*time.Second); !killedBySignal(err) {
+						t.Fatalf("expected a SIGKILL exit, got %v", err)
+					}
+					continue
+				}
+				p := start(t, []string{"CDCSYNC_FAILPOINT=" + kill}, args...)
+				if err := p.wait(t, 60*time.Second); !killedBySignal(err) {
+					t.Fatalf("failpoint %s: expected the process to die by SIGKILL, got %v", kill, err)
+				}
+			}
+			if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[len(kills)*chunk:]); err != nil {
+				t.Fatal(err)
+			}
+			p := start(t, nil, args...)
+			caughtUp(t, c.Addr(), "crash", topics, 60*time.Second)
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			if err := p.wait(t, 30*time.Second); err != nil {
+				t.Fatalf("clean stop: %v", err)
+			}
+			assertTables(t, target, w)
+		})
+	}
+}
+
+// TestOnceBinaryConverges drains a workload with `cdcsync run --once`.
+func TestOnceBinaryConverges(t *testing.T) {
+	w := workload.New(workload.Options{Seed: 5, Partitions: 2, Schemas: true, SnapshotRows: 20, Ops: 1500,
+		Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
+	var topics []string
+	for _, tb := range w.Tables {
+		topics = append(topics, w.Topic(tb))
+	}
+	c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "once.duckdb")
+	p := start(t, nil, "run", "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", target, "--once")
+	if err := p.wait(t, 60*time.Second); err != nil {
+		t.Fatalf("--once: %v", err)
+	}
+	assertTables(t, target, w)
+	// A second pass finds nothing new and changes nothing.
+	p = start(t, nil, "run", "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", target, "--once")
+	if err := p.wait(t, 60*time.Second); err != nil {
+		t.Fatalf("second --once: %v", err)
+	}
+	assertTables(t, target, w)
+}
+
+// TestErrorsAreOneLine checks that bad input fails with one line naming
+// the problem.
+func TestErrorsAreOneLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := ln.Addr().String()
+	ln.Close()
+	c, err := kafkatest.Start(1, "a.b.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dir := t.TempDir()
+	badCfg := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badCfg, []byte("batch:\n  max_evnts: 10\n"), 0o644)
+	invalidCfg := filepath.Join(dir, "invalid.yaml")
+	os.WriteFile(invalidCfg, []byte("batch:\n  max_events: 0\n  interval: -1s\n"), 0o644)
+	notDir := filepath.Join(dir, "file")
+	os.WriteFile(notDir, nil, 0o644)
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unreachable broker", []string{"run", "--brokers", closedAddr, "--topics", "x", "--target", filepath.Join(dir, "a.duckdb"), "--once"}, "cannot reach Kafka"},
+		{"bad regex", []string{"run", "--brokers", c.Addr(), "--topics", "(", "--target", filepath.Join(dir, "a.duckdb")}, "topics: invalid regular expression"},
+		{"unwritable target", []string{"run", "--brokers", c.Addr(), "--topics", "x", "--target", filepath.Join(notDir, "a.duckdb"), "--once"}, "DuckDB"},
+		{"unknown target", []string{"run", "--brokers", c.Addr(), "--topics", "x", "--target", "mysql://x"}, "target"},
+		{"unknown config key", []string{"run", "--config", badCfg, "--brokers", c.Addr(), "--topics", "x", "--target", filepath.Join(dir, "a.duckdb")}, "max_evnts"},
+		{"invalid config values", []string{"run", "--config", invalidCfg, "--brokers", c.Addr(), "--topics", "x", "--target", filepath.Join(dir, "a.duckdb")}, "batch.max_events"},
+		{"missing flags", []string{"run"}, "brokers"},
+		{"missing config file", []string{"run", "--config", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(binary, tc.args...)
+			var errBuf strings.Builder
+			cmd.Stdout, cmd.Stderr = io.Discard, &errBuf
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("want a non-zero exit, got %v", err)
+			}
+			stderr := strings.TrimRight(errBuf.String(), "\n")
+			if strings.Count(stderr, "\n") != 0 {
+				t.Errorf("stderr has %d lines, want one:\n%s", strings.Count(stderr, "\n")+1, stderr)
+			}
+			if !strings.HasPrefix(stderr, "cdcsync: ") || !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr = %q, want a cdcsync: line mentioning %q", stderr, tc.want)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+				t.Errorf("stack trace on stderr: %s", stderr)
+			}
+		})
+	}
+}
