@@ -62,6 +62,9 @@ type Workload struct {
 	Events []Event
 	// Poisoned counts the undecodable records in Events.
 	Poisoned int
+	// Ops counts the operations generated, by table and kind ("snapshot",
+	// "insert", "update", "delete", "pk-change", "truncate", "poison").
+	Ops map[string]map[string]int
 
 	rng     *rand.Rand
 	binlog  int64 // binlog file number
@@ -85,6 +88,7 @@ func New(o Options) *Workload {
 		pos:     154,
 		ms:      time.Date(2025, 7, 23, 14, 12, 21, 0, time.UTC).UnixMilli(),
 		nextIDs: map[string]int64{},
+		Ops:     map[string]map[string]int{},
 	}
 	w.Tables = recipeTables()
 	for _, t := range w.Tables {
@@ -116,6 +120,35 @@ func (w *Workload) Table(name string) *Table {
 	return nil
 }
 
+func (w *Workload) count(t *Table, op string) {
+	if w.Ops[t.Name] == nil {
+		w.Ops[t.Name] = map[string]int{}
+	}
+	w.Ops[t.Name][op]++
+}
+
+// Do performs one named operation on a table: "insert", "update",
+// "delete", "pk-change", "truncate" or "poison".
+func (w *Workload) Do(table, op string) {
+	t := w.Table(table)
+	switch op {
+	case "insert":
+		w.insert(t)
+	case "update":
+		w.update(t, 1)
+	case "delete":
+		w.delete(t)
+	case "pk-change":
+		w.pkChange(t)
+	case "truncate":
+		w.truncate(t)
+	case "poison":
+		w.poison(t)
+	default:
+		panic("workload: unknown op " + op)
+	}
+}
+
 func (w *Workload) snapshot() {
 	// Every snapshot row carries the binlog position the snapshot started
 	// at, as Debezium's MySQL connector does.
@@ -129,6 +162,7 @@ func (w *Workload) snapshot() {
 				snap = "last_in_data_collection"
 			}
 			w.emit(t, 'r', nil, r, source{file: w.binlog, pos: pos, row: 0, ms: w.ms, snapshot: snap}, nil)
+			w.count(t, "snapshot")
 		}
 	}
 	w.advance(1)
@@ -186,6 +220,7 @@ func (w *Workload) insert(t *Table) {
 	r := t.newRow(w, w.nextID(t))
 	t.rows[t.keyID(r)] = r
 	w.emit(t, 'c', nil, r, w.src(), nil)
+	w.count(t, "insert")
 	w.advance(1)
 }
 
@@ -198,6 +233,7 @@ func (w *Workload) update(t *Table, n int) {
 		t.rows[k] = after
 		// One statement each, usually within one millisecond.
 		w.emit(t, 'u', before, after, w.src(), nil)
+		w.count(t, "update")
 		w.pos += 50
 	}
 	w.advance(n)
@@ -209,6 +245,7 @@ func (w *Workload) delete(t *Table) {
 	delete(t.rows, k)
 	w.deleted(t, before)
 	w.emit(t, 'd', before, nil, w.src(), nil)
+	w.count(t, "delete")
 	if w.Opts.Tombstones {
 		w.tombstone(t, before, nil)
 	}
@@ -226,6 +263,7 @@ func (w *Workload) multiRow(t *Table) {
 		t.rows[k] = after
 		s.row = int64(i)
 		w.emit(t, 'u', before, after, s, nil)
+		w.count(t, "update")
 	}
 	w.advance(3)
 }
@@ -249,6 +287,7 @@ func (w *Workload) reinsert(t *Table) {
 	}
 	t.rows[t.keyID(r)] = r
 	w.emit(t, 'c', nil, r, w.src(), nil)
+	w.count(t, "insert")
 	w.advance(1)
 }
 
@@ -282,6 +321,7 @@ func (w *Workload) pkChange(t *Table) {
 	w.tombstone(t, before, map[string]string{"__debezium.newkey": newKey})
 	s.row = 1
 	w.emit(t, 'c', nil, after, s, map[string]string{"__debezium.oldkey": oldKey})
+	w.count(t, "pk-change")
 	w.advance(2)
 }
 
@@ -295,6 +335,7 @@ func (w *Workload) truncate(t *Table) {
 	src := w.src()
 	value := w.envelope(t, 't', nil, nil, src)
 	w.Events = append(w.Events, Event{Topic: w.Topic(t), Partition: int32(w.rng.Intn(w.Opts.Partitions)), Value: value})
+	w.count(t, "truncate")
 	w.advance(1)
 }
 
@@ -308,6 +349,7 @@ func (w *Workload) poison(t *Table) {
 	w.Events = append(w.Events, Event{Topic: w.Topic(t), Partition: int32(w.rng.Intn(w.Opts.Partitions)),
 		Key: []byte(`{"garbage":`), Value: bad[w.rng.Intn(len(bad))]})
 	w.Poisoned++
+	w.count(t, "poison")
 }
 
 func (w *Workload) tombstone(t *Table, r Row, headers map[string]string) {
