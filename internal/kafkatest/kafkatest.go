@@ -34,7 +34,8 @@ func (c *Cluster) Addr() string { return c.ListenAddrs()[0] }
 // until all are acknowledged.
 func Produce(ctx context.Context, addr string, events []workload.Event) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerBatchMaxBytes(16<<20), kgo.MaxBufferedRecords(1<<16), kgo.AllowAutoTopicCreation())
+		kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(1<<16), kgo.AllowAutoTopicCreation(),
+		kgo.ProducerBatchCompression(kgo.NoCompression())) // as Kafka Connect produces by default
 	if err != nil {
 		return err
 	}

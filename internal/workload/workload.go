@@ -156,7 +156,7 @@ func (w *Workload) snapshot() {
 	for _, t := range w.Tables {
 		for i := 0; i < w.Opts.SnapshotRows; i++ {
 			r := t.newRow(w, w.nextID(t))
-			t.rows[t.keyID(r)] = r
+			t.set(t.keyID(r), r)
 			snap := "true"
 			if i == w.Opts.SnapshotRows-1 {
 				snap = "last_in_data_collection"
@@ -218,7 +218,7 @@ func (w *Workload) step() {
 
 func (w *Workload) insert(t *Table) {
 	r := t.newRow(w, w.nextID(t))
-	t.rows[t.keyID(r)] = r
+	t.set(t.keyID(r), r)
 	w.emit(t, 'c', nil, r, w.src(), nil)
 	w.count(t, "insert")
 	w.advance(1)
@@ -230,7 +230,7 @@ func (w *Workload) update(t *Table, n int) {
 	for i := 0; i < n; i++ {
 		before := t.rows[k]
 		after := t.mutate(w, before)
-		t.rows[k] = after
+		t.set(k, after)
 		// One statement each, usually within one millisecond.
 		w.emit(t, 'u', before, after, w.src(), nil)
 		w.count(t, "update")
@@ -242,7 +242,7 @@ func (w *Workload) update(t *Table, n int) {
 func (w *Workload) delete(t *Table) {
 	k := w.randomKey(t)
 	before := t.rows[k]
-	delete(t.rows, k)
+	t.del(k)
 	w.deleted(t, before)
 	w.emit(t, 'd', before, nil, w.src(), nil)
 	w.count(t, "delete")
@@ -260,7 +260,7 @@ func (w *Workload) multiRow(t *Table) {
 		k := w.randomKey(t)
 		before := t.rows[k]
 		after := t.mutate(w, before)
-		t.rows[k] = after
+		t.set(k, after)
 		s.row = int64(i)
 		w.emit(t, 'u', before, after, s, nil)
 		w.count(t, "update")
@@ -285,7 +285,7 @@ func (w *Workload) reinsert(t *Table) {
 	for _, k := range t.Key {
 		r[k] = old[k]
 	}
-	t.rows[t.keyID(r)] = r
+	t.set(t.keyID(r), r)
 	w.emit(t, 'c', nil, r, w.src(), nil)
 	w.count(t, "insert")
 	w.advance(1)
@@ -312,9 +312,9 @@ func (w *Workload) pkChange(t *Table) {
 	if _, clash := t.rows[t.keyID(after)]; clash {
 		return
 	}
-	delete(t.rows, k)
+	t.del(k)
 	w.deleted(t, before)
-	t.rows[t.keyID(after)] = after
+	t.set(t.keyID(after), after)
 	s := w.src()
 	newKey, oldKey := string(t.keyJSON(after, w.Opts.Schemas)), string(t.keyJSON(before, w.Opts.Schemas))
 	w.emit(t, 'd', before, nil, s, map[string]string{"__debezium.newkey": newKey})
@@ -327,9 +327,9 @@ func (w *Workload) pkChange(t *Table) {
 
 // truncate empties the table: one event, null key, any partition.
 func (w *Workload) truncate(t *Table) {
-	for k, r := range t.rows {
-		w.deleted(t, r)
-		delete(t.rows, k)
+	for _, k := range append([]string(nil), t.keys...) {
+		w.deleted(t, t.rows[k])
+		t.del(k)
 	}
 	w.advance(1)
 	src := w.src()
@@ -359,8 +359,7 @@ func (w *Workload) tombstone(t *Table, r Row, headers map[string]string) {
 
 func (w *Workload) randomKey(t *Table) string {
 	// Map iteration order is random; pick deterministically.
-	keys := t.sortedKeys()
-	return keys[w.rng.Intn(len(keys))]
+	return t.keys[w.rng.Intn(len(t.keys))]
 }
 
 func (w *Workload) partition(key []byte) int32 {
@@ -441,6 +440,8 @@ type Table struct {
 	cols        []column
 	idBase      int64
 	rows        map[string]Row
+	keys        []string       // the keys of rows, for uniform random picks
+	keyPos      map[string]int // key → index in keys
 	deletedKeys []Row
 
 	schemaJSON, keySchemaJSON []byte
@@ -517,6 +518,30 @@ func (t *Table) keyID(r Row) string {
 		parts[i] = fmt.Sprint(r[k])
 	}
 	return strings.Join(parts, "\x00")
+}
+
+func (t *Table) set(k string, r Row) {
+	if _, ok := t.rows[k]; !ok {
+		if t.keyPos == nil {
+			t.keyPos = map[string]int{}
+		}
+		t.keyPos[k] = len(t.keys)
+		t.keys = append(t.keys, k)
+	}
+	t.rows[k] = r
+}
+
+func (t *Table) del(k string) {
+	i, ok := t.keyPos[k]
+	if !ok {
+		return
+	}
+	last := t.keys[len(t.keys)-1]
+	t.keys[i] = last
+	t.keyPos[last] = i
+	t.keys = t.keys[:len(t.keys)-1]
+	delete(t.keyPos, k)
+	delete(t.rows, k)
 }
 
 func (t *Table) sortedKeys() []string {

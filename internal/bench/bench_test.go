@@ -1,0 +1,93 @@
+// Package bench measures cdcsync end to end: the real binary draining a
+// backlog of schema-embedded Debezium events from an in-process Kafka into
+// DuckDB with `run --once`. It reports events per second and the process's
+// peak resident memory, with the landing table on and off.
+//
+//	make bench                                   # 1,000,000 events
+//	CDCSYNC_BENCH_EVENTS=200000 make bench       # a quicker look
+//
+// Figures are recorded in the README; nothing here asserts a timing.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cdcsync/cdcsync/internal/kafkatest"
+	"github.com/cdcsync/cdcsync/internal/workload"
+)
+
+func events() int {
+	if s := os.Getenv("CDCSYNC_BENCH_EVENTS"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1_000_000
+}
+
+func BenchmarkPipeline(b *testing.B) {
+	n := events()
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "cdcsync")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/cdcsync").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	start := time.Now()
+	w := workload.New(workload.Options{Seed: 1, Partitions: 4, Schemas: true, SnapshotRows: n / 30,
+		Ops: n - n/10, PKChanges: true, Tombstones: true, Truncates: false})
+	var topics []string
+	var bytes int64
+	for _, t := range w.Tables {
+		topics = append(topics, w.Topic(t))
+	}
+	for _, e := range w.Events {
+		bytes += int64(len(e.Key) + len(e.Value))
+	}
+	c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events); err != nil {
+		b.Fatal(err)
+	}
+	total := len(w.Events)
+	b.Logf("produced %d events (%.0f MiB, %.0f bytes/event on average) in %s", total, float64(bytes)/(1<<20), float64(bytes)/float64(total), time.Since(start).Round(time.Millisecond))
+	w = nil
+	runtime.GC()
+
+	for _, landing := range []bool{true, false} {
+		b.Run(fmt.Sprintf("landing=%v", landing), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				cfg := filepath.Join(dir, fmt.Sprintf("bench-%v.yaml", landing))
+				os.WriteFile(cfg, []byte(fmt.Sprintf("landing:\n  enabled: %v\n", landing)), 0o644)
+				target := filepath.Join(dir, fmt.Sprintf("bench-%v-%d.duckdb", landing, i))
+				cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", c.Addr(),
+					"--topics", `shop\.inventory\..*`, "--target", target)
+				cmd.Stderr = os.Stderr
+				t0 := time.Now()
+				if err := cmd.Run(); err != nil {
+					b.Fatalf("cdcsync: %v", err)
+				}
+				took := time.Since(t0)
+				ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+				b.ReportMetric(float64(total)/took.Seconds(), "events/s")
+				b.ReportMetric(float64(ru.Maxrss)/1024, "peak_RSS_MiB")
+				b.ReportMetric(took.Seconds(), "seconds")
+				b.ReportMetric(float64(ru.Utime.Sec)+float64(ru.Utime.Usec)/1e6+float64(ru.Stime.Sec)+float64(ru.Stime.Usec)/1e6, "cpu_seconds")
+				if st, err := os.Stat(target); err == nil {
+					b.ReportMetric(float64(st.Size())/(1<<20), "file_MiB")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,50 @@
+package bench
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcsync/cdcsync/internal/kafkatest"
+	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/workload"
+)
+
+// TestProfile runs the pipeline in-process over the benchmark workload and
+// writes a CPU profile to /tmp/cpu.prof, for `go tool pprof`. It runs only
+// when asked: CDCSYNC_PROFILE=landing or CDCSYNC_PROFILE=nolanding.
+func TestProfile(t *testing.T) {
+	if os.Getenv("CDCSYNC_PROFILE") == "" {
+		t.Skip("set CDCSYNC_PROFILE=landing|nolanding to profile")
+	}
+	n := events()
+	w := workload.New(workload.Options{Seed: 1, Partitions: 4, Schemas: true, SnapshotRows: n / 30, Ops: n - n/10, PKChanges: true, Tombstones: true})
+	var topics []string
+	for _, tb := range w.Tables {
+		topics = append(topics, w.Topic(tb))
+	}
+	c, _ := kafkatest.Start(4, topics...)
+	defer c.Close()
+	kafkatest.Produce(context.Background(), c.Addr(), w.Events)
+	wh, err := duckdb.Open(context.Background(), filepath.Join(t.TempDir(), "p.duckdb"), warehouse.Options{Group: "p", Landing: os.Getenv("CDCSYNC_PROFILE") == "landing"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Create("/tmp/cpu.prof")
+	pprof.StartCPUProfile(f)
+	t0 := time.Now()
+	p := pipeline.New(pipeline.Config{Topics: regexp.MustCompile(`^shop\..*$`), Group: "p", Once: true, MaxEvents: 50000, MaxBytes: 64 << 20,
+		Interval: time.Second, Kafka: []kgo.Opt{kgo.SeedBrokers(c.Addr())}, MetadataRefresh: 10 * time.Second, FetchMaxBytes: 16 << 20}, wh, slog.New(slog.NewTextHandler(os.Stderr, nil)), nil)
+	sum, err := p.Run(context.Background())
+	pprof.StopCPUProfile()
+	t.Logf("%d events in %s: %.0f/s err=%v", sum.Events, time.Since(t0), float64(sum.Events)/time.Since(t0).Seconds(), err)
+}
