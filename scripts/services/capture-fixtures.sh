@@ -194,7 +194,7 @@ split_ops() {
     if [[ $value == null ]]; then op=tombstone
     else
       op=$(jq -r 'if has("payload") and has("schema") then .payload.op else .op end' <<<"$value")
-      case $op in r) op=read ;; c) op=create ;; u) op=update ;; d) op=delete ;; t) op=truncate ;; esac
+      case $op in r) op="read" ;; c) op="create" ;; u) op="update" ;; d) op="delete" ;; t) op="truncate" ;; esac
     fi
     name="$base-$op$suffix"
     [[ -e $OUT/$name.value.json ]] && continue

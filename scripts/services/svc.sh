@@ -78,13 +78,16 @@ running() { ours "$(pidof_svc "$1")"; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # wait_ready COMPONENT PID LOG CMD...: poll CMD until it succeeds; fail if the
-# process dies or START_TIMEOUT passes.
+# process dies or START_TIMEOUT passes (then stop it first).
 wait_ready() {
   local comp=$1 pid=$2 log=$3; shift 3
   local deadline=$((SECONDS + START_TIMEOUT))
   until "$@" >/dev/null 2>&1; do
     alive "$pid" || fail "$comp" "process $pid exited during startup" "$log"
-    ((SECONDS < deadline)) || fail "$comp" "not ready after ${START_TIMEOUT}s" "$log"
+    if ((SECONDS >= deadline)); then
+      stop_pid "$comp" "$pid"  # do not leave a half-started service behind
+      fail "$comp" "not ready after ${START_TIMEOUT}s (process stopped)" "$log"
+    fi
     sleep 1
   done
 }
@@ -138,19 +141,21 @@ need_curl() { command -v curl >/dev/null || apt_install "$1" curl ca-certificate
 
 # mvn_copy COMPONENT PROFILE OUTDIR: copy the profile's runtime jars into OUTDIR (cached).
 mvn_copy() {
-  local comp=$1 profile=$2 out=$3 log="$RUN/logs/mvn-$2.log"
-  [[ -f $out/.complete ]] && return 0
+  local comp=$1 profile=$2 out=$3 log="$RUN/logs/mvn-$2.log" stamp
+  # the stamp ties the cached jars to this pom.xml: editing the pom re-fetches
+  stamp="$(sha256sum "$HERE/pom.xml" | cut -c1-16)"
+  [[ -f $out/.complete && $(cat "$out/.complete") == "$stamp" ]] && return 0
   command -v mvn >/dev/null || apt_install "$comp" maven
   say "$comp: downloading $profile jars from Maven Central (log: $log)"
   rm -rf "$out"; mkdir -p "$out"
   # -B: batch mode; the local repo lives in the cache so a fresh ~/.m2 is not needed
-  mvn -B -f "$HERE/pom.xml" -P "$profile" \
+  mvn -B -Dstyle.color=never -f "$HERE/pom.xml" -P "$profile" \
       -Dmaven.repo.local="$CACHE/m2" \
       -Dkafka.version="$KAFKA_VERSION" -Ddebezium.version="$DEBEZIUM_VERSION" \
       dependency:copy-dependencies -DoutputDirectory="$out" >"$log" 2>&1 \
     || fail "$comp" "mvn dependency:copy-dependencies -P $profile failed" "$log"
   ls "$out"/*.jar >/dev/null 2>&1 || fail "$comp" "no jars were copied for $profile" "$log"
-  touch "$out/.complete"
+  echo "$stamp" >"$out/.complete"
 }
 
 # ---- PostgreSQL --------------------------------------------------------------
@@ -201,7 +206,7 @@ host  replication all   127.0.0.1/32 trust
 EOF
   # pg_ctl daemonizes postgres (in its own session) and -w waits for startup
   as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$d/data" -l "$log" -w -t "$START_TIMEOUT" start \
-    >"$d/pg_ctl.log" 2>&1 || fail postgres "pg_ctl start failed" "$log"
+    >"$d/pg_ctl.log" 2>&1 9>&- || fail postgres "pg_ctl start failed" "$log"
   head -1 "$d/data/postmaster.pid" >"$d/pid"
   wait_ready postgres "$(pidof_svc postgres)" "$log" \
     "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER"
@@ -237,7 +242,7 @@ mariadb_fetch() {
   if [[ $EUID -eq 0 ]] && id mysql >/dev/null 2>&1; then MARIADB_OS_USER=mysql; fi
 }
 
-mariadb_sql() { mariadb --no-defaults --socket="$RUN/mariadb/mysqld.sock" -uroot "$@"; }
+mariadb_sql() { mariadb --no-defaults --socket="$RUN/mariadb/mysqld.sock" -uroot; }
 
 mariadb_start() {
   local d="$RUN/mariadb" log="$RUN/mariadb/mariadb.log"
@@ -258,7 +263,7 @@ mariadb_start() {
     --log-bin=mysql-bin --binlog-format=ROW --binlog-row-image=FULL --server-id=1 \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
     --innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=2 --sync-binlog=0 \
-    >"$d/stdout.log" 2>&1 </dev/null &
+    >"$d/stdout.log" 2>&1 </dev/null 9>&- &
   echo $! >"$d/pid"
   wait_ready mariadb "$(pidof_svc mariadb)" "$log" \
     mariadb-admin --no-defaults --socket="$d/mysqld.sock" -uroot ping
@@ -283,7 +288,7 @@ mariadb_stop() {
 # ---- Kafka (KRaft, single combined broker+controller node) -------------------
 kafka_fetch() { need_java kafka; mvn_copy kafka kafka "$KAFKA_LIBS"; }
 
-# kjava COMPONENT-LOG MAIN ARGS...: run a Kafka class with the cached classpath
+# kjava MAIN ARGS...: run a Kafka class on the cached classpath, quiet logging
 kjava() {
   "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$HERE/conf/log4j2-tools.properties" \
     -cp "$KAFKA_LIBS/*" "$@"
@@ -319,14 +324,17 @@ min.insync.replicas=1
 group.initial.rebalance.delay.ms=0
 log.flush.interval.messages=9223372036854775807
 EOF
-  local cid
-  cid=$(kjava kafka.tools.StorageTool random-uuid 2>>"$d/format.log") \
-    || fail kafka "StorageTool random-uuid failed" "$d/format.log"
+  # cluster id = 16 random bytes, base64url without padding (what `kafka-storage random-uuid`
+  # prints; done in bash to save a JVM start). Kafka's CLI dislikes a leading '-'.
+  local cid=-
+  while [[ $cid == -* ]]; do
+    cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  done
   kjava kafka.tools.StorageTool format -t "$cid" -c "$d/server.properties" \
     >>"$d/format.log" 2>&1 || fail kafka "StorageTool format failed" "$d/format.log"
   setsid "$JAVA" -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$HERE/conf/log4j2-server.properties" \
-    -cp "$KAFKA_LIBS/*" kafka.Kafka "$d/server.properties" >"$log" 2>&1 </dev/null &
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$d/server.properties" >"$log" 2>&1 </dev/null 9>&- &
   echo $! >"$d/pid"
   wait_ready kafka "$(pidof_svc kafka)" "$log" port_open "$KAFKA_PORT"
   # a metadata round trip through the admin client proves the broker serves requests
@@ -389,13 +397,15 @@ listeners=http://127.0.0.1:$CONNECT_PORT
 rest.advertised.host.name=127.0.0.1
 rest.advertised.port=$CONNECT_PORT
 plugin.path=$PLUGIN_PATH
+# Debezium jars carry ServiceLoader manifests: skips a ~9s reflection scan at startup
+plugin.discovery=service_load
 # let tests override producer/consumer settings per connector
 connector.client.config.override.policy=All
 EOF
   setsid "$JAVA" -Xms256m -Xmx"$CONNECT_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$HERE/conf/log4j2-server.properties" \
     -cp "$KAFKA_LIBS/*" org.apache.kafka.connect.cli.ConnectDistributed \
-    "$d/connect-distributed.properties" >"$log" 2>&1 </dev/null &
+    "$d/connect-distributed.properties" >"$log" 2>&1 </dev/null 9>&- &
   echo $! >"$d/pid"
   wait_ready connect "$(pidof_svc connect)" "$log" curl -fsS --max-time 5 "$(connect_url)/"
   wait_ready connect "$(pidof_svc connect)" "$log" connect_plugins_ready
@@ -460,8 +470,10 @@ chmod 755 "$RUN"  # the postgres/mysql OS users must be able to traverse it
 
 case $cmd in
   start|stop|fetch)
-    # one svc.sh at a time per run dir (parallel test packages may call start together)
-    exec 9>"$RUN/.lock"; flock 9
+    # one svc.sh at a time per run dir (parallel test packages may call start together);
+    # daemons are started with 9>&- so they do not inherit (and hold) this lock
+    exec 9>"$RUN/.lock"
+    flock -w 900 9 || fail svc.sh "another svc.sh has held $RUN/.lock for 15 minutes"
     ;;
 esac
 
