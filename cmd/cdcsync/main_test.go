@@ -205,7 +205,7 @@ func assertTables(t *testing.T, path string, w *workload.Workload) {
 		for _, c := range tb.Columns() {
 			ts[c] = tb.IsTimestamp(c)
 		}
-		got, err := duckdb.Dump(ctx, wh.DB(), tb.Name, tb.Columns(), ts)
+		got, err := wh.Dump(ctx, tb.Name, tb.Columns(), ts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +273,7 @@ func TestContinuousSurvivesKill9(t *testing.T) {
 			cfg := writeConfig(t, w, "")
 			args := []string{"run", "--config", cfg, "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", target, "--group", "crash"}
 
-			kills := []string{"duckdb-before-begin:2", "duckdb-staged:3", "duckdb-before-commit:2", "duckdb-after-commit:3", "external"}
+			kills := []string{"before-begin:2", "staged:3", "before-commit:2", "after-commit:3", "external"}
 			chunk := len(w.Events) / (len(kills) + 1)
 			for i, kill := range kills {
 				if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[i*chunk:(i+1)*chunk]); err != nil {

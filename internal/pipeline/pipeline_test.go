@@ -17,6 +17,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
 
@@ -78,7 +79,7 @@ func pipelineConfig(w *workload.Workload, addr string, once bool) pipeline.Confi
 	}
 }
 
-func openDuck(t *testing.T, path string) *duckdb.Warehouse {
+func openDuck(t *testing.T, path string) *sqlapply.Warehouse {
 	t.Helper()
 	wh, err := duckdb.Open(context.Background(), path, warehouse.Options{Group: "test", Landing: true}, nil)
 	if err != nil {
@@ -88,7 +89,7 @@ func openDuck(t *testing.T, path string) *duckdb.Warehouse {
 }
 
 // assertConverged compares every table of the workload with the warehouse.
-func assertConverged(t *testing.T, wh *duckdb.Warehouse, w *workload.Workload) {
+func assertConverged(t *testing.T, wh *sqlapply.Warehouse, w *workload.Workload) {
 	t.Helper()
 	ctx := context.Background()
 	for _, tb := range w.Tables {
@@ -96,7 +97,7 @@ func assertConverged(t *testing.T, wh *duckdb.Warehouse, w *workload.Workload) {
 		for _, c := range tb.Columns() {
 			ts[c] = tb.IsTimestamp(c)
 		}
-		got, err := duckdb.Dump(ctx, wh.DB(), tb.Name, tb.Columns(), ts)
+		got, err := wh.Dump(ctx, tb.Name, tb.Columns(), ts)
 		if err != nil {
 			t.Fatalf("%s: %v", tb.Name, err)
 		}
@@ -145,7 +146,7 @@ func diffRows(cols []string, want, got [][]*string) string {
 	return b.String()
 }
 
-func countDeadLetters(t *testing.T, wh *duckdb.Warehouse) int {
+func countDeadLetters(t *testing.T, wh *sqlapply.Warehouse) int {
 	t.Helper()
 	var n int
 	if err := wh.DB().QueryRow(`SELECT count(*) FROM _cdc_dead_letters`).Scan(&n); err != nil {

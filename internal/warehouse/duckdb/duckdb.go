@@ -1,20 +1,10 @@
 // Package duckdb is the embedded warehouse: one DuckDB file.
 //
-// Every batch is one DuckDB transaction on one connection. Changes are
-// bulk-loaded with DuckDB's appender into a temporary staging table per
-// target table, then applied set-based: keys the batch touches are deleted
-// from the target and the upserts re-inserted, after columns left unchanged
-// by PostgreSQL TOAST are filled from the target's current rows. Landing
-// rows, dead letters and the partitions' next offsets are written in the
-// same transaction, so a crash at any point leaves either all of a batch or
-// none of it.
-//
-// DDL (CREATE TABLE, ADD COLUMN, widening) runs before the batch's
-// transaction, idempotently: a crash after it leaves a column that the
-// replayed batch needs anyway.
-//
-// DuckDB allows one writing process per file; the offsets' fencing check
-// still runs, so the contract is the same as on server warehouses.
+// It is a sqlapply.Dialect: batches are bulk-loaded with DuckDB's appender
+// into temporary staging tables and applied set-based in one transaction
+// (see package sqlapply). DuckDB allows one writing process per file; the
+// offsets' fencing still runs, so the contract is the same as on server
+// warehouses.
 package duckdb
 
 import (
@@ -25,336 +15,185 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/cdcsync/cdcsync/internal/batch"
-	"github.com/cdcsync/cdcsync/internal/failpoint"
+	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 )
-
-// Warehouse is a DuckDB file.
-type Warehouse struct {
-	path   string
-	db     *sql.DB
-	conn   *sql.Conn
-	opts   warehouse.Options
-	log    *slog.Logger
-	tables map[string]*table
-	// landing staging is created once per connection
-	landingStaged bool
-	lastRetention time.Time
-}
-
-var _ warehouse.Warehouse = (*Warehouse)(nil)
 
 // Open opens (creating if needed) the DuckDB file at path and cdcsync's own
 // tables in it.
-func Open(ctx context.Context, path string, opts warehouse.Options, log *slog.Logger) (*Warehouse, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+func Open(ctx context.Context, path string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
 	connector, err := duckdb.NewConnector(path, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open DuckDB file %s: %w", path, oneLine(err))
+		return nil, fmt.Errorf("open DuckDB file %s: %w", path, firstLine(err))
 	}
 	db := sql.OpenDB(connector)
-	conn, err := db.Conn(ctx)
-	if err != nil {
+	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open DuckDB file %s: %w", path, oneLine(err))
+		return nil, fmt.Errorf("open DuckDB file %s: %w", path, firstLine(err))
 	}
-	w := &Warehouse{path: path, db: db, conn: conn, opts: opts, log: log, tables: map[string]*table{}}
-	if err := w.setup(ctx); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("prepare DuckDB file %s: %w", path, err)
+	w, err := sqlapply.New(ctx, Dialect{}, db, opts, log)
+	if err != nil {
+		return nil, fmt.Errorf("DuckDB file %s: %w", path, err)
 	}
 	return w, nil
 }
 
-// Close closes the file.
-func (w *Warehouse) Close() error {
-	if w.conn != nil {
-		w.conn.Close()
+// Dialect is DuckDB's dialect.
+type Dialect struct{}
+
+var _ sqlapply.Dialect = Dialect{}
+
+// Name names the warehouse.
+func (Dialect) Name() string { return "DuckDB" }
+
+// Schema is DuckDB's default schema.
+func (Dialect) Schema() string { return "main" }
+
+// SQLType renders a type.
+func (Dialect) SQLType(t change.Type) string { return sqlType(t) }
+
+// Now is the transaction's timestamp.
+func (Dialect) Now() string { return "now()" }
+
+// EpochMicros converts a timestamp to epoch microseconds.
+func (Dialect) EpochMicros(expr string) string { return "epoch_us(" + expr + ")" }
+
+// Staging stages JSON and TIME_NS as text the appender can write.
+func (Dialect) Staging(sqlType string) (string, string) {
+	switch {
+	case sqlType == "JSON":
+		return "VARCHAR", "CAST(%s AS JSON)"
+	case sqlType == "TIME_NS":
+		return "VARCHAR", "CAST(%s AS TIME_NS)"
 	}
-	return w.db.Close()
+	return sqlType, "%s"
 }
 
-// DB returns the underlying database, for queries (verify, tests, demo).
-func (w *Warehouse) DB() *sql.DB { return w.db }
-
-func (w *Warehouse) setup(ctx context.Context) error {
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS ` + q(warehouse.OffsetsTable) + ` (
-			consumer_group VARCHAR NOT NULL,
-			topic VARCHAR NOT NULL,
-			kafka_partition INTEGER NOT NULL,
-			next_offset BIGINT NOT NULL,
-			updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
-			PRIMARY KEY (consumer_group, topic, kafka_partition))`,
-		`CREATE TABLE IF NOT EXISTS ` + q(warehouse.DeadLettersTable) + ` (
-			consumer_group VARCHAR,
-			topic VARCHAR,
-			kafka_partition INTEGER,
-			kafka_offset BIGINT,
-			table_name VARCHAR,
-			reason VARCHAR,
-			kafka_key BLOB,
-			kafka_value BLOB,
-			created_at TIMESTAMP WITH TIME ZONE)`,
-		`CREATE TABLE IF NOT EXISTS ` + q(warehouse.TablesTable) + ` (
-			table_name VARCHAR PRIMARY KEY,
-			topic VARCHAR,
-			truncate_partition INTEGER,
-			truncate_offset BIGINT,
-			truncate_position VARCHAR,
-			truncated_at TIMESTAMP WITH TIME ZONE,
-			created_at TIMESTAMP WITH TIME ZONE)`,
-		`CREATE TABLE IF NOT EXISTS ` + q(warehouse.RunsTable) + ` (
-			run_id VARCHAR PRIMARY KEY,
-			consumer_group VARCHAR,
-			mode VARCHAR,
-			version VARCHAR,
-			started_at TIMESTAMP WITH TIME ZONE,
-			finished_at TIMESTAMP WITH TIME ZONE,
-			status VARCHAR,
-			events BIGINT,
-			batches BIGINT,
-			error VARCHAR)`,
-	}
-	for _, s := range stmts {
-		if _, err := w.conn.ExecContext(ctx, s); err != nil {
-			return oneLine(err)
-		}
-	}
-	return nil
-}
-
-// Offsets returns the stored next offsets of the group for topics.
-func (w *Warehouse) Offsets(ctx context.Context, topics []string) (map[batch.TopicPartition]int64, error) {
-	rows, err := w.conn.QueryContext(ctx, `SELECT topic, kafka_partition, next_offset FROM `+q(warehouse.OffsetsTable)+` WHERE consumer_group = ?`, w.opts.Group)
+// Columns reads a table's columns.
+func (Dialect) Columns(ctx context.Context, conn *sql.Conn, table string) ([]warehouse.Column, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
+		WHERE table_schema = 'main' AND table_name = $1 ORDER BY ordinal_position`, table)
 	if err != nil {
-		return nil, fmt.Errorf("read offsets: %w", oneLine(err))
+		return nil, err
 	}
 	defer rows.Close()
-	want := make(map[string]bool, len(topics))
-	for _, t := range topics {
-		want[t] = true
-	}
-	out := map[batch.TopicPartition]int64{}
+	var cols []warehouse.Column
 	for rows.Next() {
-		var tp batch.TopicPartition
-		var next int64
-		if err := rows.Scan(&tp.Topic, &tp.Partition, &next); err != nil {
-			return nil, fmt.Errorf("read offsets: %w", err)
+		var c warehouse.Column
+		var raw string
+		if err := rows.Scan(&c.Name, &raw); err != nil {
+			return nil, err
 		}
-		if want[tp.Topic] {
-			out[tp] = next
+		c.Type = parseType(raw)
+		c.SQL = raw
+		if c.Type.Kind != change.KindUnknown {
+			c.SQL = sqlType(c.Type)
 		}
+		cols = append(cols, c)
 	}
-	return out, rows.Err()
+	return cols, rows.Err()
 }
 
-// RecordRun writes a run-history row.
-func (w *Warehouse) RecordRun(ctx context.Context, r warehouse.Run) error {
-	var finished any
-	if !r.FinishedAt.IsZero() {
-		finished = r.FinishedAt
-	}
-	_, err := w.conn.ExecContext(ctx, `INSERT INTO `+q(warehouse.RunsTable)+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (run_id) DO UPDATE SET finished_at = excluded.finished_at, status = excluded.status,
-		events = excluded.events, batches = excluded.batches, error = excluded.error`,
-		r.ID, r.Group, r.Mode, r.Version, r.StartedAt, finished, r.Status, r.Events, r.Batches, r.Error)
+// PrimaryKey reads a table's primary key.
+func (Dialect) PrimaryKey(ctx context.Context, conn *sql.Conn, table string) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT unnest(constraint_column_names) FROM duckdb_constraints()
+		WHERE schema_name = 'main' AND table_name = $1 AND constraint_type = 'PRIMARY KEY'`, table)
 	if err != nil {
-		return fmt.Errorf("record run: %w", oneLine(err))
+		return nil, err
 	}
-	return nil
+	defer rows.Close()
+	var key []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		key = append(key, k)
+	}
+	return key, rows.Err()
 }
 
-// Apply applies one batch in one transaction.
-func (w *Warehouse) Apply(ctx context.Context, b *batch.Batch, from map[batch.TopicPartition]int64) (warehouse.Stats, error) {
-	var st warehouse.Stats
-	dead := append([]batch.DeadLetter(nil), b.DeadLetters...)
-
-	// Prepare outside the transaction: load the catalog, run DDL, convert
-	// values. Nothing here touches data.
-	works := make([]*tableWork, 0, len(b.Tables))
-	for _, tb := range b.Tables {
-		t, err := w.table(ctx, tb.Name, tb.Topic)
-		if err != nil {
-			return st, err
-		}
-		if t.mark != nil {
-			st.Ignored += tb.DropPreceding(*t.mark)
-		}
-		wk := &tableWork{t: t, tb: tb, changes: tb.Changes()}
-		if err := w.evolve(ctx, wk, &dead); err != nil {
-			return st, err
-		}
-		wk.stage(&dead)
-		works = append(works, wk)
-	}
-
-	failpoint.Hit("duckdb-before-begin")
-	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return st, fmt.Errorf("begin: %w", oneLine(err))
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			// Use a fresh context: the batch's may be what was cancelled.
-			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if _, err := w.conn.ExecContext(rctx, "ROLLBACK"); err != nil {
-				w.log.Warn("rollback failed", "err", err)
-			}
-		}
-	}()
-
-	for _, wk := range works {
-		if err := w.applyTable(ctx, wk, &st); err != nil {
-			return st, fmt.Errorf("table %s: %w", wk.t.name, err)
-		}
-	}
-	if err := w.appendDeadLetters(ctx, dead); err != nil {
-		return st, err
-	}
-	st.DeadLetters = len(dead)
-	if err := w.writeOffsets(ctx, b.Next, from); err != nil {
-		return st, err
-	}
-	failpoint.Hit("duckdb-before-commit")
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return st, fmt.Errorf("commit: %w", oneLine(err))
-	}
-	committed = true
-	failpoint.Hit("duckdb-after-commit")
-	for _, wk := range works {
-		if wk.tb.Truncate != nil {
-			m := batch.MarkOf(wk.tb.Truncate)
-			wk.t.mark = &m
-		}
-	}
-	w.retention(ctx)
-	return st, nil
+// AddColumn adds a column.
+func (Dialect) AddColumn(table string, c warehouse.Column) string {
+	return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + sqlapply.Quote(c.Name) + " " + c.SQL
 }
 
-// writeOffsets stores each partition's next offset, fenced on the value the
-// caller expects to replace.
-func (w *Warehouse) writeOffsets(ctx context.Context, next, from map[batch.TopicPartition]int64) error {
-	now := time.Now()
-	for tp, n := range next {
-		prev, had := from[tp]
-		if had {
-			res, err := w.conn.ExecContext(ctx, `UPDATE `+q(warehouse.OffsetsTable)+` SET next_offset = ?, updated_at = ?
-				WHERE consumer_group = ? AND topic = ? AND kafka_partition = ? AND next_offset = ?`,
-				n, now, w.opts.Group, tp.Topic, tp.Partition, prev)
-			if err != nil {
-				return fmt.Errorf("write offsets: %w", oneLine(err))
-			}
-			if k, _ := res.RowsAffected(); k != 1 {
-				return fmt.Errorf("%s[%d] expected at %d: %w", tp.Topic, tp.Partition, prev, warehouse.ErrFenced)
-			}
-			continue
-		}
-		_, err := w.conn.ExecContext(ctx, `INSERT INTO `+q(warehouse.OffsetsTable)+` VALUES (?, ?, ?, ?, ?)`,
-			w.opts.Group, tp.Topic, tp.Partition, n, now)
-		if err != nil {
-			if strings.Contains(err.Error(), "onstraint") {
-				return fmt.Errorf("%s[%d] expected no stored offset: %w", tp.Topic, tp.Partition, warehouse.ErrFenced)
-			}
-			return fmt.Errorf("write offsets: %w", oneLine(err))
-		}
-	}
-	return nil
+// AlterColumn widens a column.
+func (Dialect) AlterColumn(table string, c warehouse.Column) (string, bool) {
+	return "ALTER TABLE " + table + " ALTER COLUMN " + sqlapply.Quote(c.Name) + " SET DATA TYPE " + c.SQL, true
 }
 
-func (w *Warehouse) appendDeadLetters(ctx context.Context, dead []batch.DeadLetter) error {
-	if len(dead) == 0 {
-		return nil
-	}
-	now := time.Now()
-	return w.appendRows(ctx, warehouse.DeadLettersTable, func(a *duckdb.Appender) error {
-		for _, d := range dead {
-			if err := a.AppendRow(w.opts.Group, d.Topic, d.Partition, d.Offset, nilIfEmpty(d.Table), d.Reason, d.Key, d.Value, now); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
+// Transient: an embedded database has no connection to lose.
+func (Dialect) Transient(error) bool { return false }
 
-// retention deletes landing rows past their retention, at most once a
-// minute, outside batch transactions.
-func (w *Warehouse) retention(ctx context.Context) {
-	if w.opts.LandingRetention <= 0 || time.Since(w.lastRetention) < time.Minute {
-		return
-	}
-	w.lastRetention = time.Now()
-	cutoff := time.Now().Add(-w.opts.LandingRetention)
-	for _, t := range w.tables {
-		if !t.landing {
-			continue
-		}
-		if _, err := w.conn.ExecContext(ctx, `DELETE FROM `+q(warehouse.LandingTable(t.name))+` WHERE refresh_time < ?`, cutoff); err != nil {
-			w.log.Warn("landing retention failed", "table", t.name, "err", oneLine(err))
-		}
-	}
-}
+// Bind converts a value for the appender.
+func (Dialect) Bind(v any, t change.Type, sqlType string) (any, error) { return bind(v, t, sqlType) }
 
-// appendRows runs fill with an appender on table inside the current
-// transaction and flushes it.
-func (w *Warehouse) appendRows(ctx context.Context, table string, fill func(*duckdb.Appender) error) error {
-	return w.appendRowsIn(ctx, "", table, fill)
-}
-
-func (w *Warehouse) appendRowsIn(ctx context.Context, catalog, table string, fill func(*duckdb.Appender) error) error {
-	err := w.conn.Raw(func(dc any) error {
-		conn, ok := dc.(driver.Conn)
+// BulkLoad appends rows with DuckDB's appender, inside the transaction open
+// on conn. Rows holding values the appender cannot write (±infinity,
+// 24:00:00) are inserted as text DuckDB casts.
+func (Dialect) BulkLoad(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error {
+	var special [][]any
+	err := conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
 		if !ok {
 			return errors.New("not a DuckDB connection")
 		}
-		var a *duckdb.Appender
-		var err error
-		if catalog != "" {
-			a, err = duckdb.NewAppender(conn, catalog, "main", table)
-		} else {
-			a, err = duckdb.NewAppenderFromConn(conn, "", table)
-		}
+		a, err := duckdb.NewAppender(c, "temp", "main", table)
 		if err != nil {
 			return err
 		}
-		if err := fill(a); err != nil {
-			a.Close()
-			return err
+		args := make([]driver.Value, len(cols))
+	rows:
+		for _, r := range rows {
+			for i, v := range r {
+				if _, ok := v.(specialValue); ok {
+					special = append(special, r)
+					continue rows
+				}
+				args[i] = v
+			}
+			if err := a.AppendRow(args...); err != nil {
+				a.Close()
+				return err
+			}
 		}
 		return a.Close()
 	})
 	if err != nil {
-		return fmt.Errorf("append to %s: %w", table, oneLine(err))
+		return firstLine(err)
+	}
+	if len(special) == 0 {
+		return nil
+	}
+	ph := make([]string, len(cols))
+	for i := range ph {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	ins := "INSERT INTO " + sqlapply.Quote(table) + " VALUES (" + strings.Join(ph, ", ") + ")"
+	for _, r := range special {
+		args := make([]any, len(r))
+		for i, v := range r {
+			if args[i], err = asText(v); err != nil {
+				return err
+			}
+		}
+		if _, err := conn.ExecContext(ctx, ins, args...); err != nil {
+			return firstLine(err)
+		}
 	}
 	return nil
 }
 
-// q quotes an identifier.
-func q(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
-
-func nilIfEmpty(s string) any {
-	if s == "" {
-		return nil
+// firstLine keeps the first line of DuckDB's multi-line errors.
+func firstLine(err error) error {
+	s, _, found := strings.Cut(err.Error(), "\n")
+	if !found {
+		return err
 	}
-	return s
-}
-
-// oneLine keeps the first line of DuckDB's multi-line error messages.
-func oneLine(err error) error {
-	if err == nil {
-		return nil
-	}
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return errors.New(strings.TrimSpace(s[:i]))
-	}
-	return err
+	return fmt.Errorf("%s", strings.TrimSpace(s))
 }

@@ -138,20 +138,9 @@ func parseType(s string) change.Type {
 	return change.Type{}
 }
 
-// stagingType is the type of a column in the staging table: the target
-// type, except where the Go driver's appender cannot write it directly, in
-// which case the value is staged as text and cast when applied.
-func stagingType(sql string) string {
-	switch {
-	case sql == "JSON", sql == "TIME_NS", strings.HasPrefix(sql, "JSON"):
-		return "VARCHAR"
-	}
-	return sql
-}
-
-// errSpecial means a value the appender cannot write (±infinity, 24:00):
-// its row is staged with an INSERT statement instead, as text DuckDB casts.
-var errSpecial = errors.New("special value")
+// specialValue is a value the appender cannot write (±infinity, 24:00:00):
+// its row is inserted with a statement instead, as text DuckDB casts.
+type specialValue string
 
 // bind converts a change value to what DuckDB's appender takes for a
 // column of type t (sql is its DuckDB type).
@@ -159,10 +148,10 @@ func bind(v any, t change.Type, sql string) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
-	if _, ok := v.(change.Infinity); ok {
+	if inf, ok := v.(change.Infinity); ok {
 		switch t.Kind {
 		case change.KindDate, change.KindTimestamp, change.KindTimestampTZ:
-			return nil, errSpecial
+			return specialValue(inf.String()), nil
 		}
 		return nil, fmt.Errorf("%v does not fit %s", v, sql)
 	}
@@ -230,7 +219,7 @@ func bind(v any, t change.Type, sql string) (any, error) {
 				return formatTimeOfDay(tod, 9), nil
 			}
 			if tod >= 86400e9 {
-				return nil, errSpecial
+				return specialValue("24:00:00"), nil
 			}
 			return time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).Add(tod.Duration()), nil
 		}
@@ -253,10 +242,10 @@ func bind(v any, t change.Type, sql string) (any, error) {
 			for i, e := range l {
 				b, err := bind(e, *t.Elem, esql)
 				if err != nil {
-					if errors.Is(err, errSpecial) {
-						return nil, fmt.Errorf("list element %d: special values are not supported in lists", i)
-					}
 					return nil, fmt.Errorf("list element %d: %w", i, err)
+				}
+				if _, ok := b.(specialValue); ok {
+					return nil, fmt.Errorf("list element %d: %v is not supported in lists", i, b)
 				}
 				out[i] = b
 			}
@@ -266,30 +255,22 @@ func bind(v any, t change.Type, sql string) (any, error) {
 	return nil, fmt.Errorf("a %s value does not fit %s", describe(v), sql)
 }
 
-// specialText renders a value for the INSERT path of rows with special
-// values: DuckDB casts the text to the column type.
-func specialText(v any, t change.Type, sql string) (any, error) {
+// asText converts an appender value for the INSERT path of rows with
+// special values: parameters DuckDB casts to the column type.
+func asText(v any) (any, error) {
 	switch x := v.(type) {
-	case change.Infinity:
-		return x.String(), nil
-	case change.TimeOfDay:
-		return formatTimeOfDay(x, 9), nil
-	case change.IntervalValue:
-		return fmt.Sprintf("%d months %d days %d microseconds", x.Months, x.Days, x.Micros), nil
-	}
-	b, err := bind(v, t, sql)
-	if err != nil {
-		return nil, err
-	}
-	switch x := b.(type) {
+	case specialValue:
+		return string(x), nil
 	case duckdb.Decimal:
 		return change.Decimal{Unscaled: x.Value, Scale: int(x.Scale)}.String(), nil
 	case duckdb.UUID:
-		return v, nil
+		return x.String(), nil
+	case duckdb.Interval:
+		return fmt.Sprintf("%d months %d days %d microseconds", x.Months, x.Days, x.Micros), nil
 	case []any:
-		return nil, fmt.Errorf("lists cannot be staged with special values")
+		return nil, errors.New("lists cannot be staged next to special values")
 	}
-	return b, nil
+	return v, nil
 }
 
 func describe(v any) string {

@@ -1,17 +1,14 @@
-package duckdb
+package sqlapply
 
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
@@ -28,8 +25,8 @@ type table struct {
 	key     []string
 	byName  map[string]int
 	mark    *batch.Mark
-	landing bool // landing table exists
-	staged  bool // staging table matches cols
+	landing bool // the landing table exists
+	staged  bool // the staging table matches cols on the current connection
 	plans   map[*change.Schema]*plan
 }
 
@@ -40,16 +37,23 @@ type plan struct {
 	reason string
 }
 
-// The metadata columns every target table carries after its source
-// columns, and the staging table's extra columns.
-var metaColumns = []struct{ name, sql string }{
-	{warehouse.ColOp, "VARCHAR"},
-	{warehouse.ColPosition, "VARCHAR"},
-	{warehouse.ColPartition, "INTEGER"},
-	{warehouse.ColOffset, "BIGINT"},
-	{warehouse.ColSourceTs, "TIMESTAMP WITH TIME ZONE"},
-	{warehouse.ColRefreshedAt, "TIMESTAMP WITH TIME ZONE"},
+// metaColumns are cdcsync's columns on every target table, after the
+// source columns.
+var metaColumns = []struct {
+	name string
+	typ  change.Type
+}{
+	{warehouse.ColOp, change.String},
+	{warehouse.ColPosition, change.String},
+	{warehouse.ColPartition, change.Int32},
+	{warehouse.ColOffset, change.Int64},
+	{warehouse.ColSourceTs, change.TimestampTZ},
+	{warehouse.ColRefreshedAt, change.TimestampTZ},
 }
+
+// nStagingMeta counts the staging columns after the table's columns: op,
+// unchanged, position, partition, offset, source ts.
+const nStagingMeta = 6
 
 func (w *Warehouse) table(ctx context.Context, name, topic string) (*table, error) {
 	if t, ok := w.tables[name]; ok {
@@ -57,70 +61,52 @@ func (w *Warehouse) table(ctx context.Context, name, topic string) (*table, erro
 	}
 	t := &table{name: name, topic: topic, byName: map[string]int{}, plans: map[*change.Schema]*plan{}}
 	if err := w.loadTable(ctx, t); err != nil {
-		return nil, fmt.Errorf("read catalog of %s: %w", name, err)
+		return nil, fmt.Errorf("read the catalog of %s: %w", name, err)
 	}
 	w.tables[name] = t
 	return t, nil
 }
 
 func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
-	t.cols, t.key, t.exists = nil, nil, false
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return err
+	}
+	t.cols, t.key, t.exists, t.staged = nil, nil, false, false
 	clear(t.byName)
 	clear(t.plans)
-	t.staged = false
-	rows, err := w.conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
-		WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, t.name)
+	cols, err := w.d.Columns(ctx, conn, t.name)
 	if err != nil {
-		return oneLine(err)
+		return w.classify(oneLine(err))
 	}
-	for rows.Next() {
-		var c warehouse.Column
-		if err := rows.Scan(&c.Name, &c.SQL); err != nil {
-			rows.Close()
-			return err
-		}
-		t.exists = true
+	t.exists = len(cols) > 0
+	for _, c := range cols {
 		if strings.HasPrefix(c.Name, warehouse.Prefix) {
 			continue
 		}
-		c.Type = parseType(c.SQL)
 		t.byName[c.Name] = len(t.cols)
 		t.cols = append(t.cols, c)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
 	if t.exists {
-		krows, err := w.conn.QueryContext(ctx, `SELECT unnest(constraint_column_names) FROM duckdb_constraints()
-			WHERE schema_name = 'main' AND table_name = ? AND constraint_type = 'PRIMARY KEY'`, t.name)
-		if err != nil {
-			return oneLine(err)
+		if t.key, err = w.d.PrimaryKey(ctx, conn, t.name); err != nil {
+			return w.classify(oneLine(err))
 		}
-		for krows.Next() {
-			var k string
-			if err := krows.Scan(&k); err != nil {
-				krows.Close()
-				return err
-			}
-			t.key = append(t.key, k)
-		}
-		krows.Close()
 	}
 	var part sql.NullInt32
 	var off sql.NullInt64
 	var pos sql.NullString
-	err = w.conn.QueryRowContext(ctx, `SELECT truncate_partition, truncate_offset, truncate_position FROM `+q(warehouse.TablesTable)+` WHERE table_name = ?`, t.name).Scan(&part, &off, &pos)
+	err = conn.QueryRowContext(ctx, `SELECT truncate_partition, truncate_offset, truncate_position FROM `+w.qualify(warehouse.TablesTable)+` WHERE table_name = $1`, t.name).Scan(&part, &off, &pos)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
-		return oneLine(err)
+		return w.classify(oneLine(err))
 	case off.Valid:
 		t.mark = &batch.Mark{Partition: part.Int32, Offset: off.Int64, Pos: change.Position(pos.String)}
 	}
 	var n int
-	if err := w.conn.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?`, warehouse.LandingTable(t.name)).Scan(&n); err != nil {
-		return oneLine(err)
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`,
+		w.d.Schema(), warehouse.LandingTable(t.name)).Scan(&n); err != nil {
+		return w.classify(oneLine(err))
 	}
 	t.landing = n > 0
 	return nil
@@ -131,8 +117,7 @@ type tableWork struct {
 	t       *table
 	tb      *batch.Table
 	changes []*change.Change
-	rows    [][]driver.Value // appender rows for the staging table
-	special [][]driver.Value // rows with values only SQL casts can write
+	rows    [][]any // staging rows: table columns, then nStagingMeta
 	// unchanged lists the columns some staged row keeps from the target.
 	unchanged map[string]bool
 	upserts   int
@@ -182,7 +167,7 @@ func (w *Warehouse) planFor(ctx context.Context, t *table, s *change.Schema) (*p
 	if p, ok := t.plans[s]; ok {
 		return p, nil
 	}
-	ev := warehouse.Evolve(t.cols, t.key, s, sqlType)
+	ev := warehouse.Evolve(t.cols, t.key, s, w.d.SQLType)
 	if ev.Incompatible != "" {
 		p := &plan{reason: ev.Incompatible}
 		t.plans[s] = p
@@ -190,11 +175,13 @@ func (w *Warehouse) planFor(ctx context.Context, t *table, s *change.Schema) (*p
 	}
 	if !ev.Empty() {
 		if err := w.applyEvolution(ctx, t, s, ev); err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			var tr *warehouse.TransientError
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &tr) {
 				return nil, err
 			}
-			// DuckDB refused the change (e.g. a primary-key column cannot
-			// change type): the events of this schema become dead letters.
+			// The warehouse refused the change (e.g. a primary-key column
+			// cannot change type): the events of this schema become dead
+			// letters, the rest of the stream goes on.
 			if lerr := w.loadTable(ctx, t); lerr != nil {
 				return nil, lerr
 			}
@@ -226,39 +213,45 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 	var stmts []string
 	if !t.exists {
 		var b strings.Builder
-		b.WriteString("CREATE TABLE IF NOT EXISTS " + q(t.name) + " (")
+		b.WriteString("CREATE TABLE IF NOT EXISTS " + w.qualify(t.name) + " (")
 		isKey := map[string]bool{}
 		for _, k := range s.Key {
 			isKey[k.Name] = true
 		}
 		for _, c := range ev.Add {
-			b.WriteString(q(c.Name) + " " + c.SQL)
+			b.WriteString(Quote(c.Name) + " " + c.SQL)
 			if isKey[c.Name] {
 				b.WriteString(" NOT NULL")
 			}
 			b.WriteString(", ")
 		}
 		for _, m := range metaColumns {
-			b.WriteString(q(m.name) + " " + m.sql + ", ")
+			b.WriteString(Quote(m.name) + " " + w.d.SQLType(m.typ) + ", ")
 		}
 		keys := make([]string, len(s.Key))
 		for i, k := range s.Key {
-			keys[i] = q(k.Name)
+			keys[i] = Quote(k.Name)
 		}
 		b.WriteString("PRIMARY KEY (" + strings.Join(keys, ", ") + "))")
+		if o, ok := w.d.(TableOptioner); ok {
+			b.WriteString(o.TableOptions(s.KeyNames()))
+		}
 		stmts = append(stmts, b.String())
-		stmts = append(stmts, `INSERT INTO `+q(warehouse.TablesTable)+` (table_name, topic, created_at) VALUES (`+lit(t.name)+`, `+lit(t.topic)+`, now()) ON CONFLICT DO NOTHING`)
 	} else {
 		for _, c := range ev.Add {
-			stmts = append(stmts, "ALTER TABLE "+q(t.name)+" ADD COLUMN IF NOT EXISTS "+q(c.Name)+" "+c.SQL)
+			stmts = append(stmts, w.d.AddColumn(w.qualify(t.name), c))
 		}
 		for _, c := range ev.Alter {
-			stmts = append(stmts, "ALTER TABLE "+q(t.name)+" ALTER COLUMN "+q(c.Name)+" SET DATA TYPE "+c.SQL)
+			st, ok := w.d.AlterColumn(w.qualify(t.name), c)
+			if !ok {
+				return fmt.Errorf("%s cannot widen column %q to %s", w.d.Name(), c.Name, c.SQL)
+			}
+			stmts = append(stmts, st)
 		}
 	}
 	for _, st := range stmts {
-		if _, err := w.conn.ExecContext(ctx, st); err != nil {
-			return oneLine(err)
+		if _, err := w.exec(ctx, st); err != nil {
+			return err
 		}
 	}
 	w.log.Info("table schema changed", "table", t.name, "created", !t.exists, "added", names(ev.Add), "widened", names(ev.Alter))
@@ -273,17 +266,14 @@ func names(cols []warehouse.Column) []string {
 	return out
 }
 
-// lit renders a string literal.
-func lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
 func deadLetter(c *change.Change, tb *batch.Table, reason string) batch.DeadLetter {
 	raw := findRaw(tb, c.Partition, c.Offset)
 	return batch.DeadLetter{Topic: c.Topic, Partition: c.Partition, Offset: c.Offset, Table: c.Table,
 		Reason: reason, Key: raw.Key, Value: raw.Value}
 }
 
-// findRaw finds a change's record among the batch's landing rows, for the
-// raw bytes of a dead letter. The landing rows are in consumption order.
+// findRaw finds a change's record among the batch's raw records, for the
+// bytes of a dead letter.
 func findRaw(tb *batch.Table, partition int32, offset int64) batch.Raw {
 	for i := range tb.Landing {
 		if r := tb.Landing[i]; r.Partition == partition && r.Offset == offset {
@@ -295,7 +285,7 @@ func findRaw(tb *batch.Table, partition int32, offset int64) batch.Raw {
 
 // stage converts the changes to staging rows. A value that does not fit its
 // column turns its change into a dead letter.
-func (wk *tableWork) stage(dead *[]batch.DeadLetter) {
+func (wk *tableWork) stage(d Dialect, dead *[]batch.DeadLetter) {
 	t := wk.t
 	ncols := len(t.cols)
 	for _, c := range wk.changes {
@@ -314,30 +304,16 @@ func (wk *tableWork) stage(dead *[]batch.DeadLetter) {
 		for i, v := range c.Key {
 			vals[p.keys[i]] = v
 		}
-		row := make([]driver.Value, ncols+6)
-		isSpecial := false
+		row := make([]any, ncols+nStagingMeta)
 		var err error
 		for i, v := range vals {
-			col := t.cols[i]
-			row[i], err = bind(v, col.Type, col.SQL)
-			if errors.Is(err, errSpecial) {
-				isSpecial, err = true, nil
+			if v == nil {
+				continue
 			}
-			if err != nil {
+			col := t.cols[i]
+			if row[i], err = d.Bind(v, col.Type, col.SQL); err != nil {
 				err = fmt.Errorf("column %q: %w", col.Name, err)
 				break
-			}
-		}
-		if err == nil && isSpecial {
-			for i, v := range vals {
-				if v == nil {
-					continue
-				}
-				col := t.cols[i]
-				if row[i], err = specialText(v, col.Type, col.SQL); err != nil {
-					err = fmt.Errorf("column %q: %w", col.Name, err)
-					break
-				}
 			}
 		}
 		if err != nil {
@@ -367,30 +343,39 @@ func (wk *tableWork) stage(dead *[]batch.DeadLetter) {
 		if c.SourceTs != 0 {
 			row[ncols+5] = time.UnixMilli(c.SourceTs).UTC()
 		}
-		if isSpecial {
-			wk.special = append(wk.special, row)
-		} else {
-			wk.rows = append(wk.rows, row)
-		}
+		wk.rows = append(wk.rows, row)
 	}
 }
 
-// ensureStaging (re)creates the table's staging table when its columns
-// changed.
+// stagingColumns returns the staging table's columns and their types.
+func (w *Warehouse) stagingColumns(t *table) (names, types []string) {
+	for _, c := range t.cols {
+		st, _ := w.d.Staging(c.SQL)
+		names, types = append(names, c.Name), append(types, st)
+	}
+	text, i32, i64, ts := w.d.SQLType(change.String), w.d.SQLType(change.Int32), w.d.SQLType(change.Int64), w.d.SQLType(change.TimestampTZ)
+	names = append(names, warehouse.ColOp, warehouse.ColUnchanged, warehouse.ColPosition, warehouse.ColPartition, warehouse.ColOffset, warehouse.ColSourceTs)
+	types = append(types, text, text, text, i32, i64, ts)
+	return names, types
+}
+
+// ensureStaging (re)creates the table's staging table on the connection
+// when its columns changed.
 func (w *Warehouse) ensureStaging(ctx context.Context, t *table) error {
 	if t.staged {
 		return nil
 	}
-	var b strings.Builder
-	b.WriteString("CREATE OR REPLACE TEMP TABLE " + q(warehouse.StagingPrefix+t.name) + " (")
-	for _, c := range t.cols {
-		b.WriteString(q(c.Name) + " " + stagingType(c.SQL) + ", ")
+	names, types := w.stagingColumns(t)
+	defs := make([]string, len(names))
+	for i := range names {
+		defs[i] = Quote(names[i]) + " " + types[i]
 	}
-	b.WriteString(q(warehouse.ColOp) + " VARCHAR, " + q(warehouse.ColUnchanged) + " VARCHAR, " +
-		q(warehouse.ColPosition) + " VARCHAR, " + q(warehouse.ColPartition) + " INTEGER, " +
-		q(warehouse.ColOffset) + " BIGINT, " + q(warehouse.ColSourceTs) + " TIMESTAMP WITH TIME ZONE)")
-	if _, err := w.conn.ExecContext(ctx, b.String()); err != nil {
-		return oneLine(err)
+	stg := Quote(warehouse.StagingPrefix + t.name)
+	if _, err := w.exec(ctx, "DROP TABLE IF EXISTS "+stg); err != nil {
+		return err
+	}
+	if _, err := w.exec(ctx, "CREATE TEMP TABLE "+stg+" ("+strings.Join(defs, ", ")+")"); err != nil {
+		return err
 	}
 	t.staged = true
 	return nil
@@ -405,7 +390,7 @@ func (w *Warehouse) applyTable(ctx context.Context, wk *tableWork, st *warehouse
 		}
 		st.Truncates++
 	}
-	if len(wk.rows)+len(wk.special) > 0 {
+	if len(wk.rows) > 0 {
 		if err := w.upsert(ctx, wk); err != nil {
 			return err
 		}
@@ -425,26 +410,26 @@ func (w *Warehouse) applyTable(ctx context.Context, wk *tableWork, st *warehouse
 // records it, so that later events preceding it are ignored.
 func (w *Warehouse) truncate(ctx context.Context, t *table, tr *change.Change) error {
 	if t.exists {
-		cond := "TRUE"
+		cond := ""
 		var args []any
 		if tr.Pos.Known() {
 			// Rows of the truncate's own partition all precede it (offset
 			// order); rows of other partitions precede it when their
 			// position does, or is unknown (consumed before it).
-			cond = q(warehouse.ColPartition) + " = ? OR " + q(warehouse.ColPosition) + " IS NULL OR " + q(warehouse.ColPosition) + " < ?"
+			cond = " WHERE " + Quote(warehouse.ColPartition) + " = $1 OR " + Quote(warehouse.ColPosition) + " IS NULL OR " + Quote(warehouse.ColPosition) + " < $2"
 			args = []any{tr.Partition, string(tr.Pos)}
 		}
-		if _, err := w.conn.ExecContext(ctx, "DELETE FROM "+q(t.name)+" WHERE "+cond, args...); err != nil {
-			return fmt.Errorf("truncate: %w", oneLine(err))
+		if _, err := w.exec(ctx, "DELETE FROM "+w.qualify(t.name)+cond, args...); err != nil {
+			return fmt.Errorf("truncate: %w", err)
 		}
 	}
-	_, err := w.conn.ExecContext(ctx, `INSERT INTO `+q(warehouse.TablesTable)+` (table_name, topic, truncate_partition, truncate_offset, truncate_position, truncated_at, created_at)
-		VALUES (?, ?, ?, ?, ?, now(), now())
-		ON CONFLICT (table_name) DO UPDATE SET truncate_partition = excluded.truncate_partition,
-		truncate_offset = excluded.truncate_offset, truncate_position = excluded.truncate_position, truncated_at = excluded.truncated_at`,
+	if _, err := w.exec(ctx, `DELETE FROM `+w.qualify(warehouse.TablesTable)+` WHERE table_name = $1`, t.name); err != nil {
+		return fmt.Errorf("record truncate: %w", err)
+	}
+	_, err := w.exec(ctx, `INSERT INTO `+w.qualify(warehouse.TablesTable)+` VALUES ($1, $2, $3, $4, $5, `+w.d.Now()+`, `+w.d.Now()+`)`,
 		t.name, t.topic, tr.Partition, tr.Offset, string(tr.Pos))
 	if err != nil {
-		return fmt.Errorf("record truncate: %w", oneLine(err))
+		return fmt.Errorf("record truncate: %w", err)
 	}
 	return nil
 }
@@ -456,131 +441,151 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 	if err := w.ensureStaging(ctx, t); err != nil {
 		return err
 	}
-	stg := q(warehouse.StagingPrefix + t.name)
-	if _, err := w.conn.ExecContext(ctx, "DELETE FROM "+stg); err != nil {
-		return oneLine(err)
+	stgName := warehouse.StagingPrefix + t.name
+	stg := Quote(stgName)
+	if _, err := w.exec(ctx, "DELETE FROM "+stg); err != nil {
+		return err
 	}
-	if len(wk.rows) > 0 {
-		err := w.appendRowsIn(ctx, "temp", warehouse.StagingPrefix+t.name, func(a *duckdb.Appender) error {
-			for _, r := range wk.rows {
-				if err := a.AppendRow(r...); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	names, _ := w.stagingColumns(t)
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return err
 	}
-	if len(wk.special) > 0 {
-		ph := strings.TrimSuffix(strings.Repeat("?, ", len(t.cols)+6), ", ")
-		for _, r := range wk.special {
-			args := make([]any, len(r))
-			for i, v := range r {
-				args[i] = v
-			}
-			if _, err := w.conn.ExecContext(ctx, "INSERT INTO "+stg+" VALUES ("+ph+")", args...); err != nil {
-				return fmt.Errorf("stage: %w", oneLine(err))
-			}
-		}
+	if err := w.d.BulkLoad(ctx, conn, stgName, names, wk.rows); err != nil {
+		return fmt.Errorf("stage: %w", w.classify(oneLine(err)))
 	}
+	tgt := w.qualify(t.name)
 	keyMatch := make([]string, len(t.key))
 	for i, k := range t.key {
-		keyMatch[i] = "t." + q(k) + " = s." + q(k)
+		keyMatch[i] = tgt + "." + Quote(k) + " = " + stg + "." + Quote(k)
 	}
 	match := strings.Join(keyMatch, " AND ")
 	for col := range wk.unchanged {
 		// The placeholder never overwrites: take the target's current value.
-		sqlUpd := "UPDATE " + stg + " AS s SET " + q(col) + " = t." + q(col) + " FROM " + q(t.name) + " AS t WHERE " + match +
-			" AND strpos(s." + q(warehouse.ColUnchanged) + ", " + lit(","+col+",") + ") > 0"
-		if _, err := w.conn.ExecContext(ctx, sqlUpd); err != nil {
-			return fmt.Errorf("keep unchanged column %s: %w", col, oneLine(err))
+		st, _ := w.d.Staging(t.cols[t.byName[col]].SQL)
+		value := tgt + "." + Quote(col)
+		if st != t.cols[t.byName[col]].SQL {
+			value = "CAST(" + value + " AS " + st + ")"
+		}
+		upd := "UPDATE " + stg + " SET " + Quote(col) + " = " + value + " FROM " + tgt + " WHERE " + match +
+			" AND strpos(" + stg + "." + Quote(warehouse.ColUnchanged) + ", " + Literal(","+col+",") + ") > 0"
+		if _, err := w.exec(ctx, upd); err != nil {
+			return fmt.Errorf("keep unchanged column %s: %w", col, err)
 		}
 	}
-	failpoint.Hit("duckdb-staged")
-	if _, err := w.conn.ExecContext(ctx, "DELETE FROM "+q(t.name)+" AS t USING "+stg+" AS s WHERE "+match); err != nil {
-		return fmt.Errorf("delete changed keys: %w", oneLine(err))
+	failpoint.Hit("staged")
+	if _, err := w.exec(ctx, "DELETE FROM "+tgt+" USING "+stg+" WHERE "+match); err != nil {
+		return fmt.Errorf("delete changed keys: %w", err)
 	}
 	cols := make([]string, 0, len(t.cols)+6)
 	sel := make([]string, 0, len(t.cols)+6)
 	for _, c := range t.cols {
-		cols = append(cols, q(c.Name))
-		if stagingType(c.SQL) != c.SQL {
-			sel = append(sel, q(c.Name)+"::"+c.SQL)
-		} else {
-			sel = append(sel, q(c.Name))
-		}
+		cols = append(cols, Quote(c.Name))
+		_, conv := w.d.Staging(c.SQL)
+		sel = append(sel, fmt.Sprintf(conv, Quote(c.Name)))
 	}
 	for _, m := range []string{warehouse.ColOp, warehouse.ColPosition, warehouse.ColPartition, warehouse.ColOffset, warehouse.ColSourceTs} {
-		cols = append(cols, q(m))
-		sel = append(sel, q(m))
+		cols = append(cols, Quote(m))
+		sel = append(sel, Quote(m))
 	}
-	cols = append(cols, q(warehouse.ColRefreshedAt))
-	sel = append(sel, "now()")
-	ins := "INSERT INTO " + q(t.name) + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(sel, ", ") +
-		" FROM " + stg + " WHERE " + q(warehouse.ColOp) + " <> 'd'"
-	if _, err := w.conn.ExecContext(ctx, ins); err != nil {
-		return fmt.Errorf("insert upserts: %w", oneLine(err))
+	cols = append(cols, Quote(warehouse.ColRefreshedAt))
+	sel = append(sel, w.d.Now())
+	ins := "INSERT INTO " + tgt + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(sel, ", ") +
+		" FROM " + stg + " WHERE " + Quote(warehouse.ColOp) + " <> 'd'"
+	if _, err := w.exec(ctx, ins); err != nil {
+		return fmt.Errorf("insert upserts: %w", err)
 	}
 	return nil
 }
 
 const landingStaging = warehouse.StagingPrefix + "landing"
 
+// landingColumns are the landing table's columns, in order, with their
+// types. refresh_time is set when applied.
+var landingColumns = []struct {
+	name string
+	typ  change.Type
+}{
+	{"kafka_topic", change.String},
+	{"kafka_partition", change.Int32},
+	{"kafka_offset", change.Int64},
+	{"kafka_timestamp_type", change.String},
+	{"kafka_timestamp", change.TimestampType(change.UnitMillis)},
+	{"kafka_key", change.Bytes},
+	{"kafka_value", change.Bytes},
+	{"kafka_headers", change.JSON},
+	{"refresh_time", change.TimestampTZ},
+	{"payload", change.JSON},
+}
+
 // land appends the batch's raw records to the table's landing table.
 func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error {
 	if !t.landing {
-		_, err := w.conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+q(warehouse.LandingTable(t.name))+` (
-			kafka_topic VARCHAR,
-			kafka_partition INTEGER,
-			kafka_offset BIGINT,
-			kafka_timestamp_type VARCHAR,
-			kafka_timestamp TIMESTAMP,
-			kafka_key BLOB,
-			kafka_value BLOB,
-			kafka_headers JSON,
-			refresh_time TIMESTAMP WITH TIME ZONE,
-			payload JSON)`)
-		if err != nil {
-			return fmt.Errorf("create landing table: %w", oneLine(err))
+		defs := make([]string, len(landingColumns))
+		for i, c := range landingColumns {
+			defs[i] = Quote(c.name) + " " + w.d.SQLType(c.typ)
+		}
+		opts := ""
+		if o, ok := w.d.(TableOptioner); ok {
+			opts = o.TableOptions(nil)
+		}
+		if _, err := w.exec(ctx, "CREATE TABLE IF NOT EXISTS "+w.qualify(warehouse.LandingTable(t.name))+" ("+strings.Join(defs, ", ")+")"+opts); err != nil {
+			return fmt.Errorf("create landing table: %w", err)
 		}
 		t.landing = true
 	}
+	var names, sel []string
 	if !w.landingStaged {
-		_, err := w.conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE `+q(landingStaging)+` (
-			kafka_topic VARCHAR, kafka_partition INTEGER, kafka_offset BIGINT, kafka_timestamp_type VARCHAR,
-			kafka_timestamp TIMESTAMP, kafka_key BLOB, kafka_value BLOB, kafka_headers VARCHAR, payload VARCHAR)`)
-		if err != nil {
-			return fmt.Errorf("create landing staging: %w", oneLine(err))
+		var defs []string
+		for _, c := range landingColumns {
+			if c.name == "refresh_time" {
+				continue
+			}
+			st, _ := w.d.Staging(w.d.SQLType(c.typ))
+			defs = append(defs, Quote(c.name)+" "+st)
+		}
+		if _, err := w.exec(ctx, "DROP TABLE IF EXISTS "+Quote(landingStaging)); err != nil {
+			return err
+		}
+		if _, err := w.exec(ctx, "CREATE TEMP TABLE "+Quote(landingStaging)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return fmt.Errorf("create landing staging: %w", err)
 		}
 		w.landingStaged = true
 	}
-	if _, err := w.conn.ExecContext(ctx, "DELETE FROM "+q(landingStaging)); err != nil {
-		return oneLine(err)
-	}
-	err := w.appendRowsIn(ctx, "temp", landingStaging, func(a *duckdb.Appender) error {
-		for i := range raws {
-			r := &raws[i]
-			var payload any
-			if r.Payload != nil && utf8.Valid(r.Payload) {
-				payload = string(r.Payload)
-			}
-			if err := a.AppendRow(r.Topic, r.Partition, r.Offset, string(r.TimestampType), r.Timestamp,
-				r.Key, r.Value, headersJSON(r.Headers), payload); err != nil {
-				return err
-			}
+	for _, c := range landingColumns {
+		if c.name == "refresh_time" {
+			sel = append(sel, w.d.Now())
+			continue
 		}
-		return nil
-	})
+		names = append(names, c.name)
+		_, conv := w.d.Staging(w.d.SQLType(c.typ))
+		sel = append(sel, fmt.Sprintf(conv, Quote(c.name)))
+	}
+	if _, err := w.exec(ctx, "DELETE FROM "+Quote(landingStaging)); err != nil {
+		return err
+	}
+	rows := make([][]any, len(raws))
+	for i := range raws {
+		r := &raws[i]
+		var payload any
+		if r.Payload != nil && utf8.Valid(r.Payload) {
+			payload = string(r.Payload)
+		}
+		ts, err := w.d.Bind(r.Timestamp, change.TimestampType(change.UnitMillis), w.d.SQLType(change.TimestampType(change.UnitMillis)))
+		if err != nil {
+			ts = nil
+		}
+		rows[i] = []any{r.Topic, r.Partition, r.Offset, string(r.TimestampType), ts, nonNil(r.Key), nonNil(r.Value), headersJSON(r.Headers), payload}
+	}
+	conn, err := w.connection(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = w.conn.ExecContext(ctx, `INSERT INTO `+q(warehouse.LandingTable(t.name))+`
-		SELECT kafka_topic, kafka_partition, kafka_offset, kafka_timestamp_type, kafka_timestamp, kafka_key, kafka_value,
-		kafka_headers::JSON, now(), payload::JSON FROM `+q(landingStaging))
-	if err != nil {
-		return fmt.Errorf("land: %w", oneLine(err))
+	if err := w.d.BulkLoad(ctx, conn, landingStaging, names, rows); err != nil {
+		return fmt.Errorf("land: %w", w.classify(oneLine(err)))
+	}
+	if _, err := w.exec(ctx, "INSERT INTO "+w.qualify(warehouse.LandingTable(t.name))+" SELECT "+strings.Join(sel, ", ")+" FROM "+Quote(landingStaging)); err != nil {
+		return fmt.Errorf("land: %w", err)
 	}
 	return nil
 }

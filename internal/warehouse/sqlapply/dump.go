@@ -1,25 +1,28 @@
-package duckdb
+package sqlapply
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"github.com/cdcsync/cdcsync/internal/change"
 )
 
 // Dump reads a table's columns as canonical text: timestamps as
-// microseconds since the epoch, everything else as DuckDB's text, NULL as
-// nil. Tests and verification compare warehouse contents with it.
-func Dump(ctx context.Context, db *sql.DB, table string, cols []string, timestamps map[string]bool) ([][]*string, error) {
+// microseconds since the epoch, everything else as the warehouse's text
+// cast, NULL as nil. Tests compare warehouse contents with it.
+func (w *Warehouse) Dump(ctx context.Context, table string, cols []string, timestamps map[string]bool) ([][]*string, error) {
+	text := w.d.SQLType(change.String)
 	sel := make([]string, len(cols))
 	for i, c := range cols {
 		if timestamps[c] {
-			sel[i] = "epoch_us(" + q(c) + ")::VARCHAR"
+			sel[i] = "CAST(" + w.d.EpochMicros(Quote(c)) + " AS " + text + ")"
 		} else {
-			sel[i] = q(c) + "::VARCHAR"
+			sel[i] = "CAST(" + Quote(c) + " AS " + text + ")"
 		}
 	}
-	rows, err := db.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+q(table))
+	rows, err := w.db.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+w.qualify(table))
 	if err != nil {
 		return nil, fmt.Errorf("dump %s: %w", table, err)
 	}

@@ -1,0 +1,94 @@
+// Package sqlapply applies batches to SQL warehouses. It holds everything
+// the warehouses share — the catalog of target tables, schema evolution, the
+// staging and set-based apply of each batch, landing rows, dead letters,
+// truncate marks and fenced offsets, all in one transaction — and asks a
+// Dialect for what differs: type names, value binding, bulk loading, a few
+// statements, and which errors are transient.
+//
+// The SQL it writes is portable across DuckDB, PostgreSQL and Redshift:
+// `$n` parameters, DELETE … USING, UPDATE … FROM, INSERT … SELECT,
+// INSERT … WHERE NOT EXISTS, DROP TABLE IF EXISTS, CREATE TEMP TABLE. A new
+// warehouse is added by implementing Dialect in a package of its own and
+// passing the conformance suite in warehouse/warehousetest.
+package sqlapply
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+)
+
+// Dialect is what one SQL warehouse supplies.
+type Dialect interface {
+	// Name names the warehouse in errors ("DuckDB", "PostgreSQL").
+	Name() string
+	// Schema is the schema (namespace) target and cdcsync tables live in.
+	Schema() string
+	// SQLType renders a column type.
+	SQLType(t change.Type) string
+	// Columns reads a table's columns from the catalog, in order, each with
+	// its type read back as cdcsync's (change.KindUnknown for types cdcsync
+	// never creates) and SQL equal to SQLType of that type when known. No
+	// columns means no table.
+	Columns(ctx context.Context, conn *sql.Conn, table string) ([]warehouse.Column, error)
+	// Bind converts a change value for the bulk loader, for a column of
+	// type t whose SQL type is sqlType. An error means the value does not
+	// fit the column; its text is the dead-letter reason.
+	Bind(v any, t change.Type, sqlType string) (any, error)
+	// Staging returns the type a column of sqlType has in staging tables
+	// and the expression turning a staging column (%s) into the target
+	// type; "%s" when the types are the same.
+	Staging(sqlType string) (stagingType, convert string)
+	// Now is the expression of the transaction's timestamp.
+	Now() string
+	// PrimaryKey reads a table's primary-key columns, in key order.
+	PrimaryKey(ctx context.Context, conn *sql.Conn, table string) ([]string, error)
+	// AddColumn and AlterColumn return the DDL adding a column and
+	// widening one to c.SQL; ok is false when the warehouse cannot widen.
+	AddColumn(table string, c warehouse.Column) string
+	AlterColumn(table string, c warehouse.Column) (stmt string, ok bool)
+	// BulkLoad appends rows (values from Bind) to a staging table inside the
+	// open transaction.
+	BulkLoad(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error
+	// Transient reports whether an error is worth retrying (connection
+	// lost, serialization failure, server restart).
+	Transient(err error) bool
+	// EpochMicros is the expression of a timestamp column as microseconds
+	// since the epoch (for comparisons in tests and verification).
+	EpochMicros(expr string) string
+}
+
+// TableOptioner is implemented by dialects that append options to CREATE
+// TABLE of target and landing tables (Redshift: DISTKEY, SORTKEY).
+type TableOptioner interface {
+	TableOptions(key []string) string
+}
+
+// Quote quotes an identifier the standard way, which every supported
+// warehouse accepts.
+func Quote(name string) string {
+	b := make([]byte, 0, len(name)+2)
+	b = append(b, '"')
+	for i := 0; i < len(name); i++ {
+		if name[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, name[i])
+	}
+	return string(append(b, '"'))
+}
+
+// Literal renders a string literal.
+func Literal(s string) string {
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '\'')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			b = append(b, '\'')
+		}
+		b = append(b, s[i])
+	}
+	return string(append(b, '\''))
+}

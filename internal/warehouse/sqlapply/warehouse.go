@@ -1,0 +1,398 @@
+package sqlapply
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/cdcsync/cdcsync/internal/batch"
+	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/failpoint"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+)
+
+// Warehouse is a SQL warehouse driven through a Dialect.
+type Warehouse struct {
+	d    Dialect
+	db   *sql.DB
+	conn *sql.Conn // nil after a lost connection; Apply opens a new one
+	opts warehouse.Options
+	log  *slog.Logger
+
+	tables        map[string]*table
+	landingStaged bool // the landing staging table exists on conn
+	lastRetention time.Time
+}
+
+var _ warehouse.Warehouse = (*Warehouse)(nil)
+
+// New returns a warehouse on db and creates cdcsync's own tables. The
+// warehouse owns db and closes it.
+func New(ctx context.Context, d Dialect, db *sql.DB, opts warehouse.Options, log *slog.Logger) (*Warehouse, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	w := &Warehouse{d: d, db: db, opts: opts, log: log, tables: map[string]*table{}}
+	if err := w.setup(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// DB returns the database, for queries outside batches (verify, tests).
+func (w *Warehouse) DB() *sql.DB { return w.db }
+
+// Dialect returns the warehouse's dialect.
+func (w *Warehouse) Dialect() Dialect { return w.d }
+
+// Close closes the connections.
+func (w *Warehouse) Close() error {
+	if w.conn != nil {
+		w.conn.Close()
+	}
+	return w.db.Close()
+}
+
+// qualify names a table in the warehouse's schema.
+func (w *Warehouse) qualify(table string) string { return Quote(w.d.Schema()) + "." + Quote(table) }
+
+// connection returns the connection batches run on, opening one after a
+// loss. Session state (staging tables) is rebuilt on a new connection.
+func (w *Warehouse) connection(ctx context.Context) (*sql.Conn, error) {
+	if w.conn != nil {
+		return w.conn, nil
+	}
+	c, err := w.db.Conn(ctx)
+	if err != nil {
+		return nil, w.classify(err)
+	}
+	w.conn = c
+	w.landingStaged = false
+	for _, t := range w.tables {
+		t.staged = false
+	}
+	return c, nil
+}
+
+// classify wraps transient errors and drops the connection they broke.
+func (w *Warehouse) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if w.d.Transient(err) {
+		if w.conn != nil {
+			w.conn.Close()
+			w.conn = nil
+		}
+		return &warehouse.TransientError{Err: err}
+	}
+	return err
+}
+
+func (w *Warehouse) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := conn.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, w.classify(oneLine(err))
+	}
+	return res, nil
+}
+
+func (w *Warehouse) setup(ctx context.Context) error {
+	text, i32, i64 := w.d.SQLType(change.String), w.d.SQLType(change.Int32), w.d.SQLType(change.Int64)
+	ts, blob := w.d.SQLType(change.TimestampTZ), w.d.SQLType(change.Bytes)
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS ` + w.qualify(warehouse.OffsetsTable) + ` (
+			consumer_group ` + text + ` NOT NULL,
+			topic ` + text + ` NOT NULL,
+			kafka_partition ` + i32 + ` NOT NULL,
+			next_offset ` + i64 + ` NOT NULL,
+			updated_at ` + ts + ` NOT NULL,
+			PRIMARY KEY (consumer_group, topic, kafka_partition))`,
+		`CREATE TABLE IF NOT EXISTS ` + w.qualify(warehouse.DeadLettersTable) + ` (
+			consumer_group ` + text + `,
+			topic ` + text + `,
+			kafka_partition ` + i32 + `,
+			kafka_offset ` + i64 + `,
+			table_name ` + text + `,
+			reason ` + text + `,
+			kafka_key ` + blob + `,
+			kafka_value ` + blob + `,
+			created_at ` + ts + `)`,
+		`CREATE TABLE IF NOT EXISTS ` + w.qualify(warehouse.TablesTable) + ` (
+			table_name ` + text + ` NOT NULL PRIMARY KEY,
+			topic ` + text + `,
+			truncate_partition ` + i32 + `,
+			truncate_offset ` + i64 + `,
+			truncate_position ` + text + `,
+			truncated_at ` + ts + `,
+			created_at ` + ts + `)`,
+		`CREATE TABLE IF NOT EXISTS ` + w.qualify(warehouse.RunsTable) + ` (
+			run_id ` + text + ` NOT NULL PRIMARY KEY,
+			consumer_group ` + text + `,
+			mode ` + text + `,
+			version ` + text + `,
+			started_at ` + ts + `,
+			finished_at ` + ts + `,
+			status ` + text + `,
+			events ` + i64 + `,
+			batches ` + i64 + `,
+			error ` + text + `)`,
+	}
+	for _, s := range stmts {
+		if _, err := w.exec(ctx, s); err != nil {
+			return fmt.Errorf("create cdcsync tables in %s: %w", w.d.Name(), err)
+		}
+	}
+	return nil
+}
+
+// Offsets returns the stored next offsets of the group for topics.
+func (w *Warehouse) Offsets(ctx context.Context, topics []string) (map[batch.TopicPartition]int64, error) {
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT topic, kafka_partition, next_offset FROM `+w.qualify(warehouse.OffsetsTable)+` WHERE consumer_group = $1`, w.opts.Group)
+	if err != nil {
+		return nil, fmt.Errorf("read offsets: %w", w.classify(oneLine(err)))
+	}
+	defer rows.Close()
+	want := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		want[t] = true
+	}
+	out := map[batch.TopicPartition]int64{}
+	for rows.Next() {
+		var tp batch.TopicPartition
+		var next int64
+		if err := rows.Scan(&tp.Topic, &tp.Partition, &next); err != nil {
+			return nil, fmt.Errorf("read offsets: %w", err)
+		}
+		if want[tp.Topic] {
+			out[tp] = next
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read offsets: %w", w.classify(err))
+	}
+	return out, nil
+}
+
+// RecordRun writes a run-history row.
+func (w *Warehouse) RecordRun(ctx context.Context, r warehouse.Run) error {
+	var finished any
+	if !r.FinishedAt.IsZero() {
+		finished = r.FinishedAt
+	}
+	if err := w.begin(ctx); err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	committed := false
+	defer w.rollbackUnless(&committed)
+	if _, err := w.exec(ctx, `DELETE FROM `+w.qualify(warehouse.RunsTable)+` WHERE run_id = $1`, r.ID); err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	if _, err := w.exec(ctx, `INSERT INTO `+w.qualify(warehouse.RunsTable)+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		r.ID, r.Group, r.Mode, r.Version, r.StartedAt, finished, r.Status, r.Events, r.Batches, r.Error); err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	if _, err := w.exec(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+func (w *Warehouse) begin(ctx context.Context) error {
+	_, err := w.exec(ctx, "BEGIN")
+	return err
+}
+
+// rollbackUnless rolls the open transaction back unless it committed. It
+// uses a fresh context: the batch's may be what was cancelled.
+func (w *Warehouse) rollbackUnless(committed *bool) {
+	if *committed || w.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		w.log.Warn("rollback failed; dropping the connection", "err", oneLine(err))
+		w.conn.Close()
+		w.conn = nil
+	}
+}
+
+// Apply applies one batch in one transaction.
+func (w *Warehouse) Apply(ctx context.Context, b *batch.Batch, from map[batch.TopicPartition]int64) (warehouse.Stats, error) {
+	var st warehouse.Stats
+	dead := append([]batch.DeadLetter(nil), b.DeadLetters...)
+
+	// Prepare outside the transaction: catalog, DDL, value conversion.
+	works := make([]*tableWork, 0, len(b.Tables))
+	for _, tb := range b.Tables {
+		t, err := w.table(ctx, tb.Name, tb.Topic)
+		if err != nil {
+			return st, err
+		}
+		if t.mark != nil {
+			st.Ignored += tb.DropPreceding(*t.mark)
+		}
+		wk := &tableWork{t: t, tb: tb, changes: tb.Changes()}
+		if err := w.evolve(ctx, wk, &dead); err != nil {
+			return st, err
+		}
+		wk.stage(w.d, &dead)
+		works = append(works, wk)
+	}
+
+	failpoint.Hit("before-begin")
+	if err := w.begin(ctx); err != nil {
+		return st, fmt.Errorf("begin: %w", err)
+	}
+	committed := false
+	defer w.rollbackUnless(&committed)
+
+	for _, wk := range works {
+		if err := w.applyTable(ctx, wk, &st); err != nil {
+			return st, fmt.Errorf("table %s: %w", wk.t.name, err)
+		}
+	}
+	if err := w.appendDeadLetters(ctx, dead); err != nil {
+		return st, err
+	}
+	st.DeadLetters = len(dead)
+	if err := w.writeOffsets(ctx, b.Next, from); err != nil {
+		return st, err
+	}
+	failpoint.Hit("before-commit")
+	if _, err := w.exec(ctx, "COMMIT"); err != nil {
+		return st, fmt.Errorf("commit: %w", err)
+	}
+	committed = true
+	failpoint.Hit("after-commit")
+	for _, wk := range works {
+		if wk.tb.Truncate != nil {
+			m := batch.MarkOf(wk.tb.Truncate)
+			wk.t.mark = &m
+		}
+	}
+	w.retention(ctx)
+	return st, nil
+}
+
+// writeOffsets stores each partition's next offset, fenced on the value the
+// caller expects to replace: an UPDATE that must hit the expected row, or
+// an INSERT that must find none.
+func (w *Warehouse) writeOffsets(ctx context.Context, next, from map[batch.TopicPartition]int64) error {
+	now := time.Now()
+	for tp, n := range next {
+		var res sql.Result
+		var err error
+		prev, had := from[tp]
+		if had {
+			res, err = w.exec(ctx, `UPDATE `+w.qualify(warehouse.OffsetsTable)+` SET next_offset = $1, updated_at = $2
+				WHERE consumer_group = $3 AND topic = $4 AND kafka_partition = $5 AND next_offset = $6`,
+				n, now, w.opts.Group, tp.Topic, tp.Partition, prev)
+		} else {
+			res, err = w.exec(ctx, `INSERT INTO `+w.qualify(warehouse.OffsetsTable)+`
+				SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM `+w.qualify(warehouse.OffsetsTable)+`
+				WHERE consumer_group = $6 AND topic = $7 AND kafka_partition = $8)`,
+				w.opts.Group, tp.Topic, tp.Partition, n, now, w.opts.Group, tp.Topic, tp.Partition)
+		}
+		if err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("%s[%d]: %w", tp.Topic, tp.Partition, warehouse.ErrFenced)
+			}
+			return fmt.Errorf("write offsets: %w", err)
+		}
+		if k, err := res.RowsAffected(); err == nil && k != 1 {
+			expected := "no stored offset"
+			if had {
+				expected = fmt.Sprintf("offset %d", prev)
+			}
+			return fmt.Errorf("%s[%d] expected %s: %w", tp.Topic, tp.Partition, expected, warehouse.ErrFenced)
+		}
+	}
+	return nil
+}
+
+// isUniqueViolation recognises a concurrent insert of the same offsets row.
+func isUniqueViolation(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "Duplicate key") || strings.Contains(s, "violates primary key")
+}
+
+func (w *Warehouse) appendDeadLetters(ctx context.Context, dead []batch.DeadLetter) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	now := time.Now()
+	// Dead letters are rare: plain inserts keep them dialect-neutral.
+	for _, d := range dead {
+		_, err := w.exec(ctx, `INSERT INTO `+w.qualify(warehouse.DeadLettersTable)+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			w.opts.Group, d.Topic, d.Partition, d.Offset, nilIfEmpty(d.Table), d.Reason, nonNil(d.Key), nonNil(d.Value), now)
+		if err != nil {
+			return fmt.Errorf("write dead letter: %w", err)
+		}
+	}
+	return nil
+}
+
+func nonNil(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// retention deletes landing rows past their retention, at most once a
+// minute, outside batch transactions.
+func (w *Warehouse) retention(ctx context.Context) {
+	if w.opts.LandingRetention <= 0 || time.Since(w.lastRetention) < time.Minute {
+		return
+	}
+	w.lastRetention = time.Now()
+	cutoff := time.Now().Add(-w.opts.LandingRetention)
+	for _, t := range w.tables {
+		if !t.landing {
+			continue
+		}
+		if _, err := w.exec(ctx, `DELETE FROM `+w.qualify(warehouse.LandingTable(t.name))+` WHERE refresh_time < $1`, cutoff); err != nil {
+			w.log.Warn("landing retention failed", "table", t.name, "err", err)
+		}
+	}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// oneLine keeps the first line of multi-line driver errors (DuckDB adds
+// hints and context lines) and the error chain.
+func oneLine(err error) error {
+	if err == nil || !strings.Contains(err.Error(), "\n") {
+		return err
+	}
+	return firstLine{err}
+}
+
+type firstLine struct{ err error }
+
+func (e firstLine) Error() string {
+	s, _, _ := strings.Cut(e.err.Error(), "\n")
+	return strings.TrimSpace(s)
+}
+
+func (e firstLine) Unwrap() error { return e.err }
