@@ -14,11 +14,20 @@ build:
 demo: build
 	./$(BIN) demo
 
+# A throwaway PostgreSQL for the PostgreSQL warehouse tests, on its own port
+# and run dir so it never meets the e2e services.
+UNIT_SVC := CDCSYNC_RUN_DIR=/tmp/cdcsync-unit-services CDCSYNC_PG_PORT=39532
+
 # The whole default test suite: vet, unit tests, kfake integration tests,
-# crash tests on the real binary.
+# the warehouse conformance suite on DuckDB and on a real PostgreSQL (which
+# this target installs if needed, starts and stops), crash tests on the real
+# binary.
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(UNIT_SVC) scripts/services/svc.sh start postgres
+	eval "$$($(UNIT_SVC) scripts/services/svc.sh env postgres)"; \
+	CDCSYNC_REQUIRE_PG=1 $(GO) test -count=1 -timeout 20m ./...; rc=$$?; \
+	$(UNIT_SVC) scripts/services/svc.sh stop postgres; exit $$rc
 
 # Throughput and memory over 1,000,000 schema-embedded events (see README).
 bench: build

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,8 +20,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
+	"github.com/cdcsync/cdcsync/internal/target"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
-	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
 
@@ -48,6 +50,21 @@ type proc struct {
 	cmd   *exec.Cmd
 	lines chan string
 	done  chan error
+
+	mu  sync.Mutex
+	all []string // every stderr line, for assertions after exit
+}
+
+// logged reports whether any stderr line so far contains substr.
+func (p *proc) logged(substr string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.all {
+		if strings.Contains(l, substr) {
+			return true
+		}
+	}
+	return false
 }
 
 func start(t *testing.T, env []string, args ...string) *proc {
@@ -66,6 +83,9 @@ func start(t *testing.T, env []string, args ...string) *proc {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
+			p.mu.Lock()
+			p.all = append(p.all, sc.Text())
+			p.mu.Unlock()
 			select {
 			case p.lines <- sc.Text():
 			default: // nobody is reading; keep the process unblocked
@@ -131,11 +151,14 @@ func killedBySignal(err error) bool {
 	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
-// writeConfig writes a config file for a workload.
+// writeConfig writes a config file for a workload. The process is a static
+// group member, so a restart after SIGKILL gets its partitions back at once
+// (as DuckDB targets do by default) instead of after the session timeout.
 func writeConfig(t *testing.T, w *workload.Workload, extra string) string {
 	t.Helper()
 	var b strings.Builder
-	b.WriteString("batch:\n  max_events: 150\n  interval: 50ms\nkafka:\n  metadata_refresh: 1s\nlog:\n  level: debug\n")
+	fmt.Fprintf(&b, "batch:\n  max_events: 150\n  interval: 50ms\nkafka:\n  metadata_refresh: 1s\n  instance_id: %s\nlog:\n  level: debug\n",
+		strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()))
 	if !w.Opts.Schemas {
 		b.WriteString("tables:\n")
 		for _, tb := range w.Tables {
@@ -192,12 +215,44 @@ func caughtUp(t *testing.T, addr, group string, topics []string, d time.Duration
 	}
 }
 
-func assertTables(t *testing.T, path string, w *workload.Workload) {
+// testTarget is a warehouse the binary tests run against.
+type testTarget struct {
+	name string
+	dsn  func(t *testing.T, name string) string
+}
+
+// testTargets returns DuckDB, and PostgreSQL when a test server is
+// configured (make test starts one and requires it).
+func testTargets(t *testing.T) []testTarget {
+	out := []testTarget{{"duckdb", func(t *testing.T, name string) string {
+		return filepath.Join(t.TempDir(), name+".duckdb")
+	}}}
+	base := os.Getenv("CDCSYNC_TEST_PG_DSN")
+	if base == "" {
+		if os.Getenv("CDCSYNC_REQUIRE_PG") != "" {
+			t.Fatal("CDCSYNC_TEST_PG_DSN is not set but CDCSYNC_REQUIRE_PG is")
+		}
+		t.Log("PostgreSQL target skipped: CDCSYNC_TEST_PG_DSN is not set (make test sets it)")
+		return out
+	}
+	run := time.Now().UnixNano() % 1_000_000_000
+	return append(out, testTarget{"postgres", func(t *testing.T, name string) string {
+		return base + fmt.Sprintf("&schema=%s_%d", strings.ToLower(name), run)
+	}})
+}
+
+func openTarget(t *testing.T, dsn string) *sqlapply.Warehouse {
 	t.Helper()
-	wh, err := duckdb.Open(context.Background(), path, warehouse.Options{Group: "x"}, nil)
+	wh, err := target.Open(context.Background(), dsn, warehouse.Options{Group: "x"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return wh.(*sqlapply.Warehouse)
+}
+
+func assertTables(t *testing.T, dsn string, w *workload.Workload) {
+	t.Helper()
+	wh := openTarget(t, dsn)
 	defer wh.Close()
 	ctx := context.Background()
 	for _, tb := range w.Tables {
@@ -225,7 +280,7 @@ func assertTables(t *testing.T, path string, w *workload.Workload) {
 		// Exactly once, landing included: every decoded record of the
 		// topic landed once.
 		var n, distinct int
-		err = wh.DB().QueryRow(`SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset)) FROM `+warehouse.LandingTable(tb.Name)).Scan(&n, &distinct)
+		err = wh.DB().QueryRow(`SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset)) FROM `+qualified(wh, warehouse.LandingTable(tb.Name))).Scan(&n, &distinct)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,12 +289,16 @@ func assertTables(t *testing.T, path string, w *workload.Workload) {
 		}
 	}
 	var dead, deadDistinct int
-	if err := wh.DB().QueryRow(`SELECT count(*), count(DISTINCT (topic, kafka_partition, kafka_offset)) FROM _cdc_dead_letters`).Scan(&dead, &deadDistinct); err != nil {
+	if err := wh.DB().QueryRow(`SELECT count(*), count(DISTINCT (topic, kafka_partition, kafka_offset)) FROM `+qualified(wh, warehouse.DeadLettersTable)).Scan(&dead, &deadDistinct); err != nil {
 		t.Fatal(err)
 	}
 	if dead != w.Poisoned || deadDistinct != dead {
 		t.Errorf("dead letters: %d rows (%d distinct), want %d", dead, deadDistinct, w.Poisoned)
 	}
+}
+
+func qualified(wh *sqlapply.Warehouse, table string) string {
+	return sqlapply.Quote(wh.Dialect().Schema()) + "." + sqlapply.Quote(table)
 }
 
 func deref(s *string) string {
@@ -256,55 +315,102 @@ func deref(s *string) string {
 // between batches. After a final clean run the tables equal the source, and
 // the landing and dead-letter tables hold every record exactly once.
 func TestContinuousSurvivesKill9(t *testing.T) {
-	for _, schemas := range []bool{true, false} {
-		t.Run(fmt.Sprintf("schemas=%v", schemas), func(t *testing.T) {
-			w := workload.New(workload.Options{Seed: 42, Partitions: 3, Schemas: schemas, SnapshotRows: 30, Ops: 3000,
-				Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
-			var topics []string
-			for _, tb := range w.Tables {
-				topics = append(topics, w.Topic(tb))
-			}
-			c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			target := filepath.Join(t.TempDir(), "crash.duckdb")
-			cfg := writeConfig(t, w, "")
-			args := []string{"run", "--config", cfg, "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", target, "--group", "crash"}
-
-			kills := []string{"before-begin:2", "staged:3", "before-commit:2", "after-commit:3", "external"}
-			chunk := len(w.Events) / (len(kills) + 1)
-			for i, kill := range kills {
-				if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[i*chunk:(i+1)*chunk]); err != nil {
+	for _, tt := range testTargets(t) {
+		for _, schemas := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/schemas=%v", tt.name, schemas), func(t *testing.T) {
+				w := workload.New(workload.Options{Seed: 42, Partitions: 3, Schemas: schemas, SnapshotRows: 30, Ops: 3000,
+					Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
+				var topics []string
+				for _, tb := range w.Tables {
+					topics = append(topics, w.Topic(tb))
+				}
+				c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
+				if err != nil {
 					t.Fatal(err)
 				}
-				if kill == "external" {
-					p := start(t, nil, args...)
-					p.waitLines(t, "batch applied", 3, 60*time.Second)
-					p.cmd.Process.Kill()
-					if err := p.wait(t, 30*time.Second); !killedBySignal(err) {
-						t.Fatalf("expected a SIGKILL exit, got %v", err)
+				defer c.Close()
+				target := tt.dsn(t, fmt.Sprintf("crash_%v", schemas))
+				cfg := writeConfig(t, w, "")
+				args := []string{"run", "--config", cfg, "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", target, "--group", "crash"}
+
+				kills := []string{"before-begin:2", "staged:3", "before-commit:2", "after-commit:3", "external"}
+				chunk := len(w.Events) / (len(kills) + 1)
+				for i, kill := range kills {
+					if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[i*chunk:(i+1)*chunk]); err != nil {
+						t.Fatal(err)
 					}
-					continue
+					if kill == "external" {
+						p := start(t, nil, args...)
+						p.waitLines(t, "batch applied", 3, 60*time.Second)
+						p.cmd.Process.Kill()
+						if err := p.wait(t, 30*time.Second); !killedBySignal(err) {
+							t.Fatalf("expected a SIGKILL exit, got %v", err)
+						}
+						continue
+					}
+					p := start(t, []string{"CDCSYNC_FAILPOINT=" + kill}, args...)
+					if err := p.wait(t, 60*time.Second); !killedBySignal(err) {
+						t.Fatalf("failpoint %s: expected the process to die by SIGKILL, got %v", kill, err)
+					}
 				}
-				p := start(t, []string{"CDCSYNC_FAILPOINT=" + kill}, args...)
-				if err := p.wait(t, 60*time.Second); !killedBySignal(err) {
-					t.Fatalf("failpoint %s: expected the process to die by SIGKILL, got %v", kill, err)
+				if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[len(kills)*chunk:]); err != nil {
+					t.Fatal(err)
 				}
-			}
-			if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[len(kills)*chunk:]); err != nil {
-				t.Fatal(err)
-			}
-			p := start(t, nil, args...)
-			caughtUp(t, c.Addr(), "crash", topics, 60*time.Second)
-			p.cmd.Process.Signal(syscall.SIGTERM)
-			if err := p.wait(t, 30*time.Second); err != nil {
-				t.Fatalf("clean stop: %v", err)
-			}
-			assertTables(t, target, w)
-		})
+				p := start(t, nil, args...)
+				caughtUp(t, c.Addr(), "crash", topics, 60*time.Second)
+				p.cmd.Process.Signal(syscall.SIGTERM)
+				if err := p.wait(t, 30*time.Second); err != nil {
+					t.Fatalf("clean stop: %v", err)
+				}
+				assertTables(t, target, w)
+			})
+		}
 	}
+}
+
+// TestPostgresRestartMidStream restarts the PostgreSQL server under a
+// running continuous pipeline: the batch in flight fails, is retried on a
+// new connection once the server is back, and nothing is lost or doubled.
+func TestPostgresRestartMidStream(t *testing.T) {
+	restart := os.Getenv("CDCSYNC_TEST_PG_RESTART")
+	targets := testTargets(t)
+	if len(targets) < 2 || restart == "" {
+		t.Skip("needs the PostgreSQL test server (make test)")
+	}
+	w := workload.New(workload.Options{Seed: 77, Partitions: 3, Schemas: true, SnapshotRows: 30, Ops: 3000,
+		Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
+	var topics []string
+	for _, tb := range w.Tables {
+		topics = append(topics, w.Topic(tb))
+	}
+	c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dsn := targets[1].dsn(t, "restart")
+	args := []string{"run", "--config", writeConfig(t, w, ""), "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", dsn, "--group", "restart"}
+	half := len(w.Events) / 2
+	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[:half]); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, nil, args...)
+	p.waitLines(t, "batch applied", 2, 60*time.Second)
+	if out, err := exec.Command("sh", "-c", restart).CombinedOutput(); err != nil {
+		t.Fatalf("restart PostgreSQL: %v\n%s", err, out)
+	}
+	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[half:]); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(t, c.Addr(), "restart", topics, 90*time.Second)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("clean stop: %v", err)
+	}
+	if !p.logged("warehouse error, retrying the batch") {
+		t.Error("the restart never hit a batch: no retry was logged")
+	}
+	assertTables(t, dsn, w)
 }
 
 // TestOnceBinaryConverges drains a workload with `cdcsync run --once`.
@@ -323,18 +429,18 @@ func TestOnceBinaryConverges(t *testing.T) {
 	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events); err != nil {
 		t.Fatal(err)
 	}
-	target := filepath.Join(t.TempDir(), "once.duckdb")
-	p := start(t, nil, "run", "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", target, "--once")
+	dst := filepath.Join(t.TempDir(), "once.duckdb")
+	p := start(t, nil, "run", "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", dst, "--once")
 	if err := p.wait(t, 60*time.Second); err != nil {
 		t.Fatalf("--once: %v", err)
 	}
-	assertTables(t, target, w)
+	assertTables(t, dst, w)
 	// A second pass finds nothing new and changes nothing.
-	p = start(t, nil, "run", "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", target, "--once")
+	p = start(t, nil, "run", "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", dst, "--once")
 	if err := p.wait(t, 60*time.Second); err != nil {
 		t.Fatalf("second --once: %v", err)
 	}
-	assertTables(t, target, w)
+	assertTables(t, dst, w)
 }
 
 // TestErrorsAreOneLine checks that bad input fails with one line naming

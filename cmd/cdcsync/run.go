@@ -92,7 +92,7 @@ func runCmd() *cobra.Command {
 				return err
 			}
 			if target.Kind(cfg.Target) == "" {
-				return fmt.Errorf("target: %q is not a DuckDB file path ending in .duckdb", cfg.Target)
+				return fmt.Errorf("target: %q is not %s", cfg.Target, target.Supported)
 			}
 			log := newLogger(cfg.Log)
 			return run(cmd.Context(), cfg, f.once, log)

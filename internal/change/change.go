@@ -1,6 +1,8 @@
 package change
 
 import (
+	"fmt"
+	"math"
 	"math/big"
 	"time"
 )
@@ -143,4 +145,47 @@ func (i Infinity) String() string {
 		return "-infinity"
 	}
 	return "infinity"
+}
+
+// Fit brings d to scale exactly and checks that it has at most precision
+// digits (precision 0: no limit). Digits would be lost otherwise; the
+// error says so.
+func (d Decimal) Fit(precision, scale int) (Decimal, error) {
+	if d.Scale < scale {
+		d = Decimal{Unscaled: new(big.Int).Mul(d.Unscaled, pow10(scale-d.Scale)), Scale: scale}
+	} else if d.Scale > scale {
+		q, r := new(big.Int).QuoRem(d.Unscaled, pow10(d.Scale-scale), new(big.Int))
+		if r.Sign() != 0 {
+			return Decimal{}, fmt.Errorf("%s has more than %d digits after the point for DECIMAL(%d,%d)", d, scale, precision, scale)
+		}
+		d = Decimal{Unscaled: q, Scale: scale}
+	}
+	if precision > 0 && d.Unscaled.Sign() != 0 && d.Digits() > precision {
+		return Decimal{}, fmt.Errorf("%s does not fit DECIMAL(%d,%d)", d, precision, scale)
+	}
+	return d, nil
+}
+
+func pow10(n int) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil) }
+
+// AsDecimal returns an integer or decimal value as a decimal.
+func AsDecimal(v any) (Decimal, bool) {
+	switch x := v.(type) {
+	case Decimal:
+		return x, true
+	case int64:
+		return Decimal{Unscaled: big.NewInt(x)}, true
+	}
+	return Decimal{}, false
+}
+
+// IntRange returns the range of an integer kind.
+func IntRange(k Kind) (lo, hi int64) {
+	switch k {
+	case KindInt16:
+		return math.MinInt16, math.MaxInt16
+	case KindInt32:
+		return math.MinInt32, math.MaxInt32
+	}
+	return math.MinInt64, math.MaxInt64
 }

@@ -27,7 +27,7 @@ type Config struct {
 	// Topics selects topics by a regular expression matched against the
 	// whole topic name. Topics created later that match are picked up.
 	Topics string `yaml:"topics"`
-	// Target is the warehouse DSN: a path ending in .duckdb.
+	// Target is the warehouse DSN: a path ending in .duckdb, or postgres://…
 	Target string `yaml:"target"`
 	// Group is the consumer group; offsets are stored per group.
 	Group string `yaml:"group"`

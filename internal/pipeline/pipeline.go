@@ -248,6 +248,15 @@ func (p *Pipeline) flush(ctx context.Context, b *batch.Batch) error {
 		if err == nil {
 			break
 		}
+		if attempt > 1 && errors.Is(err, warehouse.ErrFenced) {
+			// The connection may have dropped after COMMIT reached the
+			// server: if the stored offsets are exactly this batch's, it
+			// committed.
+			if done, cerr := p.committed(ctx, b); cerr == nil && done {
+				p.log.Info("the batch had committed before the connection was lost")
+				break
+			}
+		}
 		if !warehouse.IsTransient(err) || ctx.Err() != nil {
 			return err
 		}
@@ -282,6 +291,31 @@ func (p *Pipeline) flush(ctx context.Context, b *batch.Batch) error {
 	p.log.Debug("batch applied", "events", b.Events, "upserts", st.Upserts, "deletes", st.Deletes,
 		"truncates", st.Truncates, "dead_letters", st.DeadLetters, "took", time.Since(start))
 	return nil
+}
+
+// committed reports whether the warehouse holds exactly the batch's next
+// offsets for all its partitions.
+func (p *Pipeline) committed(ctx context.Context, b *batch.Batch) (bool, error) {
+	topics := map[string]bool{}
+	for tp := range b.Next {
+		topics[tp.Topic] = true
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	p.whMu.Lock()
+	stored, err := p.wh.Offsets(ctx, names)
+	p.whMu.Unlock()
+	if err != nil {
+		return false, err
+	}
+	for tp, n := range b.Next {
+		if stored[tp] != n {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // fetchErrors logs fetch errors and returns the first fatal one.

@@ -9,23 +9,31 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
 )
 
-// Kind returns the kind of warehouse a DSN names: "duckdb", or "" when the
-// DSN names none cdcsync knows.
+// Kind returns the kind of warehouse a DSN names: "duckdb", "postgres",
+// or "" when the DSN names none cdcsync knows.
 func Kind(dsn string) string {
 	switch {
 	case strings.HasPrefix(dsn, "duckdb://"), strings.HasSuffix(dsn, ".duckdb"):
 		return "duckdb"
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return "postgres"
 	}
 	return ""
 }
+
+// Supported describes the DSNs Open accepts, for error messages.
+const Supported = "a DuckDB file path ending in .duckdb or a postgres:// URL"
 
 // Open opens the warehouse a DSN names.
 func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (warehouse.Warehouse, error) {
 	switch Kind(dsn) {
 	case "duckdb":
 		return duckdb.Open(ctx, strings.TrimPrefix(dsn, "duckdb://"), opts, log)
+	case "postgres":
+		return postgres.Open(ctx, dsn, opts, log)
 	}
-	return nil, fmt.Errorf("target %q: not a DuckDB file path ending in .duckdb", dsn)
+	return nil, fmt.Errorf("target %q: not %s", dsn, Supported)
 }

@@ -9,12 +9,14 @@
 #   svc.sh status [service|all]                          one line per service
 #   svc.sh env    [service|all]                          `export` lines for the tests (eval them)
 #   svc.sh fetch  [service|all]                          only install/download (warm the cache)
+#   svc.sh restart postgres                              restart PostgreSQL on the same data (kept)
 #   svc.sh tool   <java main class> [args...]            run a Kafka CLI tool on the cached classpath
 #
 # See README.md next to this file for ports, env vars and timings.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SELF="$HERE/svc.sh"
 REPO_ROOT="$(cd "$HERE/../.." && pwd)"
 
 # ---- settings (all overridable from the environment) -----------------------
@@ -226,6 +228,20 @@ pg_stop() {
     say "postgres: stopped"
   fi
   rm -rf "$d/data" "$d/pid"
+}
+
+# pg_restart restarts the server on the same data dir (data kept): tests use it
+# to check that a warehouse restart mid-stream loses nothing.
+pg_restart() {
+  local d="$RUN/postgres" log="$RUN/postgres/postgres.log"
+  running postgres || fail postgres "restart: postgres is not running"
+  pg_fetch
+  as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$d/data" -l "$log" -m fast -w -t "$START_TIMEOUT" restart \
+    >>"$d/pg_ctl.log" 2>&1 9>&- || fail postgres "pg_ctl restart failed" "$log"
+  head -1 "$d/data/postmaster.pid" >"$d/pid"
+  wait_ready postgres "$(pidof_svc postgres)" "$log" \
+    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER"
+  say "postgres: restarted on 127.0.0.1:$PG_PORT (pid $(pidof_svc postgres))"
 }
 
 # ---- MariaDB ----------------------------------------------------------------
@@ -440,6 +456,7 @@ svc_env() {
     postgres) cat <<EOF
 export CDCSYNC_TEST_PG_DSN='postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB?sslmode=disable'
 export CDCSYNC_TEST_PG_HOST=127.0.0.1 CDCSYNC_TEST_PG_PORT=$PG_PORT CDCSYNC_TEST_PG_USER=$PG_USER CDCSYNC_TEST_PG_PASSWORD=$PG_PASSWORD CDCSYNC_TEST_PG_DB=$PG_DB
+export CDCSYNC_TEST_PG_RESTART='env CDCSYNC_RUN_DIR=$RUN CDCSYNC_PG_PORT=$PG_PORT $SELF restart postgres'
 EOF
     ;;
     mariadb) cat <<EOF
@@ -469,7 +486,7 @@ mkdir -p "$RUN/logs" "$CACHE"
 chmod 755 "$RUN"  # the postgres/mysql OS users must be able to traverse it
 
 case $cmd in
-  start|stop|fetch)
+  start|stop|fetch|restart)
     # one svc.sh at a time per run dir (parallel test packages may call start together);
     # daemons are started with 9>&- so they do not inherit (and hold) this lock
     exec 9>"$RUN/.lock"
@@ -487,6 +504,9 @@ case $cmd in
     for ((i = ${#targets[@]} - 1; i >= 0; i--)); do
       case ${targets[i]} in postgres) pg_stop ;; mariadb) mariadb_stop ;; kafka) kafka_stop ;; connect) connect_stop ;; esac
     done ;;
+  restart)
+    [[ $target == postgres ]] || fail svc.sh "restart supports postgres only"
+    pg_restart ;;
   fetch)
     for t in "${targets[@]}"; do
       case $t in postgres) pg_fetch ;; mariadb) mariadb_fetch ;; kafka) kafka_fetch ;; connect) connect_fetch ;; esac

@@ -4,8 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
-	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
@@ -162,7 +160,7 @@ func bind(v any, t change.Type, sql string) (any, error) {
 		}
 	case change.KindInt16, change.KindInt32, change.KindInt64:
 		if n, ok := v.(int64); ok {
-			lo, hi := intRange(t.Kind)
+			lo, hi := change.IntRange(t.Kind)
 			if n < lo || n > hi {
 				return nil, fmt.Errorf("%d does not fit %s", n, sql)
 			}
@@ -176,14 +174,14 @@ func bind(v any, t change.Type, sql string) (any, error) {
 			return float64(x), nil
 		}
 	case change.KindDecimal:
-		d, ok := asDecimal(v)
+		d, ok := change.AsDecimal(v)
 		if !ok {
 			break
 		}
 		if sql == "VARCHAR" {
 			return d.String(), nil
 		}
-		d, err := rescale(d, t)
+		d, err := d.Fit(t.Precision, t.Scale)
 		if err != nil {
 			return nil, err
 		}
@@ -299,53 +297,9 @@ func describe(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func intRange(k change.Kind) (int64, int64) {
-	switch k {
-	case change.KindInt16:
-		return math.MinInt16, math.MaxInt16
-	case change.KindInt32:
-		return math.MinInt32, math.MaxInt32
-	}
-	return math.MinInt64, math.MaxInt64
-}
 
-func asDecimal(v any) (change.Decimal, bool) {
-	switch x := v.(type) {
-	case change.Decimal:
-		return x, true
-	case int64:
-		return change.Decimal{Unscaled: big.NewInt(x)}, true
-	}
-	return change.Decimal{}, false
-}
 
-// rescale brings d to the column's scale exactly and checks its precision.
-func rescale(d change.Decimal, t change.Type) (change.Decimal, error) {
-	if d.Scale < t.Scale {
-		d = change.Decimal{Unscaled: new(big.Int).Mul(d.Unscaled, pow10(t.Scale-d.Scale)), Scale: t.Scale}
-	} else if d.Scale > t.Scale {
-		q, r := new(big.Int).QuoRem(d.Unscaled, pow10(d.Scale-t.Scale), new(big.Int))
-		if r.Sign() != 0 {
-			return change.Decimal{}, fmt.Errorf("%s has more than %d fraction digits for DECIMAL(%d,%d)", d, t.Scale, t.Precision, t.Scale)
-		}
-		d = change.Decimal{Unscaled: q, Scale: t.Scale}
-	}
-	if d.Unscaled.Sign() != 0 && d.Digits() > t.Precision {
-		return change.Decimal{}, fmt.Errorf("%s does not fit DECIMAL(%d,%d)", d, t.Precision, t.Scale)
-	}
-	return d, nil
-}
 
-func pow10(n int) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil) }
-
-func formatTimeOfDay(t change.TimeOfDay, digits int) string {
-	ns := int64(t)
-	h, ns := ns/3600e9, ns%3600e9
-	m, ns := ns/60e9, ns%60e9
-	s, ns := ns/1e9, ns%1e9
-	frac := fmt.Sprintf("%09d", ns)[:digits]
-	return fmt.Sprintf("%02d:%02d:%02d.%s", h, m, s, frac)
-}
 
 // parseTimeTZ reads Debezium's ZonedTime ("11:51:30.123789Z") into the
 // time the appender writes as TIMETZ.
@@ -367,4 +321,13 @@ func parseUUID(s string) (duckdb.UUID, error) {
 	}
 	copy(u[:], b)
 	return u, nil
+}
+
+func formatTimeOfDay(t change.TimeOfDay, digits int) string {
+	ns := int64(t)
+	h, ns := ns/3600e9, ns%3600e9
+	m, ns := ns/60e9, ns%60e9
+	s, ns := ns/1e9, ns%1e9
+	frac := fmt.Sprintf("%09d", ns)[:digits]
+	return fmt.Sprintf("%02d:%02d:%02d.%s", h, m, s, frac)
 }

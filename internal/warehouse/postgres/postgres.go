@@ -1,0 +1,374 @@
+// Package postgres is the PostgreSQL warehouse (and the base of the
+// Redshift one).
+//
+// It is a sqlapply.Dialect over pgx: each batch is bulk-loaded with COPY
+// (binary) into temporary staging tables and applied set-based — DELETE …
+// USING the staged keys, INSERT … SELECT the upserts — with the offsets in
+// the same transaction. The target schema comes from the DSN's `schema`
+// parameter (default public) and is created if missing. Lost connections,
+// serialization failures and server restarts are transient: the pipeline
+// retries the whole batch on a new connection.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+)
+
+// Open connects to the PostgreSQL database a postgres:// DSN names. The
+// DSN's `schema` parameter selects the target schema (default public).
+func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
+	connStr, schema, err := SplitSchema(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Schema != "" {
+		schema = opts.Schema
+	}
+	cfg, err := pgx.ParseConfig(connStr)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", Redact(dsn), err)
+	}
+	// Describe every statement instead of caching descriptions: cdcsync
+	// alters and recreates tables as schemas evolve, and a cached
+	// description (COPY's column types among them) would go stale.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(4)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("target %s: %w", Redact(dsn), cause(err))
+	}
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlapply.Quote(schema)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("target %s: create schema %s: %w", Redact(dsn), schema, cause(err))
+	}
+	w, err := sqlapply.New(ctx, &Dialect{schema: schema}, db, opts, log)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", Redact(dsn), cause(err))
+	}
+	return w, nil
+}
+
+// SplitSchema removes cdcsync's `schema` parameter from a DSN and returns
+// it (default public).
+func SplitSchema(dsn string) (string, string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", "", fmt.Errorf("target: %q is not a URL: %w", Redact(dsn), err)
+	}
+	q := u.Query()
+	schema := q.Get("schema")
+	if schema == "" {
+		schema = "public"
+	}
+	q.Del("schema")
+	u.RawQuery = q.Encode()
+	return u.String(), schema, nil
+}
+
+// Redact hides the password of a DSN for messages.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// cause shortens pgconn's connect errors to their cause.
+func cause(err error) error {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return errors.Unwrap(ce)
+	}
+	return err
+}
+
+// Dialect is PostgreSQL's dialect.
+type Dialect struct {
+	schema string
+}
+
+var _ sqlapply.Dialect = (*Dialect)(nil)
+
+// Name names the warehouse.
+func (d *Dialect) Name() string { return "PostgreSQL" }
+
+// Schema is the target schema.
+func (d *Dialect) Schema() string { return d.schema }
+
+// Now is the transaction's timestamp.
+func (d *Dialect) Now() string { return "now()" }
+
+// EpochMicros converts a timestamp to epoch microseconds.
+func (d *Dialect) EpochMicros(expr string) string {
+	return "CAST(EXTRACT(EPOCH FROM " + expr + ") * 1000000 AS BIGINT)"
+}
+
+// SQLType renders a type.
+func (d *Dialect) SQLType(t change.Type) string { return sqlType(t) }
+
+// Staging stages JSONB and TIMETZ as text (COPY writes them as text, cast
+// on apply).
+func (d *Dialect) Staging(sqlType string) (string, string) {
+	switch sqlType {
+	case "jsonb":
+		return "text", "CAST(%s AS jsonb)"
+	case "time with time zone":
+		return "text", "CAST(%s AS time with time zone)"
+	}
+	return sqlType, "%s"
+}
+
+// Columns reads a table's columns from pg_attribute.
+func (d *Dialect) Columns(ctx context.Context, conn *sql.Conn, table string) ([]warehouse.Column, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+		FROM pg_attribute a JOIN pg_class c ON a.attrelid = c.oid JOIN pg_namespace n ON c.relnamespace = n.oid
+		WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY a.attnum`, d.schema, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []warehouse.Column
+	for rows.Next() {
+		var c warehouse.Column
+		var raw string
+		if err := rows.Scan(&c.Name, &raw); err != nil {
+			return nil, err
+		}
+		c.Type = parseType(raw)
+		c.SQL = raw
+		if c.Type.Kind != change.KindUnknown {
+			c.SQL = sqlType(c.Type)
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
+// PrimaryKey reads a table's primary key, in key order.
+func (d *Dialect) PrimaryKey(ctx context.Context, conn *sql.Conn, table string) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT a.attname
+		FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+		WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary
+		ORDER BY array_position(i.indkey::int2[], a.attnum)`, d.schema, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var key []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		key = append(key, k)
+	}
+	return key, rows.Err()
+}
+
+// AddColumn adds a column.
+func (d *Dialect) AddColumn(table string, c warehouse.Column) string {
+	return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + sqlapply.Quote(c.Name) + " " + c.SQL
+}
+
+// AlterColumn widens a column.
+func (d *Dialect) AlterColumn(table string, c warehouse.Column) (string, bool) {
+	return "ALTER TABLE " + table + " ALTER COLUMN " + sqlapply.Quote(c.Name) + " TYPE " + c.SQL, true
+}
+
+// Bind converts a value for COPY.
+func (d *Dialect) Bind(v any, t change.Type, sqlType string) (any, error) { return bind(v, t, sqlType) }
+
+// BulkLoad copies rows into a staging table with COPY, inside the
+// transaction open on conn.
+func (d *Dialect) BulkLoad(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return errors.New("not a pgx connection")
+		}
+		n, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+		if err != nil {
+			return err
+		}
+		if int(n) != len(rows) {
+			return fmt.Errorf("COPY wrote %d of %d rows", n, len(rows))
+		}
+		return nil
+	})
+}
+
+// Transient reports errors worth retrying: lost connections, server
+// shutdowns and restarts, serialization failures and deadlocks.
+func (d *Dialect) Transient(err error) bool { return Transient(err) }
+
+// Transient is Dialect.Transient, shared with the Redshift dialect.
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			pe.Code == "40001", // serialization_failure
+			pe.Code == "40P01", // deadlock_detected
+			pe.Code == "57P01", // admin_shutdown
+			pe.Code == "57P02", // crash_shutdown
+			pe.Code == "57P03", // cannot_connect_now
+			pe.Code == "53300": // too_many_connections
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, net.ErrClosed) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "conn closed") || strings.Contains(s, "connection reset") ||
+		strings.Contains(s, "broken pipe") || strings.Contains(s, "driver: bad connection")
+}
+
+var (
+	numericRE = regexp.MustCompile(`^numeric\((\d+),(\d+)\)$`)
+	varcharRE = regexp.MustCompile(`^character varying\(\d+\)$|^character varying$|^character\(\d+\)$`)
+	timeRE    = regexp.MustCompile(`^(time|timestamp)(\(\d\))? (with|without) time zone$`)
+)
+
+// sqlType renders a column type in PostgreSQL's dialect, exactly as
+// format_type prints it, so that catalog types compare as strings.
+func sqlType(t change.Type) string {
+	switch t.Kind {
+	case change.KindBool:
+		return "boolean"
+	case change.KindInt16:
+		return "smallint"
+	case change.KindInt32:
+		return "integer"
+	case change.KindInt64:
+		return "bigint"
+	case change.KindFloat32:
+		return "real"
+	case change.KindFloat64:
+		return "double precision"
+	case change.KindDecimal:
+		if t.Precision == 0 || t.Precision > 1000 {
+			return "numeric"
+		}
+		return fmt.Sprintf("numeric(%d,%d)", t.Precision, t.Scale)
+	case change.KindString:
+		return "text"
+	case change.KindBytes:
+		return "bytea"
+	case change.KindDate:
+		return "date"
+	case change.KindTime:
+		return "time without time zone"
+	case change.KindTimeTZ:
+		return "time with time zone"
+	case change.KindTimestamp:
+		return "timestamp without time zone"
+	case change.KindTimestampTZ:
+		return "timestamp with time zone"
+	case change.KindInterval:
+		return "interval"
+	case change.KindJSON, change.KindGeometry:
+		return "jsonb"
+	case change.KindUUID:
+		return "uuid"
+	case change.KindList:
+		if t.Elem == nil || t.Elem.Kind == change.KindList {
+			return "jsonb"
+		}
+		return sqlType(*t.Elem) + "[]"
+	}
+	return "text"
+}
+
+// parseType reads a format_type rendering back.
+func parseType(s string) change.Type {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "[]") {
+		return change.ListType(parseType(strings.TrimSuffix(s, "[]")))
+	}
+	if m := numericRE.FindStringSubmatch(s); m != nil {
+		p, _ := strconv.Atoi(m[1])
+		sc, _ := strconv.Atoi(m[2])
+		return change.DecimalType(p, sc)
+	}
+	if varcharRE.MatchString(s) {
+		return change.String
+	}
+	if m := timeRE.FindStringSubmatch(s); m != nil {
+		switch {
+		case m[1] == "time" && m[3] == "without":
+			return change.TimeType(change.UnitMicros)
+		case m[1] == "time":
+			return change.TimeTZ
+		case m[3] == "without":
+			return change.TimestampType(change.UnitMicros)
+		default:
+			return change.TimestampTZ
+		}
+	}
+	switch s {
+	case "boolean":
+		return change.Bool
+	case "smallint":
+		return change.Int16
+	case "integer":
+		return change.Int32
+	case "bigint":
+		return change.Int64
+	case "real":
+		return change.Float32
+	case "double precision":
+		return change.Float64
+	case "numeric":
+		return change.DecimalType(0, 0)
+	case "text":
+		return change.String
+	case "bytea":
+		return change.Bytes
+	case "date":
+		return change.Date
+	case "interval":
+		return change.Interval
+	case "jsonb", "json":
+		return change.JSON
+	case "uuid":
+		return change.UUID
+	}
+	return change.Type{}
+}

@@ -1,0 +1,119 @@
+package postgres
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/cdcsync/cdcsync/internal/change"
+)
+
+// bind converts a change value to what pgx's COPY encodes into a column of
+// type t.
+func bind(v any, t change.Type, sqlType string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if inf, ok := v.(change.Infinity); ok {
+		mod := pgtype.Infinity
+		if inf < 0 {
+			mod = pgtype.NegativeInfinity
+		}
+		switch t.Kind {
+		case change.KindDate:
+			return pgtype.Date{InfinityModifier: mod, Valid: true}, nil
+		case change.KindTimestamp:
+			return pgtype.Timestamp{InfinityModifier: mod, Valid: true}, nil
+		case change.KindTimestampTZ:
+			return pgtype.Timestamptz{InfinityModifier: mod, Valid: true}, nil
+		}
+		return nil, fmt.Errorf("%v does not fit %s", inf, sqlType)
+	}
+	switch t.Kind {
+	case change.KindBool:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case change.KindInt16, change.KindInt32, change.KindInt64:
+		if n, ok := v.(int64); ok {
+			lo, hi := change.IntRange(t.Kind)
+			if n < lo || n > hi {
+				return nil, fmt.Errorf("%d does not fit %s", n, sqlType)
+			}
+			return n, nil
+		}
+	case change.KindFloat32, change.KindFloat64:
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case int64:
+			return float64(x), nil
+		}
+	case change.KindDecimal:
+		d, ok := change.AsDecimal(v)
+		if !ok {
+			break
+		}
+		if t.Precision > 0 {
+			var err error
+			if d, err = d.Fit(t.Precision, t.Scale); err != nil {
+				return nil, err
+			}
+		}
+		return pgtype.Numeric{Int: d.Unscaled, Exp: int32(-d.Scale), Valid: true}, nil
+	case change.KindString:
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case change.Decimal:
+			return x.String(), nil
+		}
+	case change.KindJSON, change.KindGeometry, change.KindTimeTZ, change.KindUUID:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case change.KindBytes:
+		if b, ok := v.([]byte); ok {
+			return b, nil
+		}
+	case change.KindDate:
+		if ts, ok := v.(time.Time); ok {
+			return pgtype.Date{Time: ts, Valid: true}, nil
+		}
+	case change.KindTimestamp:
+		if ts, ok := v.(time.Time); ok {
+			return pgtype.Timestamp{Time: ts, Valid: true}, nil
+		}
+	case change.KindTimestampTZ:
+		if ts, ok := v.(time.Time); ok {
+			return pgtype.Timestamptz{Time: ts, Valid: true}, nil
+		}
+	case change.KindTime:
+		if tod, ok := v.(change.TimeOfDay); ok {
+			// PostgreSQL keeps microseconds; nanosecond digits are dropped.
+			return pgtype.Time{Microseconds: int64(tod) / 1000, Valid: true}, nil
+		}
+	case change.KindInterval:
+		if iv, ok := v.(change.IntervalValue); ok {
+			return pgtype.Interval{Months: iv.Months, Days: iv.Days, Microseconds: iv.Micros, Valid: true}, nil
+		}
+	case change.KindList:
+		if l, ok := v.([]any); ok && t.Elem != nil {
+			out := make([]any, len(l))
+			for i, e := range l {
+				b, err := bind(e, *t.Elem, sqlType)
+				if err != nil {
+					return nil, fmt.Errorf("list element %d: %w", i, err)
+				}
+				out[i] = b
+			}
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("a %T value does not fit %s", v, sqlType)
+}
+
+
+
+

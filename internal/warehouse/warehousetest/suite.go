@@ -1,0 +1,402 @@
+// Package warehousetest is the conformance suite every warehouse passes:
+// the definition of "correct" for a warehouse implementation. A new
+// warehouse is added by writing its dialect and calling Run from its tests.
+package warehousetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcsync/cdcsync/internal/batch"
+	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/kafkatest"
+	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+	"github.com/cdcsync/cdcsync/internal/workload"
+)
+
+// Opener opens the warehouse under test. Each call with a new name must
+// give an empty warehouse; calling it again with the same name reopens the
+// same one (a restart).
+type Opener func(t *testing.T, name string, opts warehouse.Options) *sqlapply.Warehouse
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Opener) {
+	t.Run("ConvergesWithSchemas", func(t *testing.T) { testConverges(t, open, true) })
+	t.Run("ConvergesWithoutSchemas", func(t *testing.T) { testConverges(t, open, false) })
+	t.Run("ReplayIsFenced", func(t *testing.T) { testReplayIsFenced(t, open) })
+	t.Run("TruncateMarkSurvivesRestart", func(t *testing.T) { testTruncateMark(t, open) })
+	t.Run("UnchangedToastKeepsValue", func(t *testing.T) { testUnchanged(t, open) })
+	t.Run("SchemaEvolution", func(t *testing.T) { testEvolution(t, open) })
+	t.Run("ValueThatDoesNotFitIsDeadLettered", func(t *testing.T) { testDoesNotFit(t, open) })
+}
+
+// Converge drains a seeded workload with the pipeline (one pass, on an
+// in-process Kafka) into wh and compares every table with the source state.
+func Converge(t *testing.T, wh *sqlapply.Warehouse, w *workload.Workload) {
+	t.Helper()
+	var topics []string
+	for _, tb := range w.Tables {
+		topics = append(topics, w.Topic(tb))
+	}
+	c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events); err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]map[string]change.Type{}
+	if !w.Opts.Schemas {
+		for _, tb := range w.Tables {
+			m := map[string]change.Type{}
+			for col, s := range tb.DeclaredTypes() {
+				typ, err := change.ParseType(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m[col] = typ
+			}
+			declared[tb.Name] = m
+		}
+	}
+	cfg := pipeline.Config{
+		Topics: regexp.MustCompile("^(?:" + w.TopicRegex() + ")$"), Group: "conformance", Once: true,
+		MaxEvents: 700, MaxBytes: 8 << 20, Interval: 50 * time.Millisecond,
+		Decoder: debezium.Options{Table: func(topic string) debezium.TableOptions {
+			name := debezium.TableName(topic)
+			return debezium.TableOptions{Name: name, Columns: declared[name]}
+		}},
+		Kafka: []kgo.Opt{kgo.SeedBrokers(c.Addr())}, MetadataRefresh: time.Second, FetchMaxBytes: 4 << 20,
+	}
+	sum, err := pipeline.New(cfg, wh, nil, nil).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Events != int64(len(w.Events)) {
+		t.Errorf("consumed %d events, produced %d", sum.Events, len(w.Events))
+	}
+	AssertTables(t, wh, w)
+}
+
+// AssertTables compares every table of the workload with the warehouse,
+// row by row.
+func AssertTables(t *testing.T, wh *sqlapply.Warehouse, w *workload.Workload) {
+	t.Helper()
+	ctx := context.Background()
+	for _, tb := range w.Tables {
+		ts := map[string]bool{}
+		for _, c := range tb.Columns() {
+			ts[c] = tb.IsTimestamp(c)
+		}
+		got, err := wh.Dump(ctx, tb.Name, tb.Columns(), ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.SortRows(got)
+		want := tb.Expected()
+		if diff := DiffRows(tb.Columns(), want, got); diff != "" {
+			t.Errorf("table %s differs from the source (want %d rows, got %d):\n%s", tb.Name, len(want), len(got), diff)
+		}
+	}
+}
+
+// DiffRows describes the rows missing from got and the extra ones, or "".
+func DiffRows(cols []string, want, got [][]*string) string {
+	render := func(r []*string) string {
+		parts := make([]string, len(r))
+		for i, v := range r {
+			if v == nil {
+				parts[i] = cols[i] + "=NULL"
+			} else {
+				parts[i] = cols[i] + "=" + *v
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	w, g := map[string]int{}, map[string]int{}
+	for _, r := range want {
+		w[render(r)]++
+	}
+	for _, r := range got {
+		g[render(r)]++
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range want {
+		if s := render(r); g[s] < w[s] && n < 10 {
+			fmt.Fprintf(&b, "  missing: %s\n", s)
+			n++
+		}
+	}
+	for _, r := range got {
+		if s := render(r); w[s] < g[s] && n < 20 {
+			fmt.Fprintf(&b, "  extra:   %s\n", s)
+			n++
+		}
+	}
+	return b.String()
+}
+
+func testConverges(t *testing.T, open Opener, schemas bool) {
+	for _, seed := range []int64{3, 11} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			w := workload.New(workload.Options{Seed: seed, Partitions: 3, Schemas: schemas, SnapshotRows: 30, Ops: 2500,
+				Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
+			wh := open(t, fmt.Sprintf("conv_%v_%d", schemas, seed), warehouse.Options{Group: "conformance", Landing: true})
+			Converge(t, wh, w)
+			var dead, landed, distinct int
+			if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + qualified(wh, warehouse.DeadLettersTable)).Scan(&dead); err != nil {
+				t.Fatal(err)
+			}
+			if dead != w.Poisoned {
+				t.Errorf("dead letters: %d, want %d", dead, w.Poisoned)
+			}
+			err := wh.DB().QueryRow(`SELECT count(*), count(DISTINCT kafka_partition * 100000000 + kafka_offset) FROM ` +
+				qualified(wh, warehouse.LandingTable("customers"))).Scan(&landed, &distinct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if landed == 0 || landed != distinct {
+				t.Errorf("landing: %d rows for %d distinct records", landed, distinct)
+			}
+		})
+	}
+}
+
+func qualified(wh *sqlapply.Warehouse, table string) string {
+	return sqlapply.Quote(wh.Dialect().Schema()) + "." + sqlapply.Quote(table)
+}
+
+// A tiny table for hand-made batches: id key, name, bio.
+var (
+	keyCols = []change.Column{{Name: "id", Type: change.Int64}}
+	schema  = change.NewSchema([]change.Column{
+		{Name: "id", Type: change.Int64}, {Name: "name", Type: change.String, Optional: true}, {Name: "bio", Type: change.String, Optional: true},
+	}, keyCols)
+	deleteSchema = change.NewSchema(nil, keyCols)
+	seq          uint64
+)
+
+func upsert(part int32, off int64, pos string, id int64, name, bio any) *change.Change {
+	seq++
+	return &change.Change{Topic: "t.db.people", Table: "people", Partition: part, Offset: off, Seq: seq, Op: change.OpUpsert,
+		SourceOp: 'u', Schema: schema, Key: []any{id}, KeyID: change.KeyID([]any{id}), Row: []any{id, name, bio}, Pos: change.Position(pos)}
+}
+
+func truncateAt(part int32, off int64, pos string) *change.Change {
+	seq++
+	return &change.Change{Topic: "t.db.people", Table: "people", Partition: part, Offset: off, Seq: seq, Op: change.OpTruncate,
+		SourceOp: 't', Pos: change.Position(pos)}
+}
+
+// batchOf builds a batch of changes on topic t.db.people.
+func batchOf(changes ...*change.Change) *batch.Batch {
+	b := batch.New()
+	for _, c := range changes {
+		b.Record(c.Topic, c.Partition, c.Offset, 10)
+		tb := b.Table(c.Table, c.Topic)
+		tb.Add(c)
+		tb.Landing = append(tb.Landing, batch.Raw{Topic: c.Topic, Partition: c.Partition, Offset: c.Offset, TimestampType: 'C',
+			Timestamp: time.UnixMilli(1_700_000_000_000).UTC(), Key: []byte(fmt.Sprintf(`{"id":%v}`, c.Key)), Value: []byte(`{}`)})
+	}
+	return b
+}
+
+func people(t *testing.T, wh *sqlapply.Warehouse) map[string]string {
+	t.Helper()
+	rows, err := wh.Dump(context.Background(), "people", []string{"id", "name", "bio"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range rows {
+		v := func(s *string) string {
+			if s == nil {
+				return "NULL"
+			}
+			return *s
+		}
+		out[v(r[0])] = v(r[1]) + "|" + v(r[2])
+	}
+	return out
+}
+
+func apply(t *testing.T, wh *sqlapply.Warehouse, b *batch.Batch, from map[batch.TopicPartition]int64) warehouse.Stats {
+	t.Helper()
+	st, err := wh.Apply(context.Background(), b, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func testReplayIsFenced(t *testing.T, open Opener) {
+	wh := open(t, "replay", warehouse.Options{Group: "g", Landing: true})
+	tp := batch.TopicPartition{Topic: "t.db.people", Partition: 0}
+	apply(t, wh, batchOf(upsert(0, 0, "m1", 1, "ann", "x")), nil)
+	// The same batch again, from a process that believes nothing is
+	// stored: fenced, nothing applied.
+	_, err := wh.Apply(context.Background(), batchOf(upsert(0, 0, "m1", 1, "ann-again", "x")), nil)
+	if !errors.Is(err, warehouse.ErrFenced) {
+		t.Fatalf("replay with no stored offset: err = %v, want ErrFenced", err)
+	}
+	apply(t, wh, batchOf(upsert(0, 1, "m2", 1, "bob", "y")), map[batch.TopicPartition]int64{tp: 1})
+	// A stale process that read offset 1 and commits after the newer one.
+	_, err = wh.Apply(context.Background(), batchOf(upsert(0, 1, "m2", 1, "stale", "y")), map[batch.TopicPartition]int64{tp: 1})
+	if !errors.Is(err, warehouse.ErrFenced) {
+		t.Fatalf("stale commit: err = %v, want ErrFenced", err)
+	}
+	if got := people(t, wh); got["1"] != "bob|y" || len(got) != 1 {
+		t.Fatalf("people = %v, want only 1=bob|y", got)
+	}
+	offs, err := wh.Offsets(context.Background(), []string{"t.db.people"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if offs[tp] != 2 {
+		t.Fatalf("stored offset = %d, want 2", offs[tp])
+	}
+	var landed int
+	if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + qualified(wh, warehouse.LandingTable("people"))).Scan(&landed); err != nil {
+		t.Fatal(err)
+	}
+	if landed != 2 {
+		t.Fatalf("landing rows = %d, want 2 (fenced batches land nothing)", landed)
+	}
+}
+
+func testTruncateMark(t *testing.T, open Opener) {
+	opts := warehouse.Options{Group: "g"}
+	wh := open(t, "truncmark", opts)
+	// Partition 1 is ahead: its row at m20 follows the truncate at m15.
+	apply(t, wh, batchOf(upsert(0, 0, "m10", 1, "a", "x"), upsert(1, 0, "m20", 2, "b", "x")), nil)
+	apply(t, wh, batchOf(truncateAt(2, 0, "m15")), nil)
+	if got := people(t, wh); len(got) != 1 || got["2"] == "" {
+		t.Fatalf("after truncate people = %v, want only 2 (it follows the truncate)", got)
+	}
+	wh.Close()
+	// After a restart, an event of partition 0 that precedes the
+	// truncate but is consumed late is ignored; a later one applies.
+	wh = open(t, "truncmark", opts)
+	tp0 := batch.TopicPartition{Topic: "t.db.people", Partition: 0}
+	st := apply(t, wh, batchOf(upsert(0, 1, "m12", 3, "late", "x"), upsert(0, 2, "m30", 4, "after", "x")), map[batch.TopicPartition]int64{tp0: 1})
+	got := people(t, wh)
+	if got["3"] != "" || got["4"] != "after|x" || got["2"] != "b|x" {
+		t.Fatalf("people = %v, want 2 and 4 only", got)
+	}
+	if st.Ignored != 1 {
+		t.Fatalf("ignored = %d, want 1", st.Ignored)
+	}
+}
+
+func testUnchanged(t *testing.T, open Opener) {
+	wh := open(t, "toast", warehouse.Options{Group: "g"})
+	apply(t, wh, batchOf(upsert(0, 0, "p1", 1, "ann", "a long biography")), nil)
+	tp := batch.TopicPartition{Topic: "t.db.people", Partition: 0}
+	c := upsert(0, 1, "p2", 1, "ann b", nil)
+	c.Unchanged = []bool{false, false, true}
+	d := upsert(0, 2, "p3", 2, "new", nil) // unchanged but no row to keep it from
+	d.Unchanged = []bool{false, false, true}
+	apply(t, wh, batchOf(c, d), map[batch.TopicPartition]int64{tp: 1})
+	got := people(t, wh)
+	if got["1"] != "ann b|a long biography" || got["2"] != "new|NULL" {
+		t.Fatalf("people = %v; the unchanged bio must be kept and the placeholder never written", got)
+	}
+}
+
+func testEvolution(t *testing.T, open Opener) {
+	wh := open(t, "evolve", warehouse.Options{Group: "g"})
+	tp := batch.TopicPartition{Topic: "t.db.people", Partition: 0}
+	apply(t, wh, batchOf(upsert(0, 0, "m1", 1, "ann", "x")), nil)
+
+	// Add a column, widen none: age int32.
+	s2 := change.NewSchema(append(append([]change.Column(nil), schema.Columns...), change.Column{Name: "age", Type: change.Int32, Optional: true}), keyCols)
+	c2 := upsert(0, 1, "m2", 2, "bob", "y")
+	c2.Schema, c2.Row = s2, []any{int64(2), "bob", "y", int64(41)}
+	apply(t, wh, batchOf(c2), map[batch.TopicPartition]int64{tp: 1})
+
+	// Widen age to int64 with a value that needs it.
+	s3 := change.NewSchema(append(append([]change.Column(nil), schema.Columns...), change.Column{Name: "age", Type: change.Int64, Optional: true}), keyCols)
+	c3 := upsert(0, 2, "m3", 3, "cy", "z")
+	c3.Schema, c3.Row = s3, []any{int64(3), "cy", "z", int64(1) << 40}
+
+	// Drop bio: the column stays, NULL from then on.
+	s4 := change.NewSchema([]change.Column{{Name: "id", Type: change.Int64}, {Name: "name", Type: change.String}}, keyCols)
+	c4 := upsert(0, 3, "m4", 4, "dee", nil)
+	c4.Schema, c4.Row = s4, []any{int64(4), "dee"}
+
+	// Incompatible: name becomes an integer.
+	s5 := change.NewSchema([]change.Column{{Name: "id", Type: change.Int64}, {Name: "name", Type: change.Int32}}, keyCols)
+	c5 := upsert(0, 4, "m5", 5, nil, nil)
+	c5.Schema, c5.Row = s5, []any{int64(5), int64(7)}
+	st := apply(t, wh, batchOf(c3, c4, c5), map[batch.TopicPartition]int64{tp: 2})
+
+	if st.DeadLetters != 1 {
+		t.Fatalf("dead letters = %d, want 1 (the incompatible change)", st.DeadLetters)
+	}
+	rows, err := wh.Dump(context.Background(), "people", []string{"id", "name", "bio", "age"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rows {
+		parts := make([]string, len(r))
+		for i, v := range r {
+			parts[i] = "NULL"
+			if v != nil {
+				parts[i] = *v
+			}
+		}
+		got[parts[0]] = strings.Join(parts[1:], "|")
+	}
+	want := map[string]string{"1": "ann|x|NULL", "2": "bob|y|41", "3": "cy|z|1099511627776", "4": "dee|NULL|NULL"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("row %s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("rows = %v, want %v", got, want)
+	}
+	var reason string
+	if err := wh.DB().QueryRow(`SELECT reason FROM ` + qualified(wh, warehouse.DeadLettersTable)).Scan(&reason); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(reason, `"name"`) {
+		t.Errorf("dead-letter reason %q does not name the column", reason)
+	}
+}
+
+func testDoesNotFit(t *testing.T, open Opener) {
+	wh := open(t, "nofit", warehouse.Options{Group: "g"})
+	s := change.NewSchema([]change.Column{{Name: "id", Type: change.Int64}, {Name: "price", Type: change.DecimalType(5, 2)}}, keyCols)
+	ok := upsert(0, 0, "m1", 1, nil, nil)
+	ok.Schema, ok.Row = s, []any{int64(1), change.Decimal{Unscaled: bigInt(12345), Scale: 2}}
+	bad := upsert(0, 1, "m2", 2, nil, nil)
+	bad.Schema, bad.Row = s, []any{int64(2), change.Decimal{Unscaled: bigInt(1234567), Scale: 2}}
+	st := apply(t, wh, batchOf(ok, bad), nil)
+	if st.DeadLetters != 1 || st.Upserts != 1 {
+		t.Fatalf("stats = %+v, want 1 upsert and 1 dead letter", st)
+	}
+	rows, err := wh.Dump(context.Background(), "people", []string{"id", "price"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || *rows[0][1] != "123.45" {
+		t.Fatalf("rows = %v, want 1 → 123.45", rows)
+	}
+}
+
+func bigInt(n int64) *big.Int { return big.NewInt(n) }
