@@ -297,10 +297,6 @@ func describe(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-
-
-
-
 // parseTimeTZ reads Debezium's ZonedTime ("11:51:30.123789Z") into the
 // time the appender writes as TIMETZ.
 func parseTimeTZ(s string) (time.Time, error) {

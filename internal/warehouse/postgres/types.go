@@ -113,7 +113,3 @@ func bind(v any, t change.Type, sqlType string) (any, error) {
 	}
 	return nil, fmt.Errorf("a %T value does not fit %s", v, sqlType)
 }
-
-
-
-

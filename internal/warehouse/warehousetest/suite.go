@@ -163,7 +163,7 @@ func testConverges(t *testing.T, open Opener, schemas bool) {
 			if dead != w.Poisoned {
 				t.Errorf("dead letters: %d, want %d", dead, w.Poisoned)
 			}
-			err := wh.DB().QueryRow(`SELECT count(*), count(DISTINCT kafka_partition * 100000000 + kafka_offset) FROM ` +
+			err := wh.DB().QueryRow(`SELECT count(*), count(DISTINCT kafka_partition * 100000000 + kafka_offset) FROM `+
 				qualified(wh, warehouse.LandingTable("customers"))).Scan(&landed, &distinct)
 			if err != nil {
 				t.Fatal(err)
