@@ -47,6 +47,8 @@ type Dialect interface {
 	PrimaryKey(ctx context.Context, conn *sql.Conn, table string) ([]string, error)
 	// AddColumn and AlterColumn return the DDL adding a column and
 	// widening one to c.SQL; ok is false when the warehouse cannot widen.
+	// The DDL may be several statements separated by semicolons when the
+	// dialect's driver runs them as one (simple query protocol).
 	AddColumn(table string, c warehouse.Column) string
 	AlterColumn(table string, c warehouse.Column) (stmt string, ok bool)
 	// BulkLoad appends rows (values from Bind) to a staging table inside the
@@ -64,6 +66,12 @@ type Dialect interface {
 // TABLE of target and landing tables (Redshift: DISTKEY, SORTKEY).
 type TableOptioner interface {
 	TableOptions(key []string) string
+}
+
+// ColumnOptioner is implemented by dialects that append options to column
+// definitions of new target tables (Redshift: ENCODE).
+type ColumnOptioner interface {
+	ColumnOptions(key []string, name string, t change.Type) string
 }
 
 // Quote quotes an identifier the standard way, which every supported

@@ -218,8 +218,12 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 		for _, k := range s.Key {
 			isKey[k.Name] = true
 		}
+		co, _ := w.d.(ColumnOptioner)
 		for _, c := range ev.Add {
 			b.WriteString(Quote(c.Name) + " " + c.SQL)
+			if co != nil {
+				b.WriteString(co.ColumnOptions(s.KeyNames(), c.Name, c.Type))
+			}
 			if isKey[c.Name] {
 				b.WriteString(" NOT NULL")
 			}
@@ -565,17 +569,30 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 		return err
 	}
 	rows := make([][]any, len(raws))
+	bindAs := func(v any, t change.Type) any {
+		b, err := w.d.Bind(v, t, w.d.SQLType(t))
+		if err != nil {
+			return nil
+		}
+		return b
+	}
 	for i := range raws {
 		r := &raws[i]
-		var payload any
+		var payload, key, value, headers any
 		if r.Payload != nil && utf8.Valid(r.Payload) {
-			payload = string(r.Payload)
+			payload = bindAs(string(r.Payload), change.JSON)
 		}
-		ts, err := w.d.Bind(r.Timestamp, change.TimestampType(change.UnitMillis), w.d.SQLType(change.TimestampType(change.UnitMillis)))
-		if err != nil {
-			ts = nil
+		if r.Key != nil {
+			key = bindAs(r.Key, change.Bytes)
 		}
-		rows[i] = []any{r.Topic, r.Partition, r.Offset, string(r.TimestampType), ts, nonNil(r.Key), nonNil(r.Value), headersJSON(r.Headers), payload}
+		if r.Value != nil {
+			value = bindAs(r.Value, change.Bytes)
+		}
+		if h := headersJSON(r.Headers); h != "" {
+			headers = bindAs(h, change.JSON)
+		}
+		rows[i] = []any{r.Topic, r.Partition, r.Offset, string(r.TimestampType),
+			bindAs(r.Timestamp, change.TimestampType(change.UnitMillis)), key, value, headers, payload}
 	}
 	conn, err := w.connection(ctx)
 	if err != nil {
@@ -592,9 +609,9 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 
 // headersJSON renders Kafka headers as a JSON array of {key, value}; values
 // that are not UTF-8 text are base64 under "value_base64".
-func headersJSON(hs []batch.Header) any {
+func headersJSON(hs []batch.Header) string {
 	if len(hs) == 0 {
-		return nil
+		return ""
 	}
 	type h struct {
 		Key    string  `json:"key"`
@@ -613,7 +630,7 @@ func headersJSON(hs []batch.Header) any {
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		return nil
+		return ""
 	}
 	return string(b)
 }
