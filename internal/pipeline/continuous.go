@@ -36,6 +36,7 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 			p.log.Info("partitions assigned", "partitions", assigned)
 		}),
 		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
+		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { p.rebalanceWanted.Store(true) }),
 		kgo.OnPartitionsRevoked(p.forget),
 		kgo.OnPartitionsLost(p.forget),
 	}
@@ -58,61 +59,101 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 	}
 	p.log.Info("consuming", "group", p.cfg.Group, "topics", p.cfg.Topics.String())
 
+	a := p.startApplier(ctx)
+	defer a.close()
 	b := batch.New()
-	for {
+	for ctx.Err() == nil {
 		wait := idlePoll
 		if !b.Empty() {
 			wait = time.Until(b.Opened.Add(p.cfg.Interval))
 		}
-		pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
-		fs := cl.PollRecords(pctx, p.cfg.MaxEvents-b.Events)
-		cancel()
-		if err := p.fetchErrors(fs); err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return err
+		if a.busy != nil {
+			wait = min(wait, 10*time.Millisecond) // check on the batch in flight soon
 		}
-		fs.EachRecord(func(r *kgo.Record) { p.addRecord(b, r) })
-		if ctx.Err() != nil {
-			break
-		}
-		if !b.Empty() && (p.full(b) || time.Since(b.Opened) >= p.cfg.Interval) {
-			if err := p.commit(ctx, cl, b); err != nil {
+		if p.full(b) {
+			wait = 0 // nothing more fits: wait for the batch in flight below
+		} else {
+			pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+			fs := cl.PollRecords(pctx, p.cfg.MaxEvents-b.Events)
+			cancel()
+			if err := p.fetchErrors(fs); err != nil {
+				if ctx.Err() != nil {
+					break
+				}
 				return err
+			}
+			fs.EachRecord(func(r *kgo.Record) { p.addRecord(b, r) })
+		}
+
+		// Take the result of the batch in flight: now if the next one must
+		// go, else if it is ready.
+		ready := !b.Empty() && (p.full(b) || time.Since(b.Opened) >= p.cfg.Interval)
+		rebalance := p.rebalanceWanted.Load()
+		var r applied
+		var ok bool
+		if ready || rebalance {
+			r, ok = a.wait()
+		} else {
+			r, ok = a.poll()
+		}
+		if ok {
+			resynced, err := p.settle(ctx, cl, r)
+			if err != nil {
+				return err
+			}
+			if resynced {
+				b = batch.New() // its records followed the dropped batch
+				continue
+			}
+		}
+		if ready || (rebalance && !b.Empty()) {
+			if rebalance {
+				// Commit synchronously so the rebalance can proceed.
+				resynced, err := p.settle(ctx, cl, applied{b: b, err: p.flush(ctx, b)})
+				if err != nil {
+					return err
+				}
+				_ = resynced
+			} else {
+				a.submit(b)
 			}
 			b = batch.New()
 		}
-		if b.Empty() {
+		if a.busy == nil && b.Empty() {
+			p.rebalanceWanted.Store(false)
 			cl.AllowRebalance()
 		}
 	}
-	// Stopping: finish the batch in flight, then leave.
+	// Stopping: finish the batch in flight and the one being built, then
+	// leave the group.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownFlushTimeout)
 	defer cancel()
-	if err := p.commit(fctx, cl, b); err != nil {
-		return err
+	if r, ok := a.wait(); ok {
+		resynced, err := p.settle(fctx, cl, r)
+		if err != nil || resynced {
+			return err
+		}
 	}
-	return nil
+	_, err = p.settle(fctx, cl, applied{b: b, err: p.flush(fctx, b)})
+	return err
 }
 
-// commit applies a batch and records the offsets in the Kafka group for
-// monitoring. A fenced batch is dropped and consumption resumes from the
-// offsets the warehouse holds.
-func (p *Pipeline) commit(ctx context.Context, cl *kgo.Client, b *batch.Batch) error {
-	err := p.flush(ctx, b)
-	if errors.Is(err, warehouse.ErrFenced) {
-		p.log.Warn("another consumer committed these partitions; dropping the batch and resuming from the stored offsets", "err", err)
-		return p.resync(ctx, cl, b)
+// settle takes the result of an applied batch: records its offsets in the
+// Kafka group (monitoring only), or, if another consumer had committed its
+// partitions, drops it and resumes from the stored offsets (resynced).
+func (p *Pipeline) settle(ctx context.Context, cl *kgo.Client, r applied) (resynced bool, err error) {
+	if errors.Is(r.err, warehouse.ErrFenced) {
+		p.log.Warn("another consumer committed these partitions; dropping the batch and resuming from the stored offsets", "err", r.err)
+		return true, p.resync(ctx, cl, r.b)
 	}
-	if err != nil {
-		return err
+	if r.err != nil {
+		return false, r.err
 	}
-	if b.Empty() {
-		return nil
+	if r.b.Empty() {
+		return false, nil
 	}
 	offs := map[string]map[int32]kgo.EpochOffset{}
-	for tp, n := range b.Next {
+	for tp, n := range r.b.Next {
 		if offs[tp.Topic] == nil {
 			offs[tp.Topic] = map[int32]kgo.EpochOffset{}
 		}
@@ -123,7 +164,7 @@ func (p *Pipeline) commit(ctx context.Context, cl *kgo.Client, b *batch.Batch) e
 			p.log.Debug("could not record offsets in the Kafka consumer group (monitoring only)", "err", err)
 		}
 	})
-	return nil
+	return false, nil
 }
 
 // resync reloads the stored offsets of the batch's partitions and moves

@@ -126,11 +126,13 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
+	a := p.startApplier(ctx)
+	defer a.close()
 	b := batch.New()
 	for len(remaining) > 0 {
 		fs := cl.PollRecords(ctx, p.cfg.MaxEvents-b.Events)
 		if ctx.Err() != nil {
-			break // stopped: finish the batch in flight below
+			break // stopped: finish the batches in flight below
 		}
 		if err := p.fetchErrors(fs); err != nil {
 			return err
@@ -148,11 +150,17 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 			}
 		})
 		if p.full(b) {
-			if err := p.flush(ctx, b); err != nil {
-				return err
+			if r, ok := a.wait(); ok && r.err != nil {
+				return r.err
 			}
+			a.submit(b)
 			b = batch.New()
 		}
+	}
+	// The batch in flight must commit before the last one: the last one's
+	// records follow it.
+	if r, ok := a.wait(); ok && r.err != nil {
+		return r.err
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownFlushTimeout)
 	defer cancel()

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -87,6 +88,10 @@ type Pipeline struct {
 	stored map[batch.TopicPartition]int64
 	// lastPos is the last known source position per partition.
 	lastPos map[batch.TopicPartition]change.Position
+
+	// rebalanceWanted is set when the group wants to rebalance and the
+	// loop holds it back: the loop then commits and allows it.
+	rebalanceWanted atomic.Bool
 
 	sum Summary
 }
