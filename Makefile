@@ -36,5 +36,17 @@ bench: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/debezium/
 
+# The end-to-end suite on real services (see scripts/services/README.md):
+# starts PostgreSQL, MariaDB, Kafka and Kafka Connect with Debezium, runs
+# ./e2e/ against them, and stops them whatever happens. Fails if the
+# services cannot start or any test fails.
+e2e:
+	@svc=scripts/services/svc.sh; \
+	trap 'rc=$$?; trap - EXIT INT TERM; $$svc stop all >&2 || true; exit $$rc' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$$svc start all || { echo "make e2e: the services did not start" >&2; exit 1; }; \
+	eval "$$($$svc env)" || exit 1; \
+	CDCSYNC_E2E=1 $(GO) test -count=1 -timeout 30m ./e2e/
+
 clean:
 	rm -rf bin cdcsync-demo.duckdb cdcsync-demo.duckdb.wal

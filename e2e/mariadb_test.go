@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/go-sql-driver/mysql"
+)
+
+// mariadbSnapshot is how many rows of each table the MariaDB snapshot reads
+// (testdata/mariadb_schema.sql).
+var mariadbSnapshot = map[string]int64{"customers": 22, "orders": 40, "order_settings": 40}
+
+// TestMariaDB streams one MariaDB workload through two Debezium
+// connectors — JSON with schemas, and without (the recipe's setup, types
+// declared in cdcsync's config) — and requires `cdcsync verify` to find
+// each DuckDB target equal to the source.
+func TestMariaDB(t *testing.T) {
+	requireE2E(t)
+	t.Parallel()
+	start := time.Now()
+	db := runID + "_maria"
+	root := mariadbOpen(t, "")
+	ctx := deadline(t, 5*time.Minute)
+	if _, err := root.ExecContext(ctx, "CREATE DATABASE "+db+" CHARACTER SET utf8mb4"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := root.Exec("DROP DATABASE IF EXISTS " + db); err != nil {
+			t.Logf("drop database %s: %v", db, err)
+		}
+	})
+	src := mariadbOpen(t, db)
+	conn, err := src.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	execScript(t, conn, "testdata/mariadb_schema.sql")
+
+	// One workload, three connectors: JSON with schemas; without schemas
+	// (the recipe's setup, types declared in cdcsync's config); and with
+	// schemas on topics of three partitions, synced in batches of 7.
+	type mode struct {
+		name, prefix, config string
+		schemas              bool
+		partitions           int
+	}
+	modes := []mode{
+		{name: "schemas", prefix: runID + "ms", schemas: true},
+		{name: "noschemas", prefix: runID + "mn", config: "testdata/mariadb_noschemas.yaml"},
+		{name: "partitioned", prefix: runID + "mp", schemas: true, partitions: 3, config: "testdata/small_batches.yaml"},
+	}
+	for i, m := range modes {
+		cfg := connectorConfig(m.schemas)
+		for k, v := range map[string]string{
+			"connector.class":   "io.debezium.connector.mariadb.MariaDbConnector",
+			"database.hostname": env("MARIADB_HOST"),
+			"database.port":     env("MARIADB_PORT"),
+			"database.user":     env("MARIADB_CDC_USER"),
+			"database.password": env("MARIADB_CDC_PASSWORD"),
+			// Each binlog client needs its own server id.
+			"database.server.id":    fmt.Sprint(200000 + rand.IntN(100000)*4 + i),
+			"topic.prefix":          m.prefix,
+			"database.include.list": db,
+			"schema.history.internal.kafka.bootstrap.servers":           env("KAFKA"),
+			"schema.history.internal.kafka.topic":                       m.prefix + ".schema-history",
+			"schema.history.internal.store.only.captured.databases.ddl": "true",
+		} {
+			cfg[k] = v
+		}
+		if m.partitions > 0 {
+			cfg["topic.creation.default.partitions"] = fmt.Sprint(m.partitions)
+			cfg["topic.creation.default.replication.factor"] = "1"
+		}
+		startConnector(t, m.prefix+"-mariadb", cfg)
+		t.Cleanup(func() { deleteTopics(t, m.prefix) })
+		t.Logf("connector %s running: %s", m.name, since(start))
+	}
+	for _, m := range modes {
+		counts := map[string]int64{}
+		for table, n := range mariadbSnapshot {
+			counts[m.prefix+"."+db+"."+table] = n
+		}
+		waitForRecords(t, counts)
+	}
+	t.Logf("snapshots read: %s", since(start))
+
+	// Phase 1: the snapshot alone, synced and verified.
+	source := mariadbDSN(db)
+	dir := t.TempDir()
+	duck := func(m mode) string { return filepath.Join(dir, m.name+".duckdb") }
+	sync := func(t *testing.T, m mode) {
+		var extra []string
+		if m.config != "" {
+			extra = []string{"--config", m.config}
+		}
+		syncOnce(t, duck(m), regexp.QuoteMeta(m.prefix+"."+db+".")+".*", extra...)
+	}
+	for _, m := range modes {
+		t.Run("snapshot/"+m.name, func(t *testing.T) {
+			sync(t, m)
+			if r := verify(t, source, duck(m)); r.code != 0 {
+				t.Errorf("verify after the snapshot: the target differs from MariaDB:\n%s", r)
+				deadLetters(t, duck(m))
+			}
+		})
+	}
+
+	// Phase 2: the workload, synced on top (cdcsync resumes from the
+	// offsets it stored) and verified.
+	execScript(t, conn, "testdata/mariadb_workload.sql")
+	execScript(t, conn, "testdata/mariadb_marker.sql")
+	for _, m := range modes {
+		waitForMarkers(t, topicsOf(m.prefix, db))
+	}
+	t.Logf("workload streamed: %s", since(start))
+	for _, m := range modes {
+		t.Run("workload/"+m.name, func(t *testing.T) {
+			sync(t, m)
+			r := verify(t, source, duck(m))
+			if r.code != 0 {
+				t.Errorf("verify after the workload: the target differs from MariaDB:\n%s", r)
+				deadLetters(t, duck(m))
+			}
+			if m.name == "schemas" {
+				corruptAndVerify(t, source, duck(m), r.code == 0)
+			}
+		})
+	}
+}
+
+func topicsOf(prefix, db string) []string {
+	var out []string
+	for table := range mariadbSnapshot {
+		out = append(out, prefix+"."+db+"."+table)
+	}
+	return out
+}
+
+func mariadbOpen(t *testing.T, db string) *sql.DB {
+	t.Helper()
+	cfg := mysql.NewConfig()
+	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(env("MARIADB_HOST"), env("MARIADB_PORT"))
+	cfg.User, cfg.Passwd, cfg.DBName = env("MARIADB_USER"), env("MARIADB_PASSWORD"), db
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdb := sql.OpenDB(conn)
+	t.Cleanup(func() { sdb.Close() })
+	return sdb
+}
+
+func mariadbDSN(db string) string {
+	return fmt.Sprintf("mysql://%s:%s@%s/%s", env("MARIADB_USER"), env("MARIADB_PASSWORD"),
+		net.JoinHostPort(env("MARIADB_HOST"), env("MARIADB_PORT")), db)
+}
+
+// corruptAndVerify changes the synced target behind cdcsync's back — one
+// row corrupted, one deleted, one added — and requires verify to exit 1
+// naming each key.
+func corruptAndVerify(t *testing.T, source, duck string, wasEqual bool) {
+	t.Helper()
+	db, err := sql.Open("duckdb", duck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		`UPDATE customers SET email = 'corrupted@example.com' WHERE id = 2`,
+		`DELETE FROM orders WHERE order_id = 3`,
+		`INSERT INTO order_settings (order_id, setting_key, setting_value, is_enabled, updated_at) VALUES (4, 'bogus', 'x', 1, TIMESTAMP '2024-01-01 00:00:00')`,
+	} {
+		res, err := db.Exec(s)
+		if err != nil {
+			db.Close()
+			t.Fatalf("%s: %v", s, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			db.Close()
+			t.Fatalf("%s: %d rows affected, want 1", s, n)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := verify(t, source, duck)
+	if r.code != 1 {
+		t.Fatalf("verify of a corrupted target: want exit 1\n%s", r)
+	}
+	wants := []string{
+		`different  id=2: email source "user2@example.com" target "corrupted@example.com"`,
+		"missing    order_id=3\n",
+		`extra      order_id=4 setting_key="bogus"`,
+	}
+	if wasEqual {
+		wants = append(wants, "cdcsync: verify: 3 of 3 tables differ: 1 missing, 1 extra, 1 different row\n")
+	}
+	for _, want := range wants {
+		if !strings.Contains(r.stdout+r.stderr, want) {
+			t.Errorf("verify output lacks %q:\n%s", want, r)
+		}
+	}
+}
+
+// deadLetters logs what cdcsync could not apply, to explain a failed
+// verification.
+func deadLetters(t *testing.T, duck string) {
+	t.Helper()
+	r := cdcsync(t, time.Minute, "query", "--target", duck,
+		"SELECT topic, kafka_offset, reason, left(CAST(kafka_value AS VARCHAR), 300) AS value FROM _cdc_dead_letters ORDER BY topic, kafka_offset")
+	t.Logf("dead letters:\n%s%s", r.stdout, r.stderr)
+}

@@ -1,0 +1,96 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// ErrNoTable means a table does not exist.
+var ErrNoTable = errors.New("no such table")
+
+// Database is one side of a comparison: a source database, or a target
+// cdcsync writes. A table is the set of its rows keyed by primary key.
+//
+// Implementations serve one goroutine and run one query at a time: Rows
+// returns before the next call starts. Every method honours ctx.
+type Database interface {
+	// Tables lists the base tables of the database (or schema), sorted;
+	// a target leaves cdcsync's own tables (_cdc_*) out.
+	Tables(ctx context.Context) ([]string, error)
+
+	// Describe returns a table's columns (a target's _cdc_* columns left
+	// out) and primary key. A missing table is an error wrapping
+	// ErrNoTable.
+	Describe(ctx context.Context, table string) (*Table, error)
+
+	// Count returns the table's number of rows.
+	Count(ctx context.Context, t *Table) (int64, error)
+
+	// Rows calls fn with each row of t whose key lies in r, in key order
+	// (text keys ordered by their bytes), stopping after limit rows when
+	// limit > 0. A row holds the values of the columns cols (indexes into
+	// t.Columns) in their families' normal form; fn must not keep row
+	// beyond the call. An error from fn stops the scan and is returned.
+	//
+	// r's bounds hold key values in the normal form of keyFams, the
+	// families of the side they were read from, aligned with t.Key; the
+	// database converts them to its own key columns' types.
+	Rows(ctx context.Context, t *Table, cols []int, r Range, keyFams []Family, limit int, fn func(row []any) error) error
+
+	// Close releases the connection.
+	Close() error
+}
+
+// Range is a range of primary keys: After < key <= UpTo, compared as
+// tuples in key order. A nil bound is unbounded.
+type Range struct {
+	After, UpTo []any
+}
+
+// Open opens the database a DSN names:
+//
+//	mysql://USER:PASS@HOST:PORT/DB                 MySQL or MariaDB (also mariadb://)
+//	postgres://USER:PASS@HOST:PORT/DB[?schema=S]   PostgreSQL, schema S (default public)
+//	PATH.duckdb                                    a DuckDB file, opened read-only
+func Open(ctx context.Context, dsn string) (Database, error) {
+	switch {
+	case strings.HasPrefix(dsn, "mysql://"), strings.HasPrefix(dsn, "mariadb://"):
+		return openMySQL(ctx, dsn)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn)
+	case strings.HasPrefix(dsn, "duckdb://"), strings.HasSuffix(dsn, ".duckdb"):
+		return openDuckDB(ctx, strings.TrimPrefix(dsn, "duckdb://"))
+	}
+	return nil, fmt.Errorf("%q is not a mysql://, postgres:// or .duckdb DSN", Redact(dsn))
+}
+
+var userinfoRE = regexp.MustCompile(`://([^:/@]*):[^@]*@`)
+
+// Redact hides the password of a URL-style DSN, for messages.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return userinfoRE.ReplaceAllString(dsn, "://$1:xxxxx@")
+	}
+	if u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// urlProblem is what url.Parse objected to, without the URL (which may
+// hold a password).
+func urlProblem(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return "not a URL"
+}

@@ -1,0 +1,171 @@
+package verify
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+
+	duckdbdrv "github.com/duckdb/duckdb-go/v2"
+)
+
+// openDuckDB opens a DuckDB file read-only: verifying never writes, and a
+// missing file is an error rather than a new empty database.
+func openDuckDB(ctx context.Context, path string) (Database, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("DuckDB %s: %w", path, err)
+	}
+	connector, err := duckdbdrv.NewConnector(path+"?access_mode=read_only", nil)
+	if err != nil {
+		return nil, fmt.Errorf("DuckDB %s: %w", path, oneLine(err))
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("DuckDB %s: %w", path, oneLine(err))
+	}
+	return &sqlDatabase{db: db, d: duckDialect{}}, nil
+}
+
+// duckDialect reads the tables cdcsync keeps in schema main of a DuckDB
+// file.
+type duckDialect struct{}
+
+func (duckDialect) name() string { return "DuckDB" }
+
+func (duckDialect) listTables(ctx context.Context, db *sql.DB) ([]string, error) {
+	return queryStrings(ctx, db, `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = 'main' AND table_type = 'BASE TABLE' AND NOT starts_with(table_name, '_cdc_')
+		ORDER BY table_name`)
+}
+
+func (duckDialect) describe(ctx context.Context, db *sql.DB, table string) (*Table, error) {
+	t := &Table{Name: table}
+	rows, err := db.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
+		WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c Column
+		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(c.Name, "_cdc_") {
+			continue
+		}
+		c.Family = duckFamily(c.Type)
+		t.Columns = append(t.Columns, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	keys, err := queryStrings(ctx, db, `SELECT unnest(constraint_column_names) FROM duckdb_constraints()
+		WHERE schema_name = 'main' AND table_name = ? AND constraint_type = 'PRIMARY KEY'`, table)
+	if err != nil {
+		return nil, err
+	}
+	return t, t.setKey(keys)
+}
+
+func duckFamily(typ string) Family {
+	s := strings.ToUpper(strings.TrimSpace(typ))
+	switch {
+	case strings.HasSuffix(s, "]"):
+		return FList
+	case strings.HasPrefix(s, "DECIMAL"), strings.HasPrefix(s, "NUMERIC"):
+		return FDecimal
+	}
+	switch s {
+	case "BOOLEAN":
+		return FBool
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER":
+		return FInt
+	case "UBIGINT", "HUGEINT", "UHUGEINT":
+		return FDecimal
+	case "FLOAT", "REAL":
+		return FFloat32
+	case "DOUBLE":
+		return FFloat64
+	case "VARCHAR":
+		return FString
+	case "BLOB":
+		return FBytes
+	case "DATE":
+		return FDate
+	case "TIME", "TIME_NS":
+		return FTime
+	case "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S":
+		return FTimestamp
+	case "TIMESTAMP WITH TIME ZONE":
+		return FTimestampTZ
+	case "INTERVAL":
+		return FInterval
+	case "JSON":
+		return FJSON
+	case "UUID":
+		return FUUID
+	}
+	return FOther
+}
+
+func (duckDialect) tableRef(table string) string { return "main." + duckQuote(table) }
+func (duckDialect) quote(ident string) string    { return duckQuote(ident) }
+
+func duckQuote(ident string) string { return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"` }
+
+func (duckDialect) selectExpr(c Column) string {
+	q := duckQuote(c.Name)
+	switch c.Family {
+	case FDecimal, FUUID, FJSON, FTime, FOther:
+		return "CAST(" + q + " AS VARCHAR)"
+	case FList:
+		return "CAST(to_json(" + q + ") AS VARCHAR)"
+	}
+	return q
+}
+
+func (duckDialect) keyExpr(c Column) string { return duckQuote(c.Name) } // VARCHAR orders by bytes
+
+func (duckDialect) param(c Column, _ int) string { return "CAST(? AS " + c.Type + ")" }
+
+func (duckDialect) bind(v any, c Column) any {
+	if b, ok := v.([]byte); ok {
+		return b
+	}
+	return keyText(v, c)
+}
+
+// queryStrings runs a query of one text column.
+func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// setKey sets the table's key from column names.
+func (t *Table) setKey(names []string) error {
+	t.Key = t.Key[:0]
+	for _, n := range names {
+		i := t.Column(n)
+		if i < 0 {
+			return fmt.Errorf("primary-key column %s is not a column", n)
+		}
+		t.Key = append(t.Key, i)
+	}
+	return nil
+}
