@@ -319,7 +319,7 @@ func TestContinuousSurvivesKill9(t *testing.T) {
 		for _, schemas := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/schemas=%v", tt.name, schemas), func(t *testing.T) {
 				w := workload.New(workload.Options{Seed: 42, Partitions: 3, Schemas: schemas, SnapshotRows: 30, Ops: 3000,
-					Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
+					Truncates: true, PKChanges: true, Poison: true, Tombstones: true, SchemaChanges: true})
 				var topics []string
 				for _, tb := range w.Tables {
 					topics = append(topics, w.Topic(tb))
@@ -378,7 +378,7 @@ func TestPostgresRestartMidStream(t *testing.T) {
 		t.Skip("needs the PostgreSQL test server (make test)")
 	}
 	w := workload.New(workload.Options{Seed: 77, Partitions: 3, Schemas: true, SnapshotRows: 30, Ops: 3000,
-		Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
+		Truncates: true, PKChanges: true, Poison: true, Tombstones: true, SchemaChanges: true})
 	var topics []string
 	for _, tb := range w.Tables {
 		topics = append(topics, w.Topic(tb))
@@ -416,7 +416,7 @@ func TestPostgresRestartMidStream(t *testing.T) {
 // TestOnceBinaryConverges drains a workload with `cdcsync run --once`.
 func TestOnceBinaryConverges(t *testing.T) {
 	w := workload.New(workload.Options{Seed: 5, Partitions: 2, Schemas: true, SnapshotRows: 20, Ops: 1500,
-		Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
+		Truncates: true, PKChanges: true, Poison: true, Tombstones: true, SchemaChanges: true})
 	var topics []string
 	for _, tb := range w.Tables {
 		topics = append(topics, w.Topic(tb))

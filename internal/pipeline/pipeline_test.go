@@ -174,7 +174,7 @@ func TestOnceConvergesToSourceState(t *testing.T) {
 		for _, schemas := range []bool{true, false} {
 			t.Run(fmt.Sprintf("seed=%d/schemas=%v", seed, schemas), func(t *testing.T) {
 				w := workload.New(workload.Options{Seed: seed, Partitions: 1 + int(seed%4), Schemas: schemas, SnapshotRows: 40, Ops: 3000,
-					Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
+					Truncates: true, PKChanges: true, Poison: true, Tombstones: true, SchemaChanges: true})
 				c := startWorkload(t, w)
 				wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
 				defer wh.Close()

@@ -44,6 +44,10 @@ type Options struct {
 	Poison    bool
 	// Tombstones follows every delete with a null-valued record.
 	Tombstones bool
+	// SchemaChanges alters customers mid-stream: a column is added at a
+	// quarter of the operations (loyalty_points INT), widened at half
+	// (to BIGINT) and another dropped at three quarters (phone).
+	SchemaChanges bool
 }
 
 // Event is one Kafka record to produce.
@@ -93,10 +97,21 @@ func New(o Options) *Workload {
 	w.Tables = recipeTables()
 	for _, t := range w.Tables {
 		t.rows = map[string]Row{}
+		t.allCols = append([]column(nil), t.cols...)
 		t.schemaJSON, t.keySchemaJSON = t.schemas(o.Prefix)
 	}
 	w.snapshot()
 	for i := 0; i < o.Ops; i++ {
+		if o.SchemaChanges && o.Ops >= 8 {
+			switch i {
+			case o.Ops / 4:
+				w.alter("customers", func(t *Table) { t.addColumn(column{"loyalty_points", kindInt, true}) })
+			case o.Ops / 2:
+				w.alter("customers", func(t *Table) { t.setKind("loyalty_points", kindBigint) })
+			case 3 * o.Ops / 4:
+				w.alter("customers", func(t *Table) { t.dropColumn("phone") })
+			}
+		}
 		w.step()
 	}
 	return w
@@ -118,6 +133,16 @@ func (w *Workload) Table(name string) *Table {
 		}
 	}
 	return nil
+}
+
+// alter changes a table's schema as an ALTER TABLE would: events after it
+// carry the new schema.
+func (w *Workload) alter(table string, f func(*Table)) {
+	t := w.Table(table)
+	f(t)
+	t.schemaJSON, t.keySchemaJSON = t.schemas(w.Opts.Prefix)
+	w.count(t, "alter")
+	w.advance(1)
 }
 
 func (w *Workload) count(t *Table, op string) {
@@ -374,6 +399,14 @@ type source struct {
 }
 
 func (w *Workload) emit(t *Table, op byte, before, after Row, s source, headers map[string]string) {
+	if after != nil && len(t.allCols) > len(t.cols) {
+		// A dropped column is absent from the image: the warehouse gets NULL.
+		for _, c := range t.allCols {
+			if !t.has(c.name) {
+				after[c.name] = nil
+			}
+		}
+	}
 	keyRow := after
 	if keyRow == nil {
 		keyRow = before
@@ -433,11 +466,52 @@ type column struct {
 	optional bool
 }
 
+// addColumn adds a nullable column: existing rows hold NULL in it.
+func (t *Table) addColumn(c column) {
+	t.cols = append(t.cols, c)
+	t.allCols = append(t.allCols, c)
+}
+
+func (t *Table) has(name string) bool {
+	for _, c := range t.cols {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// setKind changes a column's type (a widening).
+func (t *Table) setKind(name string, k kind) {
+	for i := range t.cols {
+		if t.cols[i].name == name {
+			t.cols[i].kind = k
+		}
+	}
+	for i := range t.allCols {
+		if t.allCols[i].name == name {
+			t.allCols[i].kind = k
+		}
+	}
+}
+
+// dropColumn removes a column from the source: rows keep the warehouse's
+// value until their next change, which carries no value for it (NULL).
+func (t *Table) dropColumn(name string) {
+	for i := range t.cols {
+		if t.cols[i].name == name {
+			t.cols = append(t.cols[:i:i], t.cols[i+1:]...)
+			return
+		}
+	}
+}
+
 // Table is one source table of the workload.
 type Table struct {
 	Name        string
 	Key         []string
-	cols        []column
+	cols        []column // the source's current columns
+	allCols     []column // every column the table ever had: the warehouse's
 	idBase      int64
 	rows        map[string]Row
 	keys        []string       // the keys of rows, for uniform random picks
@@ -469,8 +543,8 @@ func recipeTables() []*Table {
 
 // Columns returns the table's column names in order.
 func (t *Table) Columns() []string {
-	out := make([]string, len(t.cols))
-	for i, c := range t.cols {
+	out := make([]string, len(t.allCols))
+	for i, c := range t.allCols {
 		out[i] = c.name
 	}
 	return out
@@ -480,7 +554,7 @@ func (t *Table) Columns() []string {
 // events come without schemas.
 func (t *Table) DeclaredTypes() map[string]string {
 	out := map[string]string{}
-	for _, c := range t.cols {
+	for _, c := range t.allCols {
 		switch c.kind {
 		case kindInt:
 			out[c.name] = "int"
@@ -504,7 +578,7 @@ func (t *Table) DeclaredTypes() map[string]string {
 }
 
 func (t *Table) col(name string) column {
-	for _, c := range t.cols {
+	for _, c := range t.allCols {
 		if c.name == name {
 			return c
 		}
@@ -615,8 +689,10 @@ func (t *Table) value(w *Workload, c column, rng *rand.Rand) any {
 		return int64(100000 + rng.Intn(1000))
 	}
 	switch c.kind {
-	case kindInt, kindBigint:
+	case kindInt:
 		return int64(rng.Intn(1 << 30))
+	case kindBigint:
+		return rng.Int63n(1 << 40)
 	case kindBool:
 		return rng.Intn(2) == 0
 	case kindDecimal:
@@ -848,8 +924,8 @@ func (t *Table) Expected() [][]*string {
 	rows := make([][]*string, 0, len(keys))
 	for _, k := range keys {
 		r := t.rows[k]
-		out := make([]*string, len(t.cols))
-		for i, c := range t.cols {
+		out := make([]*string, len(t.allCols))
+		for i, c := range t.allCols {
 			out[i] = canonical(c.kind, r[c.name])
 		}
 		rows = append(rows, out)
@@ -861,7 +937,7 @@ func (t *Table) Expected() [][]*string {
 func (t *Table) keyIdx() []int {
 	var idx []int
 	for _, k := range t.Key {
-		for i, c := range t.cols {
+		for i, c := range t.allCols {
 			if c.name == k {
 				idx = append(idx, i)
 			}

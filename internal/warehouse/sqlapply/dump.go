@@ -11,12 +11,28 @@ import (
 
 // Dump reads a table's columns as canonical text: timestamps as
 // microseconds since the epoch, everything else as the warehouse's text
-// cast, NULL as nil. Tests compare warehouse contents with it.
+// cast, NULL as nil. A column the table does not have reads as NULL (no
+// applied event ever carried it). Tests compare warehouse contents with it.
 func (w *Warehouse) Dump(ctx context.Context, table string, cols []string, timestamps map[string]bool) ([][]*string, error) {
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	have, err := w.d.Columns(ctx, conn, table)
+	conn.Close()
+	if err != nil {
+		return nil, err
+	}
+	exists := map[string]bool{}
+	for _, c := range have {
+		exists[c.Name] = true
+	}
 	text := w.d.SQLType(change.String)
 	sel := make([]string, len(cols))
 	for i, c := range cols {
-		if timestamps[c] {
+		if !exists[c] {
+			sel[i] = "CAST(NULL AS " + text + ")"
+		} else if timestamps[c] {
 			sel[i] = "CAST(" + w.d.EpochMicros(Quote(c)) + " AS " + text + ")"
 		} else {
 			sel[i] = "CAST(" + Quote(c) + " AS " + text + ")"

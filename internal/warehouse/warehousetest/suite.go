@@ -153,7 +153,7 @@ func testConverges(t *testing.T, open Opener, schemas bool) {
 	for _, seed := range []int64{3, 11} {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			w := workload.New(workload.Options{Seed: seed, Partitions: 3, Schemas: schemas, SnapshotRows: 30, Ops: 2500,
-				Truncates: true, PKChanges: true, Poison: true, Tombstones: true})
+				Truncates: true, PKChanges: true, Poison: true, Tombstones: true, SchemaChanges: true})
 			wh := open(t, fmt.Sprintf("conv_%v_%d", schemas, seed), warehouse.Options{Group: "conformance", Landing: true})
 			Converge(t, wh, w)
 			var dead, landed, distinct int
