@@ -1,11 +1,14 @@
 package debezium
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
-	"github.com/buger/jsonparser"
 	"github.com/valyala/fastjson"
 
 	"github.com/cdcsync/cdcsync/internal/change"
@@ -42,7 +45,8 @@ type TableOptions struct {
 	// types also override types carried by schemas.
 	Columns map[string]change.Type
 	// Flattened accepts bare rows (ExtractNewRecordState without markers)
-	// as upserts.
+	// as upserts. A flattened table's records are always rows, never taken
+	// for transaction metadata, schema changes or heartbeats.
 	Flattened bool
 }
 
@@ -61,13 +65,15 @@ type Decoder struct {
 	vp      fastjson.Parser // value payload
 	kp      fastjson.Parser // key payload
 	sp      fastjson.Parser // schemas, on cache misses
+	qp      fastjson.Parser // PostgreSQL source.sequence
 	schemas map[string]*envelopeSchema
 	keys    map[string]*keySchema
 	infer   map[string]*change.Schema
-	tables  map[string]TableOptions
+	topics  map[string]*topicState
 	ph      placeholders
 	seq     uint64
 	scratch []byte
+	seen    []bool // fillRow's fields seen, reused
 }
 
 const maxCachedSchemas = 4096
@@ -85,7 +91,7 @@ func NewDecoder(opts Options) *Decoder {
 		schemas: map[string]*envelopeSchema{},
 		keys:    map[string]*keySchema{},
 		infer:   map[string]*change.Schema{},
-		tables:  map[string]TableOptions{},
+		topics:  map[string]*topicState{},
 		ph:      newPlaceholders(opts.Placeholder),
 	}
 }
@@ -99,16 +105,25 @@ func TableName(topic string) string {
 	return topic
 }
 
-func (d *Decoder) table(topic string) TableOptions {
-	t, ok := d.tables[topic]
+// topicState is what the decoder keeps per topic: the table options, and
+// the value schema of the topic's last schema-carrying event.
+type topicState struct {
+	tab     TableOptions
+	last    *envelopeSchema
+	lastKey *keySchema
+}
+
+func (d *Decoder) topic(topic string) *topicState {
+	ts, ok := d.topics[topic]
 	if !ok {
-		t = d.opts.Table(topic)
+		t := d.opts.Table(topic)
 		if t.Name == "" {
 			t.Name = TableName(topic)
 		}
-		d.tables[topic] = t
+		ts = &topicState{tab: t}
+		d.topics[topic] = ts
 	}
-	return t
+	return ts
 }
 
 // Decode decodes one record. An error means the record is bad input: its
@@ -116,13 +131,21 @@ func (d *Decoder) table(topic string) TableOptions {
 func (d *Decoder) Decode(r Record) (res Result, err error) {
 	defer func() {
 		// Decoding must never take the pipeline down. Every known input is
-		// handled above; this turns an unforeseen one into a dead letter.
+		// handled by decode; this turns an unforeseen one into a dead
+		// letter. The fuzz test calls decode directly, so that a panic is a
+		// test failure rather than a dead letter.
 		if p := recover(); p != nil {
 			res, err = Result{}, fmt.Errorf("decoder failure on this record: %v", p)
 		}
 	}()
+	return d.decode(r)
+}
+
+// decode is Decode without the panic safety net.
+func (d *Decoder) decode(r Record) (res Result, err error) {
 	d.seq++
-	tab := d.table(r.Topic)
+	ts := d.topic(r.Topic)
+	tab := ts.tab
 	base := change.Change{
 		Topic:     r.Topic,
 		Table:     tab.Name,
@@ -131,18 +154,28 @@ func (d *Decoder) Decode(r Record) (res Result, err error) {
 		Seq:       d.seq,
 	}
 	if isNullJSON(r.Value) {
-		return d.tombstone(base, tab, r.Key)
+		return d.tombstone(base, ts, r.Key)
 	}
-	schemaRaw, payloadRaw, wrapped, err := splitConverter(r.Value)
+	key := r.Key
+	// Events of a topic nearly always carry the schema of the topic's last
+	// event: the splitter compares it instead of scanning it.
+	var hint string
+	if ts.last != nil {
+		hint = ts.last.raw
+	}
+	schemaRaw, payloadRaw, wrapped, hinted, err := splitConverterHint(r.Value, hint)
 	if err != nil {
 		return Result{}, fmt.Errorf("value is not JSON: %w", err)
 	}
 	if wrapped && isNullJSON(payloadRaw) {
 		// The legacy tombstone {"schema":null,"payload":null}, or a
 		// flattened delete in tombstone mode rendered with its schema.
-		return d.tombstone(base, tab, r.Key)
+		if err := fastjson.ValidateBytes(schemaRaw); err != nil {
+			return Result{}, fmt.Errorf("value schema is not JSON: %w", err)
+		}
+		return d.tombstone(base, ts, key)
 	}
-	v, err := d.vp.ParseBytes(payloadRaw)
+	v, err := parseStrict(&d.vp, payloadRaw)
 	if err != nil {
 		return Result{}, fmt.Errorf("value is not JSON: %w", err)
 	}
@@ -152,43 +185,49 @@ func (d *Decoder) Decode(r Record) (res Result, err error) {
 	res.Payload = payloadRaw
 
 	var es *envelopeSchema
-	if wrapped && len(schemaRaw) > 0 && !isNullJSON(schemaRaw) && !isEmptyObject(schemaRaw) {
+	switch {
+	case hinted:
+		es = ts.last
+	case wrapped && len(schemaRaw) > 0 && !isNullJSON(schemaRaw) && !isEmptyObject(schemaRaw):
 		if es, err = d.envelopeSchema(schemaRaw); err != nil {
 			return Result{}, fmt.Errorf("value schema: %w", err)
 		}
+		ts.last = es
 	}
 
 	if opv := v.Get("op"); opv != nil && opv.Type() == fastjson.TypeString && (v.Exists("source") || v.Exists("after") || v.Exists("before")) {
-		ch, skip, err := d.envelope(base, tab, v, es, r.Key)
+		ch, skip, err := d.envelope(base, ts, v, es, key)
 		if err != nil {
 			return Result{}, err
 		}
 		res.Change, res.Skip = ch, skip
 		return res, nil
 	}
-	if skip := classifyNonChange(v); skip != "" {
-		res.Skip = skip
-		return res, nil
-	}
 	if isFlattened(v) || tab.Flattened {
-		ch, err := d.flattened(base, tab, v, es, r.Key)
+		// A flattened row is a row whatever its columns are called (a
+		// status column may well hold "BEGIN"), so it is never classified.
+		ch, err := d.flattened(base, ts, v, es, key)
 		if err != nil {
 			return Result{}, err
 		}
 		res.Change = ch
 		return res, nil
 	}
+	if skip := classifyNonChange(v); skip != "" {
+		res.Skip = skip
+		return res, nil
+	}
 	return Result{}, errors.New("no Debezium envelope: the value has no op/before/after/source fields and no ExtractNewRecordState __op/__deleted field")
 }
 
 // tombstone decodes a null-valued record: a delete of its key.
-func (d *Decoder) tombstone(base change.Change, tab TableOptions, key []byte) (Result, error) {
-	if isNullJSON(key) {
+func (d *Decoder) tombstone(base change.Change, ts *topicState, key []byte) (Result, error) {
+	k, err := d.decodeKey(key, ts)
+	if errors.Is(err, errNullKey) {
 		// Nothing to delete and nothing to land: a null key and a null
 		// value carry no information at all.
 		return Result{Skip: "null key and null value"}, nil
 	}
-	k, err := d.decodeKey(key, tab)
 	if err != nil {
 		return Result{}, err
 	}
@@ -199,16 +238,18 @@ func (d *Decoder) tombstone(base change.Change, tab TableOptions, key []byte) (R
 }
 
 // classifyNonChange recognises payloads that are valid Debezium output but
-// not row changes.
+// not row changes. Each test asks for the whole shape Debezium writes, so
+// that a row never passes for metadata.
 func classifyNonChange(v *fastjson.Value) string {
 	o, _ := v.Object()
 	if o == nil {
 		return ""
 	}
-	if st := v.GetStringBytes("status"); (string(st) == "BEGIN" || string(st) == "END") && v.Exists("id") {
-		return "transaction metadata " + string(st)
+	if isTransactionMetadata(v, o) {
+		return "transaction metadata " + string(v.GetStringBytes("status"))
 	}
-	if v.Exists("ddl") || v.Exists("tableChanges") {
+	if src := v.Get("source"); src != nil && src.Type() == fastjson.TypeObject &&
+		v.Exists("databaseName") && (v.Exists("ddl") || v.Exists("tableChanges")) {
 		return "schema change event"
 	}
 	if o.Len() == 1 && v.Exists("ts_ms") {
@@ -217,12 +258,35 @@ func classifyNonChange(v *fastjson.Value) string {
 	return ""
 }
 
+// isTransactionMetadata recognises BEGIN and END records of the transaction
+// topic: status, id, event_count and data_collections, and ts_ms in newer
+// versions, nothing else.
+func isTransactionMetadata(v *fastjson.Value, o *fastjson.Object) bool {
+	st := string(v.GetStringBytes("status"))
+	if st != "BEGIN" && st != "END" {
+		return false
+	}
+	if !v.Exists("id") || !v.Exists("event_count") || !v.Exists("data_collections") {
+		return false
+	}
+	other := false
+	o.Visit(func(k []byte, _ *fastjson.Value) {
+		switch string(k) {
+		case "status", "id", "ts_ms", "event_count", "data_collections":
+		default:
+			other = true
+		}
+	})
+	return !other
+}
+
 func isFlattened(v *fastjson.Value) bool {
 	return v.Exists("__op") || v.Exists("__deleted")
 }
 
 // envelope decodes a Debezium envelope payload.
-func (d *Decoder) envelope(base change.Change, tab TableOptions, v *fastjson.Value, es *envelopeSchema, rawKey []byte) (*change.Change, string, error) {
+func (d *Decoder) envelope(base change.Change, ts *topicState, v *fastjson.Value, es *envelopeSchema, rawKey []byte) (*change.Change, string, error) {
+	tab := ts.tab
 	op, _ := v.Get("op").StringBytes()
 	if len(op) != 1 {
 		return nil, "", fmt.Errorf("unknown op %q", op)
@@ -230,8 +294,8 @@ func (d *Decoder) envelope(base change.Change, tab TableOptions, v *fastjson.Val
 	ch := &base
 	ch.SourceOp = op[0]
 	src := v.Get("source")
-	ch.Pos = sourcePosition(src)
-	ch.SourceTs = intField(src, "ts_ms")
+	ch.Pos = d.sourcePosition(src)
+	ch.SourceTs = sourceTs(src)
 
 	switch op[0] {
 	case 'm':
@@ -246,10 +310,10 @@ func (d *Decoder) envelope(base change.Change, tab TableOptions, v *fastjson.Val
 	default:
 		return nil, "", fmt.Errorf("unknown op %q", op)
 	}
-	if isNullJSON(rawKey) {
+	k, err := d.decodeKey(rawKey, ts)
+	if errors.Is(err, errNullKey) {
 		return nil, "", fmt.Errorf("op %q without a record key: cdcsync needs the primary key to apply it", op)
 	}
-	k, err := d.decodeKey(rawKey, tab)
 	if err != nil {
 		return nil, "", err
 	}
@@ -276,7 +340,8 @@ func (d *Decoder) envelope(base change.Change, tab TableOptions, v *fastjson.Val
 
 // flattened decodes ExtractNewRecordState output: the row itself, with
 // optional __-prefixed metadata fields.
-func (d *Decoder) flattened(base change.Change, tab TableOptions, v *fastjson.Value, es *envelopeSchema, rawKey []byte) (*change.Change, error) {
+func (d *Decoder) flattened(base change.Change, ts *topicState, v *fastjson.Value, es *envelopeSchema, rawKey []byte) (*change.Change, error) {
+	tab := ts.tab
 	ch := &base
 	ch.Op = change.OpUpsert
 	ch.SourceOp = 'u'
@@ -302,12 +367,12 @@ func (d *Decoder) flattened(base change.Change, tab TableOptions, v *fastjson.Va
 			return nil, fmt.Errorf("__deleted is %s, want \"true\" or \"false\"", del)
 		}
 	}
-	ch.Pos = flattenedPosition(v)
+	ch.Pos = d.flattenedPosition(v)
 	ch.SourceTs = intField(v, "__source_ts_ms")
-	if isNullJSON(rawKey) {
-		return nil, fmt.Errorf("flattened row without a record key: cdcsync needs the primary key to apply it")
+	k, err := d.decodeKey(rawKey, ts)
+	if errors.Is(err, errNullKey) {
+		return nil, errors.New("flattened row without a record key: cdcsync needs the primary key to apply it")
 	}
-	k, err := d.decodeKey(rawKey, tab)
 	if err != nil {
 		return nil, err
 	}
@@ -336,8 +401,14 @@ func (d *Decoder) fillRow(ch *change.Change, tab TableOptions, after *fastjson.V
 	if rs == nil {
 		return d.inferRow(ch, tab, obj, ks, skip)
 	}
-	schema := rs.schemaFor(tab, ks)
+	b := rs.bind(tab, ks)
+	schema := b.schema
 	row := make([]any, len(schema.Columns))
+	seen := d.seen[:0]
+	for range schema.Columns {
+		seen = append(seen, false)
+	}
+	d.seen = seen
 	var firstErr error
 	obj.Visit(func(key []byte, fv *fastjson.Value) {
 		if firstErr != nil {
@@ -351,6 +422,11 @@ func (d *Decoder) fillRow(ch *change.Change, tab TableOptions, after *fastjson.V
 			firstErr = fmt.Errorf("field %q is not in the event's schema", key)
 			return
 		}
+		if seen[i] {
+			firstErr = fmt.Errorf("field %q appears twice", key)
+			return
+		}
+		seen[i] = true
 		col := &schema.Columns[i]
 		if d.ph.is(fv) {
 			if ch.Unchanged == nil {
@@ -359,7 +435,7 @@ func (d *Decoder) fillRow(ch *change.Change, tab TableOptions, after *fastjson.V
 			ch.Unchanged[i] = true
 			return
 		}
-		val, err := convert(fv, col.Type, rs.encodings[i])
+		val, err := decodeAs(fv, b.src[i], b.encodings[i], col.Type)
 		if err != nil {
 			firstErr = fmt.Errorf("column %q: %w", col.Name, err)
 			return
@@ -375,54 +451,64 @@ func (d *Decoder) fillRow(ch *change.Change, tab TableOptions, after *fastjson.V
 
 // inferRow types an after image without a schema: declared types first,
 // then the JSON values. Null values leave their column out of the event's
-// schema, since a null says nothing of a type.
+// schema, since a null says nothing of a type; the warehouse replaces whole
+// rows, so a column left out is NULL all the same.
 func (d *Decoder) inferRow(ch *change.Change, tab TableOptions, obj *fastjson.Object, ks *keySchema, skip func(string) bool) error {
 	type field struct {
 		name string
 		typ  change.Type
 		enc  encoding
+		key  int // ≥ 0: a column of the typed key, read as the key reads it
 		v    *fastjson.Value
 	}
 	fields := make([]field, 0, obj.Len())
 	sig := d.scratch[:0]
-	sig = append(sig, tab.Name...)
-	sig = append(sig, 0)
+	sig = appendSigString(sig, tab.Name)
 	var firstErr error
 	obj.Visit(func(key []byte, fv *fastjson.Value) {
 		name := string(key)
 		if firstErr != nil || (skip != nil && skip(name)) {
 			return
 		}
+		if name == "" {
+			firstErr = errors.New("field with an empty name")
+			return
+		}
 		if fv.Type() == fastjson.TypeNull {
 			return
 		}
-		var f field
-		f.name, f.v = name, fv
-		if t, ok := tab.Columns[name]; ok {
+		f := field{name: name, v: fv, key: -1}
+		if i := ks.index(name); i >= 0 && ks.typed {
+			// The key schema types the column (with the table's declared
+			// type applied): read the row's value as the key's.
+			f.typ, f.key = ks.schema.Key[i].Type, i
+		} else if t, ok := tab.Columns[name]; ok {
 			f.typ, f.enc = t, declaredEncoding(t)
-		} else if kc := ks.column(name); kc != nil && ks.typed {
-			f.typ = kc.Type
 		} else {
 			f.typ = inferType(fv)
 		}
 		fields = append(fields, f)
-		sig = append(sig, name...)
-		sig = append(sig, 0, byte(f.typ.Kind), byte(f.typ.Unit), byte(f.typ.Precision), byte(f.typ.Scale), 0)
+		sig = appendSigString(sig, name)
+		sig = appendSigType(sig, f.typ)
 	})
 	if firstErr != nil {
 		return firstErr
 	}
-	sig = append(sig, 1)
+	sig = append(sig, 0xff) // the key columns follow
 	for _, k := range ks.schema.Key {
-		sig = append(sig, k.Name...)
-		sig = append(sig, 0, byte(k.Type.Kind))
+		sig = appendSigString(sig, k.Name)
+		sig = appendSigType(sig, k.Type)
 	}
 	d.scratch = sig
 	schema, ok := d.infer[string(sig)]
 	if !ok {
+		// Checked once per shape: a cached signature spells out every name.
 		cols := make([]change.Column, len(fields))
 		for i, f := range fields {
 			cols[i] = change.Column{Name: f.name, Type: f.typ, Optional: ks.column(f.name) == nil}
+		}
+		if dup := duplicateName(cols); dup != "" {
+			return fmt.Errorf("field %q appears twice", dup)
 		}
 		schema = change.NewSchema(cols, ks.schema.Key)
 		if len(d.infer) > maxCachedSchemas {
@@ -439,7 +525,13 @@ func (d *Decoder) inferRow(ch *change.Change, tab TableOptions, obj *fastjson.Ob
 			ch.Unchanged[i] = true
 			continue
 		}
-		val, err := convert(f.v, f.typ, f.enc)
+		var val any
+		var err error
+		if f.key >= 0 {
+			val, err = decodeAs(f.v, ks.src[f.key], ks.encodings[f.key], f.typ)
+		} else {
+			val, err = convert(f.v, f.typ, f.enc)
+		}
 		if err != nil {
 			return fmt.Errorf("column %q: %w", f.name, err)
 		}
@@ -449,48 +541,218 @@ func (d *Decoder) inferRow(ch *change.Change, tab TableOptions, obj *fastjson.Ob
 	return nil
 }
 
-// splitConverter separates JsonConverter's {"schema":…,"payload":…} wrapper.
-// When the value is not wrapped, the whole value is the payload.
+// duplicateName returns a name that two columns share, or "".
+func duplicateName(cols []change.Column) string {
+	seen := make(map[string]bool, len(cols))
+	for _, c := range cols {
+		if seen[c.Name] {
+			return c.Name
+		}
+		seen[c.Name] = true
+	}
+	return ""
+}
+
+// appendSigString appends a length-prefixed string to a cache signature, so
+// that no two sequences of names share a signature.
+func appendSigString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendSigType appends a whole column type to a cache signature.
+func appendSigType(b []byte, t change.Type) []byte {
+	for {
+		b = append(b, byte(t.Kind), byte(t.Unit))
+		b = binary.AppendVarint(b, int64(t.Precision))
+		b = binary.AppendVarint(b, int64(t.Scale))
+		if t.Elem == nil {
+			return append(b, 0)
+		}
+		b = append(b, 1)
+		t = *t.Elem
+	}
+}
+
+// splitConverter separates JsonConverter's {"schema":…,"payload":…}
+// wrapper. When the value is not wrapped, the whole value is the payload.
+//
+// The wrapper is scanned strictly: a trailing comma, a stray brace or data
+// after the object is an error, not a wrapper. The scan does not validate
+// the schema and payload values themselves: the payload is parsed by the
+// caller, and a schema is parsed before it enters a cache (a cache hit
+// means the very bytes parsed before). A value that is not a wrapper is
+// left to the payload parser as a whole as soon as that is clear.
 func splitConverter(b []byte) (schema, payload []byte, wrapped bool, err error) {
+	schema, payload, wrapped, _, err = splitConverterHint(b, "")
+	return schema, payload, wrapped, err
+}
+
+// splitConverterHint is splitConverter with a schema the value is likely to
+// carry: when the schema value is exactly hint, the schema is not scanned,
+// and hinted is true.
+func splitConverterHint(b []byte, hint string) (schema, payload []byte, wrapped, hinted bool, err error) {
 	b = trimSpace(b)
 	if len(b) == 0 || b[0] != '{' {
 		// Not an object: let the payload parser produce the error.
-		return nil, b, false, nil
+		return nil, b, false, false, nil
 	}
 	n, hasSchema, hasPayload := 0, false, false
-	err = jsonparser.ObjectEach(b, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
-		n++
-		switch string(key) {
-		case "schema":
-			hasSchema = true
-			schema = rawValue(value, dt)
-		case "payload":
-			hasPayload = true
-			payload = rawValue(value, dt)
+	i := skipSpace(b, 1)
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return nil, nil, false, false, fmt.Errorf("expected a field name at offset %d", i)
+			}
+			keyEnd := stringEnd(b, i)
+			if keyEnd < 0 {
+				return nil, nil, false, false, errors.New("unterminated string")
+			}
+			key := b[i+1 : keyEnd-1]
+			switch {
+			case string(key) == "schema" && !hasSchema:
+				hasSchema = true
+			case string(key) == "payload" && !hasPayload:
+				hasPayload = true
+			default:
+				// Another field, or a repeated one: not a wrapper.
+				return nil, b, false, false, nil
+			}
+			i = skipSpace(b, keyEnd)
+			if i >= len(b) || b[i] != ':' {
+				return nil, nil, false, false, fmt.Errorf("expected ':' at offset %d", i)
+			}
+			i = skipSpace(b, i+1)
+			if string(key) == "payload" && n == 1 {
+				// JsonConverter writes the payload last, so it runs to the
+				// object's closing brace. The payload parser, which
+				// rejects anything after a value, validates the rest.
+				if i >= len(b)-1 || b[len(b)-1] != '}' {
+					return nil, nil, false, false, fmt.Errorf("malformed value at offset %d", i)
+				}
+				payload = trimSpace(b[i : len(b)-1])
+				return schema, payload, true, hinted, nil
+			}
+			end := -1
+			if string(key) == "schema" && hint != "" && len(b)-i >= len(hint) && string(b[i:i+len(hint)]) == hint {
+				// The same bytes as a schema scanned and parsed before: its
+				// end is where the hint ends.
+				end, hinted = i+len(hint), true
+			} else {
+				end = valueEnd(b, i)
+			}
+			if end < 0 {
+				return nil, nil, false, false, fmt.Errorf("malformed value at offset %d", i)
+			}
+			if string(key) == "schema" {
+				schema = b[i:end]
+			} else {
+				payload = b[i:end]
+			}
+			n++
+			i = skipSpace(b, end)
+			if i < len(b) && b[i] == ',' {
+				i = skipSpace(b, i+1)
+				continue
+			}
+			if i < len(b) && b[i] == '}' {
+				i++
+				break
+			}
+			return nil, nil, false, false, fmt.Errorf("expected ',' or '}' at offset %d", i)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, false, err
 	}
-	if n == 2 && hasSchema && hasPayload {
-		return schema, payload, true, nil
+	if i != len(b) {
+		return nil, nil, false, false, fmt.Errorf("unexpected data after the JSON object at offset %d", i)
 	}
-	return nil, b, false, nil
+	if n == 2 {
+		return schema, payload, true, hinted, nil
+	}
+	return nil, b, false, false, nil
 }
 
-// rawValue restores the quotes jsonparser strips from strings.
-func rawValue(v []byte, dt jsonparser.ValueType) []byte {
-	switch dt {
-	case jsonparser.String:
-		out := make([]byte, 0, len(v)+2)
-		out = append(out, '"')
-		out = append(out, v...)
-		return append(out, '"')
-	case jsonparser.Null:
-		return []byte("null")
+// parseStrict parses JSON, rejecting what fastjson's parser alone lets
+// through (malformed numbers such as 01 or 1.2.3, unknown escapes, bare
+// NaN): a record that is not JSON is bad input, not something to guess at.
+func parseStrict(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
+	if err := fastjson.ValidateBytes(b); err != nil {
+		return nil, err
 	}
-	return v
+	return p.ParseBytes(b)
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the offset after the string starting at b[i] == '"',
+// or -1.
+func stringEnd(b []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		j += k
+		escapes := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			return j + 1
+		}
+		j++
+	}
+}
+
+// valueEnd returns the offset after the JSON value starting at b[i], or -1.
+// Objects and arrays end at their matching bracket, strings at their
+// closing quote, literals at the next delimiter.
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e := stringEnd(b, j)
+				if e < 0 {
+					return -1
+				}
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	case ',', '}', ']', ':':
+		return -1
+	}
+	j := i
+	for j < len(b) {
+		switch b[j] {
+		case ' ', '\n', '\t', '\r', ',', '}', ']', '{', '[', '"', ':':
+			return j
+		}
+		j++
+	}
+	return j
 }
 
 func trimSpace(b []byte) []byte {
@@ -516,17 +778,42 @@ func isEmptyObject(b []byte) bool {
 	return len(trimSpace(b[1:len(b)-1])) == 0
 }
 
+// intField reads an integer field, 0 when it is absent or not an integer.
+// Integers written as JSON strings are read too: transformations and older
+// versions render some int64 fields that way.
 func intField(v *fastjson.Value, name string) int64 {
+	n, _ := intFieldOK(v, name)
+	return n
+}
+
+func intFieldOK(v *fastjson.Value, name string) (int64, bool) {
 	if v == nil {
-		return 0
+		return 0, false
 	}
 	f := v.Get(name)
 	if f == nil {
-		return 0
+		return 0, false
 	}
-	n, err := f.Int64()
-	if err != nil {
-		return 0
+	switch f.Type() {
+	case fastjson.TypeNumber:
+		n, err := f.Int64()
+		return n, err == nil
+	case fastjson.TypeString:
+		s, _ := f.StringBytes()
+		n, err := strconv.ParseInt(string(s), 10, 64)
+		return n, err == nil
 	}
-	return n
+	return 0, false
+}
+
+// sourceTs is the source block's ts_ms, or ts_sec in seconds for the early
+// MySQL connector that wrote only that.
+func sourceTs(src *fastjson.Value) int64 {
+	if n, ok := intFieldOK(src, "ts_ms"); ok {
+		return n
+	}
+	if n, ok := intFieldOK(src, "ts_sec"); ok && n < math.MaxInt64/1000 && n > math.MinInt64/1000 {
+		return n * 1000
+	}
+	return 0
 }

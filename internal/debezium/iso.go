@@ -17,9 +17,16 @@ import (
 // "2017-09-15Z") is accepted. Without an offset the value is read as UTC.
 // The result is in UTC.
 func parseISO(s string) (time.Time, error) {
+	t, _, err := parseISOOffset(s)
+	return t, err
+}
+
+// parseISOOffset is parseISO that also reports whether s carries an offset.
+func parseISOOffset(s string) (time.Time, bool, error) {
 	orig := s
-	bad := func(why string) (time.Time, error) {
-		return time.Time{}, fmt.Errorf("%q is not an ISO-8601 timestamp (%s)", orig, why)
+	hasOffset := false
+	bad := func(why string) (time.Time, bool, error) {
+		return time.Time{}, false, fmt.Errorf("%q is not an ISO-8601 timestamp (%s)", orig, why)
 	}
 	sign := 1
 	if s != "" && (s[0] == '+' || s[0] == '-') {
@@ -55,18 +62,25 @@ func parseISO(s string) (time.Time, error) {
 			return bad(err.Error())
 		}
 		nanos, offset = ns, off
+		hasOffset = hasTimeOffset(s[1:])
 	} else if s != "" {
 		off, err := parseOffset(s)
 		if err != nil {
 			return bad("offset")
 		}
-		offset = off
+		offset, hasOffset = off, true
 	}
 	t := time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
 	if t.Day() != day {
 		return bad("no such day")
 	}
-	return t.Add(time.Duration(nanos) - time.Duration(offset)*time.Second), nil
+	return t.Add(time.Duration(nanos) - time.Duration(offset)*time.Second), hasOffset, nil
+}
+
+// hasTimeOffset reports whether a time of day that parseTimeOfDay accepted
+// ends in an offset (Z or a sign after hh:mm).
+func hasTimeOffset(s string) bool {
+	return strings.ContainsAny(s[5:], "Zz+-")
 }
 
 // parseTimeOfDay parses `hh:mm[:ss[.f…]][Z|±hh[:mm]]` into nanoseconds of
@@ -165,12 +179,17 @@ func atoi2(s string) (int, error) {
 }
 
 // parseISODuration parses `[-]P[nY][nM][nW][nD][T[nH][nM][n[.f]S]]` as
-// Debezium's Interval type writes it. Years and months become months,
-// weeks and days become days, the rest microseconds.
+// Debezium's Interval type writes it (components may be negative, e.g.
+// "P-1Y-2M3DT-4H-5M-6.78S"). Years and months become months, weeks and
+// days become days, the rest microseconds. A value that does not fit those
+// fields (int32 months and days, int64 microseconds) is an error.
 func parseISODuration(s string) (change.IntervalValue, error) {
 	orig := s
 	bad := func() (change.IntervalValue, error) {
 		return change.IntervalValue{}, fmt.Errorf("interval: %q is not an ISO-8601 duration", orig)
+	}
+	tooBig := func() (change.IntervalValue, error) {
+		return change.IntervalValue{}, fmt.Errorf("interval: %q is out of range", orig)
 	}
 	neg := false
 	if strings.HasPrefix(s, "-") {
@@ -180,7 +199,7 @@ func parseISODuration(s string) (change.IntervalValue, error) {
 		return bad()
 	}
 	s = s[1:]
-	var iv change.IntervalValue
+	var months, days, micros int64
 	inTime := false
 	for s != "" {
 		if s[0] == 'T' {
@@ -201,37 +220,67 @@ func parseISODuration(s string) (change.IntervalValue, error) {
 		num, unit := s[:j], s[j]
 		s = s[j+1:]
 		if unit == 'S' {
-			d, ok := parseDecimalText(num)
-			if !ok || d.Scale > 6 {
+			if !inTime {
 				return bad()
 			}
-			micros := d.Unscaled.Int64() * int64(math.Pow10(6-d.Scale))
-			iv.Micros += micros
+			d, ok := parseDecimalText(num)
+			if !ok || d.Scale > 6 || !d.Unscaled.IsInt64() {
+				return bad()
+			}
+			m, ok := mulAdd(d.Unscaled.Int64(), int64(math.Pow10(6-d.Scale)), micros)
+			if !ok {
+				return tooBig()
+			}
+			micros = m
 			continue
 		}
-		n, err := strconv.ParseInt(num, 10, 32)
+		n, err := strconv.ParseInt(num, 10, 64)
 		if err != nil {
 			return bad()
 		}
+		var ok bool
 		switch {
 		case !inTime && unit == 'Y':
-			iv.Months += int32(n * 12)
+			months, ok = mulAdd(n, 12, months)
 		case !inTime && unit == 'M':
-			iv.Months += int32(n)
+			months, ok = mulAdd(n, 1, months)
 		case !inTime && unit == 'W':
-			iv.Days += int32(n * 7)
+			days, ok = mulAdd(n, 7, days)
 		case !inTime && unit == 'D':
-			iv.Days += int32(n)
+			days, ok = mulAdd(n, 1, days)
 		case inTime && unit == 'H':
-			iv.Micros += n * 3600e6
+			micros, ok = mulAdd(n, 3600e6, micros)
 		case inTime && unit == 'M':
-			iv.Micros += n * 60e6
+			micros, ok = mulAdd(n, 60e6, micros)
 		default:
 			return bad()
 		}
+		if !ok {
+			return tooBig()
+		}
 	}
+	if months < math.MinInt32 || months > math.MaxInt32 || days < math.MinInt32 || days > math.MaxInt32 || micros == math.MinInt64 {
+		return tooBig()
+	}
+	iv := change.IntervalValue{Months: int32(months), Days: int32(days), Micros: micros}
 	if neg {
+		if iv.Months == math.MinInt32 || iv.Days == math.MinInt32 {
+			return tooBig()
+		}
 		iv = change.IntervalValue{Months: -iv.Months, Days: -iv.Days, Micros: -iv.Micros}
 	}
 	return iv, nil
+}
+
+// mulAdd returns a*m+b, and false when it overflows int64. m is positive.
+func mulAdd(a, m, b int64) (int64, bool) {
+	if a > math.MaxInt64/m || a < math.MinInt64/m {
+		return 0, false
+	}
+	p := a * m
+	r := p + b
+	if (b > 0 && r < p) || (b < 0 && r > p) {
+		return 0, false
+	}
+	return r, true
 }

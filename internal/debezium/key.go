@@ -12,7 +12,9 @@ import (
 // keySchema is the shape of a record key: its columns, and whether their
 // types came from a Connect schema.
 type keySchema struct {
+	raw       string         // the key schema's JSON; "" when inferred
 	schema    *change.Schema // Key holds the key columns; Columns is unused
+	src       []change.Type  // typed keys: the schema's types, which read the literals
 	encodings []encoding
 	typed     bool
 	declared  map[string]*keySchema // per table: with the table's declared types
@@ -44,10 +46,14 @@ func (ks *keySchema) forTable(tab TableOptions) *keySchema {
 		}
 		if v == ks {
 			cols := append([]change.Column(nil), ks.schema.Key...)
-			v = &keySchema{schema: change.NewSchema(nil, cols), encodings: append([]encoding(nil), ks.encodings...), typed: ks.typed}
+			v = &keySchema{schema: change.NewSchema(nil, cols), src: ks.src, encodings: append([]encoding(nil), ks.encodings...), typed: ks.typed}
 		}
 		v.schema.Key[i].Type = t
-		v.encodings[i] = declaredEncoding(t)
+		if !ks.typed {
+			// An inferred type says nothing of the encoding: the declared
+			// type reads the literal.
+			v.encodings[i] = declaredEncoding(t)
+		}
 	}
 	if ks.declared == nil {
 		ks.declared = map[string]*keySchema{}
@@ -57,15 +63,23 @@ func (ks *keySchema) forTable(tab TableOptions) *keySchema {
 }
 
 func (ks *keySchema) column(name string) *change.Column {
+	if i := ks.index(name); i >= 0 {
+		return &ks.schema.Key[i]
+	}
+	return nil
+}
+
+// index returns the position of the named key column, or -1.
+func (ks *keySchema) index(name string) int {
 	if ks == nil {
-		return nil
+		return -1
 	}
 	for i := range ks.schema.Key {
 		if ks.schema.Key[i].Name == name {
-			return &ks.schema.Key[i]
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 type decodedKey struct {
@@ -74,17 +88,32 @@ type decodedKey struct {
 	id     string
 }
 
+// errNullKey is decodeKey's answer for a null key: absent, the JSON null,
+// or the legacy JsonConverter rendering {"schema":…,"payload":null}.
+var errNullKey = errors.New("null record key")
+
 // decodeKey decodes a record key: a struct of the primary-key columns, with
 // or without the converter's schema wrapper.
-func (d *Decoder) decodeKey(raw []byte, tab TableOptions) (decodedKey, error) {
-	schemaRaw, payloadRaw, wrapped, err := splitConverter(raw)
+func (d *Decoder) decodeKey(raw []byte, ts *topicState) (decodedKey, error) {
+	tab := ts.tab
+	if isNullJSON(raw) {
+		return decodedKey{}, errNullKey
+	}
+	var hint string
+	if ts.lastKey != nil {
+		hint = ts.lastKey.raw
+	}
+	schemaRaw, payloadRaw, wrapped, hinted, err := splitConverterHint(raw, hint)
 	if err != nil {
 		return decodedKey{}, fmt.Errorf("key is not JSON: %w", err)
 	}
-	if isNullJSON(payloadRaw) {
-		return decodedKey{}, errors.New("record key has a null payload")
+	if wrapped && isNullJSON(payloadRaw) {
+		if err := fastjson.ValidateBytes(schemaRaw); err != nil {
+			return decodedKey{}, fmt.Errorf("key schema is not JSON: %w", err)
+		}
+		return decodedKey{}, errNullKey
 	}
-	v, err := d.kp.ParseBytes(payloadRaw)
+	v, err := parseStrict(&d.kp, payloadRaw)
 	if err != nil {
 		return decodedKey{}, fmt.Errorf("key is not JSON: %w", err)
 	}
@@ -96,12 +125,15 @@ func (d *Decoder) decodeKey(raw []byte, tab TableOptions) (decodedKey, error) {
 		return decodedKey{}, errors.New("key has no columns")
 	}
 	var ks *keySchema
-	if wrapped && !isNullJSON(schemaRaw) && !isEmptyObject(schemaRaw) {
+	if hinted {
+		ks = ts.lastKey
+	} else if wrapped && !isNullJSON(schemaRaw) && !isEmptyObject(schemaRaw) {
 		if ks, err = d.keySchemaFor(schemaRaw); err != nil {
 			return decodedKey{}, fmt.Errorf("key schema: %w", err)
 		}
-	} else {
-		ks = d.inferKeySchema(obj)
+		ts.lastKey = ks
+	} else if ks, err = d.inferKeySchema(obj); err != nil {
+		return decodedKey{}, err
 	}
 	ks = ks.forTable(tab)
 	values := make([]any, len(ks.schema.Key))
@@ -116,7 +148,13 @@ func (d *Decoder) decodeKey(raw []byte, tab TableOptions) (decodedKey, error) {
 				continue
 			}
 			found++
-			val, err := convert(fv, c.Type, ks.encodings[i])
+			var val any
+			var err error
+			if ks.typed {
+				val, err = decodeAs(fv, ks.src[i], ks.encodings[i], c.Type)
+			} else {
+				val, err = convert(fv, c.Type, ks.encodings[i])
+			}
 			if err != nil {
 				firstErr = fmt.Errorf("key column %q: %w", c.Name, err)
 				return
@@ -140,49 +178,73 @@ func (d *Decoder) keySchemaFor(raw []byte) (*keySchema, error) {
 	if ks, ok := d.keys[string(raw)]; ok {
 		return ks, nil
 	}
-	v, err := d.sp.ParseBytes(raw)
+	v, err := parseStrict(&d.sp, raw)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("not JSON: %w", err)
 	}
 	if t := string(v.GetStringBytes("type")); t != "struct" {
 		return nil, fmt.Errorf("key schema type is %q, want a struct of key columns", t)
 	}
-	rs, err := parseRowSchema(v)
+	rs, err := parseRowSchema(v, nil)
 	if err != nil {
 		return nil, err
 	}
 	if len(rs.cols) == 0 {
 		return nil, errors.New("key schema has no fields")
 	}
-	ks := &keySchema{schema: change.NewSchema(nil, rs.cols), encodings: rs.encodings, typed: true}
+	src := make([]change.Type, len(rs.cols))
+	for i, c := range rs.cols {
+		src[i] = c.Type
+	}
+	ks := &keySchema{raw: string(raw), schema: change.NewSchema(nil, rs.cols), src: src, encodings: rs.encodings, typed: true}
 	if len(d.keys) >= maxCachedSchemas {
 		clear(d.keys)
 	}
-	d.keys[string(raw)] = ks
+	d.keys[ks.raw] = ks
 	return ks, nil
 }
 
 // inferKeySchema types a schemaless key from its JSON values. Key shapes
 // are cached by their column names and literal types.
-func (d *Decoder) inferKeySchema(obj *fastjson.Object) *keySchema {
+func (d *Decoder) inferKeySchema(obj *fastjson.Object) (*keySchema, error) {
+	// The signature starts with a byte no JSON schema starts with, so it
+	// never meets the raw schemas cached in the same map.
 	sig := d.scratch[:0]
 	sig = append(sig, 2)
 	obj.Visit(func(k []byte, fv *fastjson.Value) {
-		sig = append(sig, k...)
-		sig = append(sig, 0, byte(inferType(fv).Kind))
+		sig = appendSigString(sig, string(k))
+		sig = appendSigType(sig, inferType(fv))
 	})
 	d.scratch = sig
 	if ks, ok := d.keys[string(sig)]; ok {
-		return ks
+		return ks, nil
 	}
 	var cols []change.Column
+	var firstErr error
 	obj.Visit(func(k []byte, fv *fastjson.Value) {
-		cols = append(cols, change.Column{Name: string(k), Type: inferType(fv)})
+		name := string(k)
+		if firstErr != nil {
+			return
+		}
+		if name == "" {
+			firstErr = errors.New("key field with an empty name")
+			return
+		}
+		for _, c := range cols {
+			if c.Name == name {
+				firstErr = fmt.Errorf("key field %q appears twice", name)
+				return
+			}
+		}
+		cols = append(cols, change.Column{Name: name, Type: inferType(fv)})
 	})
+	if firstErr != nil {
+		return nil, firstErr
+	}
 	ks := &keySchema{schema: change.NewSchema(nil, cols), encodings: make([]encoding, len(cols))}
 	if len(d.keys) >= maxCachedSchemas {
 		clear(d.keys)
 	}
 	d.keys[string(sig)] = ks
-	return ks
+	return ks, nil
 }

@@ -23,19 +23,15 @@ import (
 //
 // each number as fixed-width hex, so byte order is numeric order. Anything
 // else is unknown ("").
-func sourcePosition(src *fastjson.Value) change.Position {
+func (d *Decoder) sourcePosition(src *fastjson.Value) change.Position {
 	if src == nil || src.Type() != fastjson.TypeObject {
 		return ""
 	}
 	if file := src.GetStringBytes("file"); file != nil && src.Exists("pos") {
 		return mysqlPosition(string(file), intField(src, "pos"), intField(src, "row"))
 	}
-	if lsn := src.Get("lsn"); lsn != nil && lsn.Type() == fastjson.TypeNumber {
-		n, err := lsn.Int64()
-		if err != nil {
-			return ""
-		}
-		return pgPosition(n, src.GetStringBytes("sequence"))
+	if lsn, ok := intFieldOK(src, "lsn"); ok {
+		return d.pgPosition(lsn, src.GetStringBytes("sequence"))
 	}
 	if commit := src.GetStringBytes("commit_lsn"); commit != nil {
 		return sqlServerPosition(string(commit), string(src.GetStringBytes("change_lsn")), intField(src, "event_serial_no"))
@@ -45,15 +41,13 @@ func sourcePosition(src *fastjson.Value) change.Position {
 
 // flattenedPosition reads the position ExtractNewRecordState copies into
 // __-prefixed fields (add.fields=source.file,source.pos,… or lsn).
-func flattenedPosition(v *fastjson.Value) change.Position {
+func (d *Decoder) flattenedPosition(v *fastjson.Value) change.Position {
 	if file := v.GetStringBytes("__source_file"); file != nil {
 		return mysqlPosition(string(file), intField(v, "__source_pos"), intField(v, "__source_row"))
 	}
 	for _, name := range []string{"__lsn", "__source_lsn"} {
-		if lsn := v.Get(name); lsn != nil && lsn.Type() == fastjson.TypeNumber {
-			if n, err := lsn.Int64(); err == nil {
-				return pgPosition(n, v.GetStringBytes("__source_sequence"))
-			}
+		if lsn, ok := intFieldOK(v, name); ok {
+			return d.pgPosition(lsn, v.GetStringBytes("__source_sequence"))
 		}
 	}
 	return ""
@@ -66,25 +60,44 @@ func mysqlPosition(file string, pos, row int64) change.Position {
 		j--
 	}
 	num, _ := strconv.ParseUint(file[j:], 10, 64)
-	return change.Position(fmt.Sprintf("m%016x%016x%08x", num, uint64(pos), uint32(row)))
+	var buf [41]byte
+	b := buf[:0]
+	b = append(b, 'm')
+	b = appendHex(b, num, 16)
+	b = appendHex(b, uint64(pos), 16)
+	b = appendHex(b, uint64(uint32(row)), 8)
+	return change.Position(b)
 }
 
-func pgPosition(lsn int64, sequence []byte) change.Position {
+// appendHex appends v as width lower-case hex digits (v < 16^width).
+func appendHex(b []byte, v uint64, width int) []byte {
+	const digits = "0123456789abcdef"
+	for i := width - 1; i >= 0; i-- {
+		b = append(b, digits[(v>>(4*uint(i)))&0xf])
+	}
+	return b
+}
+
+func (d *Decoder) pgPosition(lsn int64, sequence []byte) change.Position {
 	commit := lsn
-	if c, ok := lastCommittedLSN(sequence); ok {
+	if c, ok := d.lastCommittedLSN(sequence); ok {
 		commit = c
 	}
-	return change.Position(fmt.Sprintf("p%016x%016x", uint64(commit), uint64(lsn)))
+	var buf [33]byte
+	b := buf[:0]
+	b = append(b, 'p')
+	b = appendHex(b, uint64(commit), 16)
+	b = appendHex(b, uint64(lsn), 16)
+	return change.Position(b)
 }
 
 // lastCommittedLSN reads the first element of PostgreSQL's
 // source.sequence, a JSON array inside a string: ["<last committed>","<current>"].
-func lastCommittedLSN(sequence []byte) (int64, bool) {
+func (d *Decoder) lastCommittedLSN(sequence []byte) (int64, bool) {
 	if len(sequence) == 0 {
 		return 0, false
 	}
-	var p fastjson.Parser
-	v, err := p.ParseBytes(sequence)
+	v, err := d.qp.ParseBytes(sequence)
 	if err != nil {
 		return 0, false
 	}

@@ -23,6 +23,7 @@ const (
 // envelopeSchema is a parsed value schema: the row schema of an envelope's
 // after/before fields, and the schema of the value read as a flattened row.
 type envelopeSchema struct {
+	raw  string     // the schema's JSON, as the events carry it
 	row  *rowSchema // nil when the value schema has no before/after struct
 	flat *rowSchema
 }
@@ -31,30 +32,49 @@ type envelopeSchema struct {
 type rowSchema struct {
 	cols      []change.Column
 	encodings []encoding
-	byKey     map[*keySchema]*change.Schema
+	bound     map[boundKey]*boundRow
 }
 
-// schemaFor returns the change.Schema for this row shape, the table's
-// declared types and a key shape. The result is cached so that events of
-// one shape share one *change.Schema.
-func (rs *rowSchema) schemaFor(tab TableOptions, ks *keySchema) *change.Schema {
-	if s, ok := rs.byKey[ks]; ok {
-		return s
+// boundKey identifies a row shape's binding: the table whose declared
+// types apply, and the key shape.
+type boundKey struct {
+	table string
+	ks    *keySchema
+}
+
+// boundRow is a row shape with a table's declared types applied: the
+// change.Schema its events carry (with the declared types), and the
+// schema's own types and encodings, which say how the literals encode the
+// values (see decodeAs).
+type boundRow struct {
+	schema    *change.Schema
+	src       []change.Type
+	encodings []encoding
+}
+
+// bind returns the row shape for a table's declared types and a key shape.
+// The result is cached so that events of one shape share one
+// *change.Schema. Two tables whose events carry byte-identical schemas share
+// the rowSchema, so a binding never changes the rowSchema itself.
+func (rs *rowSchema) bind(tab TableOptions, ks *keySchema) *boundRow {
+	bk := boundKey{table: tab.Name, ks: ks}
+	if b, ok := rs.bound[bk]; ok {
+		return b
 	}
-	cols := make([]change.Column, len(rs.cols))
-	copy(cols, rs.cols)
+	cols := append([]change.Column(nil), rs.cols...)
+	src := make([]change.Type, len(cols))
 	for i, c := range cols {
+		src[i] = c.Type
 		if t, ok := tab.Columns[c.Name]; ok {
 			cols[i].Type = t
-			rs.encodings[i] = declaredEncoding(t)
 		}
 	}
-	s := change.NewSchema(cols, ks.schema.Key)
-	if rs.byKey == nil {
-		rs.byKey = map[*keySchema]*change.Schema{}
+	b := &boundRow{schema: change.NewSchema(cols, ks.schema.Key), src: src, encodings: rs.encodings}
+	if rs.bound == nil {
+		rs.bound = map[boundKey]*boundRow{}
 	}
-	rs.byKey[ks] = s
-	return s
+	rs.bound[bk] = b
+	return b
 }
 
 // envelopeSchema returns the parsed value schema for raw schema bytes.
@@ -62,9 +82,9 @@ func (d *Decoder) envelopeSchema(raw []byte) (*envelopeSchema, error) {
 	if es, ok := d.schemas[string(raw)]; ok {
 		return es, nil
 	}
-	v, err := d.sp.ParseBytes(raw)
+	v, err := parseStrict(&d.sp, raw)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("not JSON: %w", err)
 	}
 	if t := string(v.GetStringBytes("type")); t != "struct" {
 		return nil, fmt.Errorf("value schema type is %q, want struct", t)
@@ -78,27 +98,38 @@ func (d *Decoder) envelopeSchema(raw []byte) (*envelopeSchema, error) {
 		}
 	}
 	if rowField != nil {
-		if es.row, err = parseRowSchema(rowField); err != nil {
+		if es.row, err = parseRowSchema(rowField, nil); err != nil {
 			return nil, err
 		}
 	}
-	if es.flat, err = parseRowSchema(v); err != nil {
+	if es.flat, err = parseRowSchema(v, isMetaField); err != nil {
 		return nil, err
 	}
 	if len(d.schemas) >= maxCachedSchemas {
 		clear(d.schemas)
 	}
-	d.schemas[string(raw)] = es
+	es.raw = string(raw)
+	d.schemas[es.raw] = es
 	return es, nil
 }
 
-func parseRowSchema(v *fastjson.Value) (*rowSchema, error) {
+// parseRowSchema parses the fields of a struct schema. Fields for which
+// skip reports true (the metadata fields of flattened rows) are left out.
+func parseRowSchema(v *fastjson.Value, skip func(string) bool) (*rowSchema, error) {
 	fields := v.GetArray("fields")
 	rs := &rowSchema{cols: make([]change.Column, 0, len(fields)), encodings: make([]encoding, 0, len(fields))}
+	seen := make(map[string]bool, len(fields))
 	for _, f := range fields {
 		name := string(f.GetStringBytes("field"))
 		if name == "" {
 			return nil, errors.New("schema field without a name")
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("field %q appears twice in the schema", name)
+		}
+		seen[name] = true
+		if skip != nil && skip(name) {
+			continue
 		}
 		t, enc, err := connectType(f)
 		if err != nil {
@@ -144,10 +175,16 @@ func connectType(f *fastjson.Value) (change.Type, encoding, error) {
 		if err != nil {
 			return change.Type{}, 0, fmt.Errorf("decimal scale: %w", err)
 		}
+		if scale < -maxDecimalScale || scale > maxDecimalScale {
+			return change.Type{}, 0, fmt.Errorf("decimal scale %d is out of range [%d, %d]", scale, -maxDecimalScale, maxDecimalScale)
+		}
 		prec := 0
 		if params != nil && params.Exists("connect.decimal.precision") {
 			if prec, err = intParam(params, "connect.decimal.precision"); err != nil {
 				return change.Type{}, 0, fmt.Errorf("decimal precision: %w", err)
+			}
+			if prec < 0 || prec > maxDecimalScale {
+				return change.Type{}, 0, fmt.Errorf("decimal precision %d is out of range [0, %d]", prec, maxDecimalScale)
 			}
 		}
 		if prec > 0 && prec < scale {
@@ -235,14 +272,19 @@ func intParam(params *fastjson.Value, name string) (int, error) {
 // JSON literal.
 func declaredEncoding(change.Type) encoding { return encAuto }
 
-// inferType types a JSON value that comes without a schema.
+// inferType types a JSON value that comes without a schema. Integers that
+// do not fit int64 (MySQL BIGINT UNSIGNED, PostgreSQL NUMERIC) are exact
+// decimals rather than bad input.
 func inferType(v *fastjson.Value) change.Type {
 	switch v.Type() {
 	case fastjson.TypeTrue, fastjson.TypeFalse:
 		return change.Bool
 	case fastjson.TypeNumber:
-		if isIntegerLiteral(v.MarshalTo(nil)) {
+		if _, err := v.Int64(); err == nil {
 			return change.Int64
+		}
+		if isIntegerLiteral(v.MarshalTo(nil)) {
+			return change.DecimalType(0, 0)
 		}
 		return change.Float64
 	case fastjson.TypeObject, fastjson.TypeArray:

@@ -22,6 +22,12 @@ const (
 	pgNegInfinityMicros = -9223372036832400000
 )
 
+// maxDecimalScale bounds decimal scales and precisions: PostgreSQL's
+// NUMERIC display scale goes up to 16383 digits, and nothing writes more.
+// An unbounded scale from a malformed event would make rendering or
+// rescaling the value allocate without limit.
+const maxDecimalScale = 16383
+
 // convert turns a JSON literal into the normalised Go value of its column
 // type (see package change). A JSON null is nil.
 func convert(v *fastjson.Value, t change.Type, enc encoding) (any, error) {
@@ -128,6 +134,13 @@ func toInt(v *fastjson.Value, lo, hi int64) (any, error) {
 	var raw string
 	switch v.Type() {
 	case fastjson.TypeNumber:
+		if n, err := v.Int64(); err == nil {
+			// The common case, without copying the literal.
+			if n < lo || n > hi {
+				return nil, fmt.Errorf("integer: %d out of range [%d, %d]", n, lo, hi)
+			}
+			return n, nil
+		}
 		raw = string(v.MarshalTo(nil))
 	case fastjson.TypeString:
 		s, _ := v.StringBytes()
@@ -214,6 +227,9 @@ func toDecimal(v *fastjson.Value, t change.Type, enc encoding) (any, error) {
 		sc, err2 := scale.Int()
 		if err2 != nil {
 			return nil, fmt.Errorf("decimal: scale: %w", err2)
+		}
+		if sc < -maxDecimalScale || sc > maxDecimalScale {
+			return nil, fmt.Errorf("decimal: scale %d is out of range [%d, %d]", sc, -maxDecimalScale, maxDecimalScale)
 		}
 		d, err = decimalFromBytes(string(val), sc)
 	default:
@@ -433,9 +449,12 @@ func toTimestamp(v *fastjson.Value, u change.Unit, zoned bool) (any, error) {
 		if inf, ok := infinity(string(s)); ok {
 			return inf, nil
 		}
-		t, err := parseISO(string(s))
+		t, hasOffset, err := parseISOOffset(string(s))
 		if err != nil {
 			return nil, fmt.Errorf("timestamp: %w", err)
+		}
+		if zoned && !hasOffset {
+			return nil, fmt.Errorf("timestamp with time zone: %q has no offset", s)
 		}
 		return t, nil
 	}
