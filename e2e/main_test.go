@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -134,6 +135,7 @@ func checkServices() error {
 type result struct {
 	stdout, stderr string
 	code           int
+	maxRSS         int64 // bytes
 }
 
 func (r result) String() string {
@@ -150,6 +152,9 @@ func cdcsync(t *testing.T, timeout time.Duration, args ...string) result {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	r := result{stdout: out.String(), stderr: errb.String()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSS = ru.Maxrss << 10 // KiB on Linux
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:

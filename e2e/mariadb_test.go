@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -94,23 +95,36 @@ func TestMariaDB(t *testing.T) {
 	}
 	t.Logf("snapshots read: %s", since(start))
 
+	// Each connector's topics go to a DuckDB file; the schemas connector's
+	// also to a PostgreSQL schema.
+	type target struct {
+		name, dsn string
+		m         mode
+	}
+	dir := t.TempDir()
+	var targets []target
+	for _, m := range modes {
+		targets = append(targets, target{m.name, filepath.Join(dir, m.name+".duckdb"), m})
+	}
+	pgSchema := runID + "_mtgt"
+	targets = append(targets, target{"schemas-postgres", pgDSN(pgSchema), modes[0]})
+	t.Cleanup(func() { dropPGSchema(t, pgSchema) })
+
 	// Phase 1: the snapshot alone, synced and verified.
 	source := mariadbDSN(db)
-	dir := t.TempDir()
-	duck := func(m mode) string { return filepath.Join(dir, m.name+".duckdb") }
-	sync := func(t *testing.T, m mode) {
+	sync := func(t *testing.T, tg target) {
 		var extra []string
-		if m.config != "" {
-			extra = []string{"--config", m.config}
+		if tg.m.config != "" {
+			extra = []string{"--config", tg.m.config}
 		}
-		syncOnce(t, duck(m), regexp.QuoteMeta(m.prefix+"."+db+".")+".*", extra...)
+		syncOnce(t, tg.dsn, regexp.QuoteMeta(tg.m.prefix+"."+db+".")+".*", extra...)
 	}
-	for _, m := range modes {
-		t.Run("snapshot/"+m.name, func(t *testing.T) {
-			sync(t, m)
-			if r := verify(t, source, duck(m)); r.code != 0 {
+	for _, tg := range targets {
+		t.Run("snapshot/"+tg.name, func(t *testing.T) {
+			sync(t, tg)
+			if r := verify(t, source, tg.dsn); r.code != 0 {
 				t.Errorf("verify after the snapshot: the target differs from MariaDB:\n%s", r)
-				deadLetters(t, duck(m))
+				deadLetters(t, tg.dsn)
 			}
 		})
 	}
@@ -123,16 +137,18 @@ func TestMariaDB(t *testing.T) {
 		waitForMarkers(t, topicsOf(m.prefix, db))
 	}
 	t.Logf("workload streamed: %s", since(start))
-	for _, m := range modes {
-		t.Run("workload/"+m.name, func(t *testing.T) {
-			sync(t, m)
-			r := verify(t, source, duck(m))
+	for _, tg := range targets {
+		t.Run("workload/"+tg.name, func(t *testing.T) {
+			sync(t, tg)
+			// Small pages: keyset pagination and narrowing over several
+			// ranges of the real databases (composite keys included).
+			r := verify(t, source, tg.dsn, "--page-size", "7")
 			if r.code != 0 {
 				t.Errorf("verify after the workload: the target differs from MariaDB:\n%s", r)
-				deadLetters(t, duck(m))
+				deadLetters(t, tg.dsn)
 			}
-			if m.name == "schemas" {
-				corruptAndVerify(t, source, duck(m), r.code == 0)
+			if tg.name == "schemas" {
+				corruptAndVerify(t, source, tg.dsn, r.code == 0)
 			}
 		})
 	}
@@ -213,9 +229,28 @@ func corruptAndVerify(t *testing.T, source, duck string, wasEqual bool) {
 
 // deadLetters logs what cdcsync could not apply, to explain a failed
 // verification.
-func deadLetters(t *testing.T, duck string) {
+func deadLetters(t *testing.T, target string) {
 	t.Helper()
-	r := cdcsync(t, time.Minute, "query", "--target", duck,
-		"SELECT topic, kafka_offset, reason, left(CAST(kafka_value AS VARCHAR), 300) AS value FROM _cdc_dead_letters ORDER BY topic, kafka_offset")
-	t.Logf("dead letters:\n%s%s", r.stdout, r.stderr)
+	const q = "SELECT topic, kafka_offset, reason, left(CAST(kafka_value AS VARCHAR), 300) AS value FROM %s_cdc_dead_letters ORDER BY topic, kafka_offset"
+	if strings.HasSuffix(target, ".duckdb") {
+		r := cdcsync(t, time.Minute, "query", "--target", target, fmt.Sprintf(q, ""))
+		t.Logf("dead letters:\n%s%s", r.stdout, r.stderr)
+		return
+	}
+	u, _ := url.Parse(target)
+	rows, err := pgOpen(t).Query(fmt.Sprintf(q, `"`+u.Query().Get("schema")+`".`))
+	if err != nil {
+		t.Logf("dead letters: %v", err)
+		return
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var topic, reason, value string
+		var off int64
+		if rows.Scan(&topic, &off, &reason, &value) == nil {
+			fmt.Fprintf(&b, "%s@%d: %s: %s\n", topic, off, reason, value)
+		}
+	}
+	t.Logf("dead letters:\n%s", b.String())
 }

@@ -74,14 +74,20 @@ func TestPostgres(t *testing.T) {
 	waitForRecords(t, counts)
 	t.Logf("snapshot read: %s", since(start))
 
-	// Phase 1: the snapshot alone, synced and verified.
+	// Phase 1: the snapshot alone, synced into DuckDB and into another
+	// PostgreSQL schema, and verified.
 	duck := filepath.Join(t.TempDir(), "target.duckdb")
+	pgTarget := pgDSN(runID + "_ptgt")
+	t.Cleanup(func() { dropPGSchema(t, runID+"_ptgt") })
+	targets := []string{duck, pgTarget}
 	topicsRE := regexp.QuoteMeta(prefix+"."+schema+".") + ".*"
 	source := pgDSN(schema)
-	syncOnce(t, duck, topicsRE)
-	if r := verify(t, source, duck); r.code != 0 {
-		t.Errorf("verify after the snapshot: the target differs from PostgreSQL:\n%s", r)
-		deadLetters(t, duck)
+	for _, target := range targets {
+		syncOnce(t, target, topicsRE)
+		if r := verify(t, source, target); r.code != 0 {
+			t.Errorf("verify %s after the snapshot: the target differs from PostgreSQL:\n%s", target, r)
+			deadLetters(t, target)
+		}
 	}
 
 	// Phase 2: the workload, synced on top: the TOAST placeholders of row
@@ -90,16 +96,25 @@ func TestPostgres(t *testing.T) {
 	execScript(t, conn, "testdata/postgres_marker.sql")
 	waitForMarkers(t, topics)
 	t.Logf("workload streamed: %s", since(start))
-	syncOnce(t, duck, topicsRE)
-	if r := verify(t, source, duck); r.code != 0 {
-		t.Errorf("verify after the workload: the target differs from PostgreSQL:\n%s", r)
-		deadLetters(t, duck)
+	for _, target := range targets {
+		syncOnce(t, target, topicsRE)
+		if r := verify(t, source, target, "--page-size", "5"); r.code != 0 {
+			t.Errorf("verify %s after the workload: the target differs from PostgreSQL:\n%s", target, r)
+			deadLetters(t, target)
+		}
 	}
 
 	// The TOASTed text survived the updates that left it out.
-	q := cdcsync(t, time.Minute, "query", "--target", duck, "SELECT id, length(bio) AS len FROM customers WHERE id IN (100, 102) ORDER BY id")
-	if !regexp.MustCompile(`100\s+19200`).MatchString(q.stdout) || !regexp.MustCompile(`102\s+19200`).MatchString(q.stdout) {
+	q := cdcsync(t, time.Minute, "query", "--target", duck, "SELECT id, length(bio) AS len FROM customers WHERE id IN (102, 1100) ORDER BY id")
+	if !regexp.MustCompile(`102\s+19200`).MatchString(q.stdout) || !regexp.MustCompile(`1100\s+19200`).MatchString(q.stdout) {
 		t.Errorf("TOASTed bio not kept:\n%s", q)
+		ev := cdcsync(t, time.Minute, "query", "--target", duck, `WITH c AS (SELECT max(kafka_offset) AS o FROM _cdc_landing_customers
+				WHERE payload->'$.after'->>'$.id' = '1100')
+			SELECT kafka_offset, payload->>'$.op' AS op, coalesce(payload->'$.after'->>'$.id', payload->'$.before'->>'$.id') AS id,
+				left(payload->'$.after'->>'$.bio', 40) AS after_bio,
+				regexp_extract(CAST(kafka_headers AS VARCHAR), '__debezium\.(old|new)key[^}]*') AS key_header
+			FROM _cdc_landing_customers, c WHERE kafka_offset BETWEEN c.o - 3 AND c.o ORDER BY kafka_offset`)
+		t.Logf("the events of the primary-key change 100 → 1100:\n%s%s", ev.stdout, ev.stderr)
 	}
 
 	// verify's PostgreSQL side also serves as a target: a schema compared
@@ -157,5 +172,12 @@ func pgCleanup(t *testing.T, db *sql.DB, schema, slot, pub string) {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			t.Logf("%s: %v", s, err)
 		}
+	}
+}
+
+// dropPGSchema drops a schema a PostgreSQL target was synced into.
+func dropPGSchema(t *testing.T, schema string) {
+	if _, err := pgOpen(t).Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE"); err != nil {
+		t.Logf("drop schema %s: %v", schema, err)
 	}
 }

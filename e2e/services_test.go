@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,10 +189,10 @@ func waitForRecords(t *testing.T, counts map[string]int64) {
 	}
 }
 
-// waitForMarkers waits until every partition of each topic holds a
-// record whose key is a marker row's (see isMarker). Debezium writes a partition's records
-// in commit order, so a partition's marker — committed last — means every
-// earlier change of that partition is in Kafka.
+// waitForMarkers waits until each topic holds every marker row (see
+// isMarker), and every partition at least one. Debezium writes a
+// partition's records in commit order, so once a partition's markers —
+// committed last — are in, every earlier change of that partition is.
 func waitForMarkers(t *testing.T, topics []string) {
 	t.Helper()
 	ctx := deadline(t, 2*time.Minute)
@@ -201,7 +202,7 @@ func waitForMarkers(t *testing.T, topics []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	missing := map[string]bool{}
+	missing := map[string]bool{} // "topic/partition" and "topic#key" still to see
 	for _, topic := range topics {
 		td, ok := meta[topic]
 		if !ok || td.Err != nil || len(td.Partitions) == 0 {
@@ -210,15 +211,19 @@ func waitForMarkers(t *testing.T, topics []string) {
 		for p := range td.Partitions {
 			missing[fmt.Sprintf("%s/%d", topic, p)] = true
 		}
+		for k := markerMin; k <= markerMax; k++ {
+			missing[fmt.Sprintf("%s#%d", topic, k)] = true
+		}
 	}
 	for len(missing) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("the marker rows never reached partitions %v", keys(missing))
+			t.Fatalf("the marker rows never all reached Kafka; missing %v", firstKeys(missing, 10))
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
-			if isMarker(r.Key) {
+			if k, ok := markerKey(r.Key); ok {
 				delete(missing, fmt.Sprintf("%s/%d", r.Topic, r.Partition))
+				delete(missing, fmt.Sprintf("%s#%d", r.Topic, k))
 			}
 		})
 	}
@@ -227,33 +232,35 @@ func waitForMarkers(t *testing.T, topics []string) {
 // Marker rows (testdata/*_marker.sql) have the keys 999901 to 999940.
 const markerMin, markerMax = 999901, 999940
 
-// isMarker reports whether a record key (JSON, with or without a schema
-// envelope) is a marker row's: its first key field is in the marker range.
-func isMarker(key []byte) bool {
+// markerKey reports whether a record key (JSON, with or without a schema
+// envelope) is a marker row's, and which: its id or order_id is in the
+// marker range.
+func markerKey(key []byte) (int64, bool) {
 	var doc map[string]json.RawMessage
 	if json.Unmarshal(key, &doc) != nil {
-		return false
+		return 0, false
 	}
 	if p, ok := doc["payload"]; ok {
 		if _, hasSchema := doc["schema"]; hasSchema && json.Unmarshal(p, &doc) != nil {
-			return false
+			return 0, false
 		}
 	}
 	for _, f := range []string{"id", "order_id"} {
 		var n int64
 		if raw, ok := doc[f]; ok && json.Unmarshal(raw, &n) == nil {
-			return n >= markerMin && n <= markerMax
+			return n, n >= markerMin && n <= markerMax
 		}
 	}
-	return false
+	return 0, false
 }
 
-func keys(m map[string]bool) []string {
+func firstKeys(m map[string]bool, n int) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
 	}
-	return out
+	slices.Sort(out)
+	return out[:min(n, len(out))]
 }
 
 // deleteTopics removes the topics whose names start with prefix.
@@ -320,7 +327,7 @@ func execScript(t *testing.T, conn *sql.Conn, path string) {
 	}
 }
 
-func TestIsMarker(t *testing.T) {
+func TestMarkerKey(t *testing.T) {
 	for key, want := range map[string]bool{
 		`{"id":999901}`: true,
 		`{"schema":{"type":"struct","name":"e2e9999p.e2e9999_pg.customers.Key"},"payload":{"id":999940}}`: true,
@@ -329,8 +336,8 @@ func TestIsMarker(t *testing.T) {
 		`{"id":999999}`: false,
 		`null`:          false,
 	} {
-		if got := isMarker([]byte(key)); got != want {
-			t.Errorf("isMarker(%s) = %v", key, got)
+		if _, got := markerKey([]byte(key)); got != want {
+			t.Errorf("markerKey(%s) = %v", key, got)
 		}
 	}
 }

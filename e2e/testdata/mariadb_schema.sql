@@ -31,7 +31,9 @@ CREATE TABLE orders (
   status VARCHAR(20) NOT NULL,
   notes TEXT NULL,
   created_at DATETIME NOT NULL,
-  shipped_at TIMESTAMP NULL DEFAULT NULL
+  shipped_at TIMESTAMP NULL DEFAULT NULL,
+  processing_time TIME NULL,
+  exact_total DECIMAL(40,12) NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 CREATE TABLE order_settings (
@@ -60,15 +62,16 @@ FROM seq_1_to_20;
 -- decimal whose Connect encoding (base64 "1234") is also decimal text.
 INSERT INTO customers (id, email, full_name, bio, registration_date, last_login, birth_date, balance, is_vip, status,
   preferences, score, rating, wake_time, signup_year, flags, avatar, interests)
-VALUES (100, 'zoe@example.com', 'Zoë Ünicode ✓', 'line one
+VALUES (100, 'zoe@example.com', 'Zoë Ünicode ✓ 🚀', 'line one
 line "two"; tab	end', '1969-07-20 20:17:40', '1969-07-20 20:17:40.000001', '1815-12-10', -26588.24, 1, 'inactive',
   '{"nested": {"b": [1, 2.50, null], "a": "ü"}, "empty": {}}', -1.5e-7, 3.25, '00:00:00', 1901, b'1111111111', x'00FF00', ''),
   (101, 'nulls@example.com', NULL, NULL, '2000-01-01 00:00:00', NULL, NULL, 0, 0, 'active', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 
-INSERT INTO orders (order_id, customer_id, order_date, total_amount, status, notes, created_at, shipped_at)
+INSERT INTO orders (order_id, customer_id, order_date, total_amount, status, notes, created_at, shipped_at, processing_time, exact_total)
 SELECT seq, 1 + seq % 20, DATE '2024-01-01' + INTERVAL seq DAY, seq * 19.99, ELT(1 + seq % 3, 'new', 'paid', 'shipped'),
   IF(seq % 4 = 0, NULL, CONCAT('note ', seq)), TIMESTAMP '2024-01-01 08:00:00' + INTERVAL seq HOUR,
-  IF(seq % 3 = 2, TIMESTAMP '2024-01-05 10:00:00' + INTERVAL seq HOUR, NULL)
+  IF(seq % 3 = 2, TIMESTAMP '2024-01-05 10:00:00' + INTERVAL seq HOUR, NULL),
+  SEC_TO_TIME(seq * 1800), seq * 1234567890123456.000000000001
 FROM seq_1_to_40;
 
 INSERT INTO order_settings (order_id, setting_key, setting_value, is_enabled, updated_at)

@@ -59,3 +59,7 @@ INSERT INTO customers (id, email, registration_date, balance, status, loyalty_po
 ALTER TABLE orders ADD COLUMN discount DECIMAL(10,2) NULL;
 INSERT INTO orders (order_id, customer_id, order_date, total_amount, status, created_at, discount) VALUES (47, 26, '2024-06-02', 100.00, 'new', '2024-06-02 01:00:00', 5.50);
 UPDATE orders SET discount = -0.01 WHERE order_id = 1;
+
+-- TIME as a duration: MySQL's range is -838:59:59 to 838:59:59
+UPDATE orders SET processing_time = '-00:30:00' WHERE order_id = 2;
+UPDATE orders SET processing_time = '26:15:00.000' WHERE order_id = 3;

@@ -56,7 +56,7 @@ FROM generate_series(1, 20) i;
 
 -- TOASTed: a text far above the 2 kB TOAST threshold even compressed.
 INSERT INTO customers (id, email, full_name, bio, registration_date, external_id, tags)
-VALUES (100, 'toast@example.com', 'Zoë Ünicode ✓', (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 600) g),
+VALUES (100, 'toast@example.com', 'Zoë Ünicode ✓ 🚀', (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 600) g),
   '1969-07-20 20:17:40.000001', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', ARRAY['with space', 'quote"d', NULL]),
   (101, 'nulls@example.com', NULL, NULL, '2000-01-01 00:00:00', '00000000-0000-0000-0000-000000000000', NULL);
 

@@ -72,3 +72,6 @@ UPDATE orders SET discount = -0.01 WHERE order_id = 1;
 
 -- the TOASTed row again, under the new schema
 UPDATE customers SET loyalty_points = 7 WHERE id = 100;
+
+-- a primary-key change of the TOASTed row: the text is unchanged again
+UPDATE customers SET id = 1100 WHERE id = 100;
