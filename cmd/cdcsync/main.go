@@ -26,7 +26,7 @@ func main() {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(runCmd(), topicsCmd(), demoCmd(), queryCmd(), verifyCmd())
+	root.AddCommand(runCmd(), topicsCmd(), demoCmd(), queryCmd(), verifyCmd(), generateCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "cdcsync: "+oneLine(err.Error()))
 		os.Exit(1)
