@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -25,6 +26,14 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
+	}
+	if path := os.Getenv("CDCSYNC_CPU_PROFILE"); path != "" {
+		// A CPU profile of the whole run, for performance work.
+		if f, err := os.Create(path); err == nil {
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
 	}
 	root.AddCommand(runCmd(), topicsCmd(), demoCmd(), queryCmd(), verifyCmd(), generateCmd())
 	if err := root.ExecuteContext(ctx); err != nil {

@@ -128,7 +128,8 @@ func pipelineConfig(cfg config.Config, once bool) (pipeline.Config, error) {
 		if t.Topic != "" {
 			byTopic[t.Topic] = name
 		}
-		byName[name] = debezium.TableOptions{Name: name, Columns: t.ColumnTypes(), Flattened: t.Flattened}
+		byName[name] = debezium.TableOptions{Name: name, Columns: t.ColumnTypes(), Flattened: t.Flattened,
+			DecimalStrings: cfg.DecimalHandlingMode == "string"}
 	}
 	tables := func(topic string) debezium.TableOptions {
 		name, ok := byTopic[topic]
@@ -138,7 +139,7 @@ func pipelineConfig(cfg config.Config, once bool) (pipeline.Config, error) {
 		if t, ok := byName[name]; ok {
 			return t
 		}
-		return debezium.TableOptions{Name: name}
+		return debezium.TableOptions{Name: name, DecimalStrings: cfg.DecimalHandlingMode == "string"}
 	}
 	return pipeline.Config{
 		Topics:          re,
@@ -154,6 +155,24 @@ func pipelineConfig(cfg config.Config, once bool) (pipeline.Config, error) {
 		SessionTimeout:  time.Duration(cfg.Kafka.SessionTimeout),
 		InstanceID:      instanceID(cfg),
 	}, nil
+}
+
+// peakRSSMiB reads the process's peak resident memory (VmHWM) in MiB, or
+// -1 where /proc is unavailable. Unlike getrusage, it does not count the
+// memory of the parent the process was forked from.
+func peakRSSMiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			return kb / 1024
+		}
+	}
+	return -1
 }
 
 // instanceID is the static group member id: the configured one, else for
@@ -224,8 +243,10 @@ func run(ctx context.Context, cfg config.Config, once bool, log *slog.Logger) er
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return runErr
 	}
+	took := time.Since(start)
 	log.Info("done", "mode", mode, "events", sum.Events, "batches", sum.Batches, "upserts", sum.Upserts,
 		"deletes", sum.Deletes, "truncates", sum.Truncates, "dead_letters", sum.DeadLetters,
-		"skipped", sum.Skipped, "took", time.Since(start).Round(time.Millisecond))
+		"skipped", sum.Skipped, "took", took.Round(time.Millisecond),
+		"events_per_sec", int64(float64(sum.Events)/max(took.Seconds(), 1e-9)), "peak_rss_mib", peakRSSMiB())
 	return nil
 }

@@ -10,11 +10,13 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -45,12 +47,12 @@ func BenchmarkPipeline(b *testing.B) {
 	w := workload.New(workload.Options{Seed: 1, Partitions: 4, Schemas: true, SnapshotRows: n / 30,
 		Ops: n - n/10, PKChanges: true, Tombstones: true, Truncates: false})
 	var topics []string
-	var bytes int64
+	var size int64
 	for _, t := range w.Tables {
 		topics = append(topics, w.Topic(t))
 	}
 	for _, e := range w.Events {
-		bytes += int64(len(e.Key) + len(e.Value))
+		size += int64(len(e.Key) + len(e.Value))
 	}
 	c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
 	if err != nil {
@@ -61,7 +63,7 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Fatal(err)
 	}
 	total := len(w.Events)
-	b.Logf("produced %d events (%.0f MiB, %.0f bytes/event on average) in %s", total, float64(bytes)/(1<<20), float64(bytes)/float64(total), time.Since(start).Round(time.Millisecond))
+	b.Logf("produced %d events (%.0f MiB, %.0f bytes/event on average) in %s", total, float64(size)/(1<<20), float64(size)/float64(total), time.Since(start).Round(time.Millisecond))
 	w = nil
 	runtime.GC()
 
@@ -73,15 +75,27 @@ func BenchmarkPipeline(b *testing.B) {
 				target := filepath.Join(dir, fmt.Sprintf("bench-%v-%d.duckdb", landing, i))
 				cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", c.Addr(),
 					"--topics", `shop\.inventory\..*`, "--target", target)
-				cmd.Stderr = os.Stderr
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				if prof := os.Getenv("CDCSYNC_BENCH_PROFILE"); prof != "" {
+					cmd.Env = append(os.Environ(), "CDCSYNC_CPU_PROFILE="+prof+fmt.Sprintf("-%v.prof", landing))
+				}
 				t0 := time.Now()
 				if err := cmd.Run(); err != nil {
-					b.Fatalf("cdcsync: %v", err)
+					b.Fatalf("cdcsync: %v\n%s", err, stderr.String())
 				}
 				took := time.Since(t0)
 				ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+				// The process reports its own peak RSS (VmHWM): getrusage's
+				// maxrss of a child counts the pages of the parent it was
+				// forked from, here the in-process Kafka.
+				m := regexp.MustCompile(`peak_rss_mib=(\d+)`).FindStringSubmatch(stderr.String())
+				if m == nil {
+					b.Fatalf("no peak_rss_mib in cdcsync's log:\n%s", stderr.String())
+				}
+				rss, _ := strconv.ParseFloat(m[1], 64)
 				b.ReportMetric(float64(total)/took.Seconds(), "events/s")
-				b.ReportMetric(float64(ru.Maxrss)/1024, "peak_RSS_MiB")
+				b.ReportMetric(rss, "peak_RSS_MiB")
 				b.ReportMetric(took.Seconds(), "seconds")
 				b.ReportMetric(float64(ru.Utime.Sec)+float64(ru.Utime.Usec)/1e6+float64(ru.Stime.Sec)+float64(ru.Stime.Usec)/1e6, "cpu_seconds")
 				if st, err := os.Stat(target); err == nil {

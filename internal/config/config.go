@@ -38,6 +38,11 @@ type Config struct {
 	Tables  map[string]Table `yaml:"tables"`
 	// ToastPlaceholder is Debezium's unavailable.value.placeholder.
 	ToastPlaceholder string `yaml:"toast_placeholder"`
+	// DecimalHandlingMode mirrors the connector's decimal.handling.mode for
+	// events without schemas: precise (base64 bytes, Debezium's default)
+	// or string. It decides how digits-only strings of declared decimal
+	// columns are read.
+	DecimalHandlingMode string `yaml:"decimal_handling_mode"`
 	Log              Log    `yaml:"log"`
 	// MetricsListen serves Prometheus metrics on /metrics at this address
 	// (e.g. 127.0.0.1:9464); empty disables the endpoint.
@@ -248,6 +253,11 @@ func (c *Config) Validate() error {
 				bad("tables."+name+".columns."+col, "%v", err)
 			}
 		}
+	}
+	switch c.DecimalHandlingMode {
+	case "", "precise", "string", "double":
+	default:
+		bad("decimal_handling_mode", "%q is not precise, string or double", c.DecimalHandlingMode)
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

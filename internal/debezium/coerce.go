@@ -32,7 +32,11 @@ func decodeAs(v *fastjson.Value, src change.Type, enc encoding, target change.Ty
 		return convert(v, src, enc)
 	}
 	if selfDescribing(src, enc) {
-		return convert(v, target, declaredEncoding(target))
+		te := declaredEncoding(target)
+		if src.Kind == change.KindString && target.Kind == change.KindDecimal {
+			te = encDecimalString // a string schema means decimal.handling.mode=string
+		}
+		return convert(v, target, te)
 	}
 	val, err := convert(v, src, enc)
 	if err != nil || val == nil {

@@ -48,6 +48,10 @@ type TableOptions struct {
 	// as upserts. A flattened table's records are always rows, never taken
 	// for transaction metadata, schema changes or heartbeats.
 	Flattened bool
+	// DecimalStrings says the connector writes decimals as text
+	// (decimal.handling.mode=string): digits-only strings of declared
+	// decimal columns are numbers, not base64 bytes.
+	DecimalStrings bool
 }
 
 // Options configure a Decoder.
@@ -483,7 +487,7 @@ func (d *Decoder) inferRow(ch *change.Change, tab TableOptions, obj *fastjson.Ob
 			// type applied): read the row's value as the key's.
 			f.typ, f.key = ks.schema.Key[i].Type, i
 		} else if t, ok := tab.Columns[name]; ok {
-			f.typ, f.enc = t, declaredEncoding(t)
+			f.typ, f.enc = t, tableEncoding(t, tab)
 		} else {
 			f.typ = inferType(fv)
 		}

@@ -52,7 +52,7 @@ func (ks *keySchema) forTable(tab TableOptions) *keySchema {
 		if !ks.typed {
 			// An inferred type says nothing of the encoding: the declared
 			// type reads the literal.
-			v.encodings[i] = declaredEncoding(t)
+			v.encodings[i] = tableEncoding(t, tab)
 		}
 	}
 	if ks.declared == nil {

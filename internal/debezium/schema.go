@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fastjson"
 
@@ -18,6 +19,7 @@ const (
 	encAuto         encoding = iota // decided by the JSON literal's type
 	encDecimalBytes                 // base64 big-endian two's-complement unscaled integer
 	encGeometry                     // {wkb, srid} struct, kept as a JSON object
+	encDecimalString                // decimal text (Debezium's decimal.handling.mode=string)
 )
 
 // envelopeSchema is a parsed value schema: the row schema of an envelope's
@@ -101,6 +103,9 @@ func (d *Decoder) envelopeSchema(raw []byte) (*envelopeSchema, error) {
 		if es.row, err = parseRowSchema(rowField, nil); err != nil {
 			return nil, err
 		}
+		if binlogSource(v) {
+			timesAsDurations(es.row)
+		}
 	}
 	if es.flat, err = parseRowSchema(v, isMetaField); err != nil {
 		return nil, err
@@ -111,6 +116,29 @@ func (d *Decoder) envelopeSchema(raw []byte) (*envelopeSchema, error) {
 	es.raw = string(raw)
 	d.schemas[es.raw] = es
 	return es, nil
+}
+
+// binlogSource reports whether an envelope schema's source block is a
+// MySQL or MariaDB connector's.
+func binlogSource(v *fastjson.Value) bool {
+	for _, f := range v.GetArray("fields") {
+		if string(f.GetStringBytes("field")) == "source" {
+			name := string(f.GetStringBytes("name"))
+			return strings.Contains(name, ".mysql.") || strings.Contains(name, ".mariadb.")
+		}
+	}
+	return false
+}
+
+// timesAsDurations retypes time columns as intervals: MySQL's and
+// MariaDB's TIME is a duration (-838:59:59 to 838:59:59), not a time of
+// day, and Debezium sends it as such.
+func timesAsDurations(rs *rowSchema) {
+	for i, c := range rs.cols {
+		if c.Type.Kind == change.KindTime {
+			rs.cols[i].Type = change.Type{Kind: change.KindInterval, Unit: c.Type.Unit}
+		}
+	}
 }
 
 // parseRowSchema parses the fields of a struct schema. Fields for which
@@ -271,6 +299,15 @@ func intParam(params *fastjson.Value, name string) (int, error) {
 // declaredEncoding is how declared types read their values: decided by the
 // JSON literal.
 func declaredEncoding(change.Type) encoding { return encAuto }
+
+// tableEncoding is how a table's declared types read their values: decimals
+// in string mode read digits-only strings as text, not base64.
+func tableEncoding(t change.Type, tab TableOptions) encoding {
+	if t.Kind == change.KindDecimal && tab.DecimalStrings {
+		return encDecimalString
+	}
+	return declaredEncoding(t)
+}
 
 // inferType types a JSON value that comes without a schema. Integers that
 // do not fit int64 (MySQL BIGINT UNSIGNED, PostgreSQL NUMERIC) are exact

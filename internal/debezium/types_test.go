@@ -50,7 +50,7 @@ func typedEvent(t testing.TB, f field, lit string) []byte {
 	}{Type: "struct", Name: "srv.db.t.Envelope", Fields: []namedField{
 		{field: row, Field: "before"},
 		{field: row, Field: "after"},
-		{field: field{Type: "struct", Name: "io.debezium.connector.mysql.Source", Fields: []namedField{
+		{field: field{Type: "struct", Name: "srv.test.Source", Fields: []namedField{
 			{field: field{Type: "string"}, Field: "file"},
 			{field: field{Type: "int64"}, Field: "pos"},
 			{field: field{Type: "int32"}, Field: "row"},

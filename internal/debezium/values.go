@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -77,7 +78,7 @@ func convert(v *fastjson.Value, t change.Type, enc encoding) (any, error) {
 	case change.KindTimestampTZ:
 		return toTimestamp(v, change.UnitMillis, true)
 	case change.KindInterval:
-		return toInterval(v)
+		return toInterval(v, t.Unit)
 	case change.KindJSON, change.KindGeometry:
 		if v.Type() == fastjson.TypeString {
 			s, _ := v.StringBytes()
@@ -202,14 +203,9 @@ func toDecimal(v *fastjson.Value, t change.Type, enc encoding) (any, error) {
 	switch v.Type() {
 	case fastjson.TypeString:
 		s, _ := v.StringBytes()
-		if enc == encDecimalBytes {
-			d, err = decimalFromBytes(string(s), t.Scale)
-		} else if dd, ok := parseDecimalText(string(s)); ok {
-			d = dd
-		} else if special := decimalSpecial(string(s)); special != "" {
-			return nil, fmt.Errorf("decimal: %s has no decimal value", special)
-		} else {
-			d, err = decimalFromBytes(string(s), t.Scale)
+		d, err = decimalFromString(string(s), t, enc)
+		if err != nil {
+			return nil, err
 		}
 	case fastjson.TypeNumber:
 		dd, ok := parseDecimalText(string(v.MarshalTo(nil)))
@@ -239,6 +235,36 @@ func toDecimal(v *fastjson.Value, t change.Type, enc encoding) (any, error) {
 		return nil, err
 	}
 	return fitDecimal(d, t)
+}
+
+// decimalFromString reads a decimal carried as a string. With a schema the
+// encoding is known: base64 bytes (precise mode) or text (string mode).
+// Without one (declared or inferred types) the literal decides where it can:
+// text in Debezium's string mode always has a point when the scale is above
+// zero, and base64 never has '.', 'e' or '-'. Digits alone at scale zero
+// are both; Debezium's default (precise: base64) decides unless the table
+// is configured for string mode (encDecimalString).
+func decimalFromString(s string, t change.Type, enc encoding) (change.Decimal, error) {
+	if enc == encDecimalBytes {
+		return decimalFromBytes(s, t.Scale)
+	}
+	if special := decimalSpecial(s); special != "" {
+		return change.Decimal{}, fmt.Errorf("decimal: %s has no decimal value", special)
+	}
+	text, isText := parseDecimalText(s)
+	if enc == encDecimalString || strings.ContainsAny(s, ".eE-") {
+		if !isText {
+			return change.Decimal{}, fmt.Errorf("decimal: %q is not decimal text", s)
+		}
+		return text, nil
+	}
+	if d, err := decimalFromBytes(s, t.Scale); err == nil {
+		return d, nil
+	}
+	if isText {
+		return text, nil
+	}
+	return change.Decimal{}, fmt.Errorf("decimal: %q is neither decimal text nor base64", s)
 }
 
 func decimalSpecial(s string) string {
@@ -471,13 +497,23 @@ func infinity(s string) (change.Infinity, bool) {
 	return 0, false
 }
 
-// toInterval decodes MicroDuration (µs) and Interval (ISO-8601 duration).
-func toInterval(v *fastjson.Value) (any, error) {
+// toInterval decodes MicroDuration (µs), MySQL TIME as a duration (in the
+// unit of its time type), and Interval (ISO-8601 duration).
+func toInterval(v *fastjson.Value, u change.Unit) (any, error) {
 	switch v.Type() {
 	case fastjson.TypeNumber:
 		n, err := v.Int64()
 		if err != nil {
 			return nil, fmt.Errorf("interval: %s is not an integer", v)
+		}
+		switch u {
+		case change.UnitMillis:
+			if n > math.MaxInt64/1000 || n < math.MinInt64/1000 {
+				return nil, fmt.Errorf("interval: %d ms is out of range", n)
+			}
+			n *= 1000
+		case change.UnitNanos:
+			n /= 1000 // intervals keep microseconds
 		}
 		return change.IntervalValue{Micros: n}, nil
 	case fastjson.TypeString:

@@ -14,11 +14,6 @@ import (
 	"github.com/cdcsync/cdcsync/internal/change"
 )
 
-// variableDecimal is the column type of decimals without a fixed scale
-// (PostgreSQL NUMERIC, Debezium's VariableScaleDecimal): DuckDB's widest
-// exact decimal with ten fraction digits.
-var variableDecimal = change.DecimalType(38, 10)
-
 // sqlType renders a column type in DuckDB's dialect.
 func sqlType(t change.Type) string {
 	switch t.Kind {
@@ -35,11 +30,11 @@ func sqlType(t change.Type) string {
 	case change.KindFloat64:
 		return "DOUBLE"
 	case change.KindDecimal:
-		if t.Precision == 0 {
-			return sqlType(variableDecimal)
-		}
-		if t.Precision > 38 {
-			return "VARCHAR" // exact, as text: DuckDB decimals stop at 38 digits
+		if t.Precision == 0 || t.Precision > 38 {
+			// Decimals without a fixed scale (PostgreSQL numeric,
+			// Debezium's VariableScaleDecimal) or wider than DuckDB's 38
+			// digits are kept exact, as text.
+			return "VARCHAR"
 		}
 		return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale)
 	case change.KindString:

@@ -279,11 +279,8 @@ func (d *Dialect) SQLType(t change.Type) string {
 	case change.KindFloat64:
 		return "DOUBLE PRECISION"
 	case change.KindDecimal:
-		switch {
-		case t.Precision == 0:
-			return "DECIMAL(38,10)"
-		case t.Precision > 38:
-			return maxVarchar
+		if t.Precision == 0 || t.Precision > 38 {
+			return maxVarchar // no fixed scale, or wider than Redshift's 38 digits: exact text
 		}
 		return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale)
 	case change.KindBytes:

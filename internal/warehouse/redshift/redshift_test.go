@@ -68,7 +68,7 @@ func TestTableAndColumnOptions(t *testing.T) {
 		want string
 	}{
 		{change.String, "VARCHAR(65535)"}, {change.JSON, "SUPER"}, {change.Bytes, "VARBYTE(1024000)"},
-		{change.DecimalType(0, 0), "DECIMAL(38,10)"}, {change.DecimalType(50, 2), "VARCHAR(65535)"},
+		{change.DecimalType(0, 0), "VARCHAR(65535)"}, {change.DecimalType(50, 2), "VARCHAR(65535)"},
 		{change.TimestampTZ, "TIMESTAMPTZ"}, {change.UUID, "VARCHAR(36)"},
 	} {
 		if got := d.SQLType(c.typ); got != c.want {
