@@ -43,7 +43,7 @@ type Config struct {
 	// or string. It decides how digits-only strings of declared decimal
 	// columns are read.
 	DecimalHandlingMode string `yaml:"decimal_handling_mode"`
-	Log              Log    `yaml:"log"`
+	Log                 Log    `yaml:"log"`
 	// MetricsListen serves Prometheus metrics on /metrics at this address
 	// (e.g. 127.0.0.1:9464); empty disables the endpoint.
 	MetricsListen string `yaml:"metrics_listen"`

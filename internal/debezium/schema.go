@@ -16,10 +16,10 @@ import (
 type encoding uint8
 
 const (
-	encAuto         encoding = iota // decided by the JSON literal's type
-	encDecimalBytes                 // base64 big-endian two's-complement unscaled integer
-	encGeometry                     // {wkb, srid} struct, kept as a JSON object
-	encDecimalString                // decimal text (Debezium's decimal.handling.mode=string)
+	encAuto          encoding = iota // decided by the JSON literal's type
+	encDecimalBytes                  // base64 big-endian two's-complement unscaled integer
+	encGeometry                      // {wkb, srid} struct, kept as a JSON object
+	encDecimalString                 // decimal text (Debezium's decimal.handling.mode=string)
 )
 
 // envelopeSchema is a parsed value schema: the row schema of an envelope's
