@@ -101,6 +101,10 @@ type Table struct {
 
 	winners []*change.Change
 	index   map[string]int
+	// images holds the last row image of each key in the batch, kept when
+	// the key is later deleted: a primary-key change's create takes its
+	// unchanged values from the old key's image.
+	images map[string]*change.Change
 }
 
 // Changes returns the reduced changes: the last change per key that follows
@@ -138,11 +142,18 @@ func (t *Table) Add(c *change.Change) {
 	}
 	if t.index == nil {
 		t.index = map[string]int{}
+		t.images = map[string]*change.Change{}
+	}
+	if c.Unchanged != nil && c.OldKeyID != "" {
+		if img, ok := t.images[c.OldKeyID]; ok {
+			keepUnchanged(c, img)
+		}
 	}
 	i, ok := t.index[c.KeyID]
 	if !ok {
 		t.index[c.KeyID] = len(t.winners)
 		t.winners = append(t.winners, c)
+		t.remember(c)
 		return
 	}
 	w := t.winners[i]
@@ -153,6 +164,13 @@ func (t *Table) Add(c *change.Change) {
 		keepUnchanged(c, w)
 	}
 	t.winners[i] = c
+	t.remember(c)
+}
+
+func (t *Table) remember(c *change.Change) {
+	if c.Op == change.OpUpsert {
+		t.images[c.KeyID] = c
+	}
 }
 
 // DropPreceding removes the changes (and the truncate) that precede an

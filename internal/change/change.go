@@ -56,6 +56,11 @@ type Change struct {
 	// placeholder (PostgreSQL TOAST): the warehouse keeps its current value.
 	// Nil when no column is unchanged.
 	Unchanged []bool
+	// OldKey is, for the create that ends a primary-key change and has
+	// unchanged columns, the key the row had before (aligned with
+	// Schema.Key): its unchanged values are that row's.
+	OldKey   []any
+	OldKeyID string
 
 	Pos      Position
 	SourceTs int64 // source.ts_ms; informational, never an ordering key

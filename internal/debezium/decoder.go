@@ -24,6 +24,9 @@ type Record struct {
 	Offset    int64
 	Key       []byte
 	Value     []byte
+	// OldKey is the __debezium.oldkey header Debezium puts on the create
+	// that ends a primary-key change, or nil.
+	OldKey []byte
 }
 
 // Result is a decoded record. Exactly one of Change and Skip is set.
@@ -203,6 +206,13 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 		ch, skip, err := d.envelope(base, ts, v, es, key)
 		if err != nil {
 			return Result{}, err
+		}
+		if ch != nil && ch.HasUnchanged() && r.OldKey != nil {
+			// A primary-key change: the unchanged (TOASTed) values are the
+			// old key's row's.
+			if k, err := d.decodeKey(r.OldKey, ts); err == nil {
+				ch.OldKey, ch.OldKeyID = k.values, k.id
+			}
 		}
 		res.Change, res.Skip = ch, skip
 		return res, nil

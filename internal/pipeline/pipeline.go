@@ -167,7 +167,13 @@ func (p *Pipeline) addRecord(b *batch.Batch, r *kgo.Record) {
 	if r.Attrs.IsControl() {
 		return
 	}
-	res, err := p.dec.Decode(debezium.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value})
+	rec := debezium.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
+	for _, h := range r.Headers {
+		if h.Key == "__debezium.oldkey" {
+			rec.OldKey = h.Value
+		}
+	}
+	res, err := p.dec.Decode(rec)
 	if err != nil {
 		b.DeadLetters = append(b.DeadLetters, batch.DeadLetter{
 			Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,

@@ -122,6 +122,7 @@ type tableWork struct {
 	unchanged map[string]bool
 	upserts   int
 	deletes   int
+	movedKeys bool // some staged row carries the old key of a primary-key change
 }
 
 // evolve creates the table or its new columns, widens columns, and turns
@@ -308,7 +309,7 @@ func (wk *tableWork) stage(d Dialect, dead *[]batch.DeadLetter) {
 		for i, v := range c.Key {
 			vals[p.keys[i]] = v
 		}
-		row := make([]any, ncols+nStagingMeta)
+		row := make([]any, ncols+nStagingMeta+len(t.key))
 		var err error
 		for i, v := range vals {
 			if v == nil {
@@ -347,6 +348,16 @@ func (wk *tableWork) stage(d Dialect, dead *[]batch.DeadLetter) {
 		if c.SourceTs != 0 {
 			row[ncols+5] = time.UnixMilli(c.SourceTs).UTC()
 		}
+		if len(unchanged) > 0 && len(c.OldKey) == len(p.keys) {
+			// The row moved from an old key: its unchanged values are there.
+			for i, v := range c.OldKey {
+				col := t.cols[p.keys[i]]
+				if row[ncols+nStagingMeta+i], err = d.Bind(v, col.Type, col.SQL); err != nil {
+					row[ncols+nStagingMeta+i] = nil
+				}
+			}
+			wk.movedKeys = true
+		}
 		wk.rows = append(wk.rows, row)
 	}
 }
@@ -360,8 +371,17 @@ func (w *Warehouse) stagingColumns(t *table) (names, types []string) {
 	text, i32, i64, ts := w.d.SQLType(change.String), w.d.SQLType(change.Int32), w.d.SQLType(change.Int64), w.d.SQLType(change.TimestampTZ)
 	names = append(names, warehouse.ColOp, warehouse.ColUnchanged, warehouse.ColPosition, warehouse.ColPartition, warehouse.ColOffset, warehouse.ColSourceTs)
 	types = append(types, text, text, text, i32, i64, ts)
+	for _, k := range t.key {
+		c := t.cols[t.byName[k]]
+		st, _ := w.d.Staging(c.SQL)
+		names, types = append(names, oldKeyColumn(k)), append(types, st)
+	}
 	return names, types
 }
+
+// oldKeyColumn is the staging column holding a key column's value before a
+// primary-key change.
+func oldKeyColumn(k string) string { return warehouse.Prefix + "old_" + k }
 
 // ensureStaging (re)creates the table's staging table on the connection
 // when its columns changed.
@@ -464,6 +484,10 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 		keyMatch[i] = tgt + "." + Quote(k) + " = " + stg + "." + Quote(k)
 	}
 	match := strings.Join(keyMatch, " AND ")
+	oldMatch := make([]string, len(t.key))
+	for i, k := range t.key {
+		oldMatch[i] = tgt + "." + Quote(k) + " = " + stg + "." + Quote(oldKeyColumn(k))
+	}
 	for col := range wk.unchanged {
 		// The placeholder never overwrites: take the target's current value.
 		st, _ := w.d.Staging(t.cols[t.byName[col]].SQL)
@@ -471,8 +495,16 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 		if st != t.cols[t.byName[col]].SQL {
 			value = "CAST(" + value + " AS " + st + ")"
 		}
-		upd := "UPDATE " + stg + " SET " + Quote(col) + " = " + value + " FROM " + tgt + " WHERE " + match +
-			" AND strpos(" + stg + "." + Quote(warehouse.ColUnchanged) + ", " + Literal(","+col+",") + ") > 0"
+		isUnchanged := " AND strpos(" + stg + "." + Quote(warehouse.ColUnchanged) + ", " + Literal(","+col+",") + ") > 0"
+		if wk.movedKeys {
+			// A primary-key change: the value is the old key's row's (not
+			// yet deleted: deletes come after this).
+			upd := "UPDATE " + stg + " SET " + Quote(col) + " = " + value + " FROM " + tgt + " WHERE " + strings.Join(oldMatch, " AND ") + isUnchanged
+			if _, err := w.exec(ctx, upd); err != nil {
+				return fmt.Errorf("keep unchanged column %s of a moved row: %w", col, err)
+			}
+		}
+		upd := "UPDATE " + stg + " SET " + Quote(col) + " = " + value + " FROM " + tgt + " WHERE " + match + isUnchanged
 		if _, err := w.exec(ctx, upd); err != nil {
 			return fmt.Errorf("keep unchanged column %s: %w", col, err)
 		}

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ReplayIsFenced", func(t *testing.T) { testReplayIsFenced(t, open) })
 	t.Run("TruncateMarkSurvivesRestart", func(t *testing.T) { testTruncateMark(t, open) })
 	t.Run("UnchangedToastKeepsValue", func(t *testing.T) { testUnchanged(t, open) })
+	t.Run("UnchangedToastAcrossKeyChange", func(t *testing.T) { testUnchangedMoved(t, open) })
 	t.Run("SchemaEvolution", func(t *testing.T) { testEvolution(t, open) })
 	t.Run("ValueThatDoesNotFitIsDeadLettered", func(t *testing.T) { testDoesNotFit(t, open) })
 }
@@ -313,6 +314,37 @@ func testUnchanged(t *testing.T, open Opener) {
 	got := people(t, wh)
 	if got["1"] != "ann b|a long biography" || got["2"] != "new|NULL" {
 		t.Fatalf("people = %v; the unchanged bio must be kept and the placeholder never written", got)
+	}
+}
+
+// testUnchangedMoved: PostgreSQL updates the primary key of a row whose
+// TOASTed bio is unchanged; Debezium sends the delete of the old key and a
+// create of the new one with the placeholder. The new row keeps the bio,
+// whether the old row is in the warehouse or earlier in the same batch.
+func testUnchangedMoved(t *testing.T, open Opener) {
+	wh := open(t, "toastmove", warehouse.Options{Group: "g"})
+	tp := batch.TopicPartition{Topic: "t.db.people", Partition: 0}
+	moved := func(off int64, pos string, from, to int64) *change.Change {
+		c := upsert(0, off, pos, to, "moved", nil)
+		c.Unchanged = []bool{false, false, true}
+		c.OldKey, c.OldKeyID = []any{from}, change.KeyID([]any{from})
+		return c
+	}
+	del := func(off int64, pos string, id int64) *change.Change {
+		c := upsert(0, off, pos, id, nil, nil)
+		c.Op, c.SourceOp, c.Row, c.Schema = change.OpDelete, 'd', nil, deleteSchema
+		return c
+	}
+	// Across batches: the old row is in the warehouse.
+	apply(t, wh, batchOf(upsert(0, 0, "p1", 1, "ann", "bio of ann")), nil)
+	apply(t, wh, batchOf(del(1, "p2", 1), moved(2, "p3", 1, 100)), map[batch.TopicPartition]int64{tp: 1})
+	// Within one batch: created, then moved.
+	apply(t, wh, batchOf(upsert(0, 3, "p4", 2, "bob", "bio of bob"), del(4, "p5", 2), moved(5, "p6", 2, 200)),
+		map[batch.TopicPartition]int64{tp: 3})
+	got := people(t, wh)
+	want := map[string]string{"100": "moved|bio of ann", "200": "moved|bio of bob"}
+	if len(got) != len(want) || got["100"] != want["100"] || got["200"] != want["200"] {
+		t.Fatalf("people = %v, want %v", got, want)
 	}
 }
 
