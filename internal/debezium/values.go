@@ -240,10 +240,11 @@ func toDecimal(v *fastjson.Value, t change.Type, enc encoding) (any, error) {
 // decimalFromString reads a decimal carried as a string. With a schema the
 // encoding is known: base64 bytes (precise mode) or text (string mode).
 // Without one (declared or inferred types) the literal decides where it can:
-// text in Debezium's string mode always has a point when the scale is above
-// zero, and base64 never has '.', 'e' or '-'. Digits alone at scale zero
-// are both; Debezium's default (precise: base64) decides unless the table
-// is configured for string mode (encDecimalString).
+// Debezium's string mode writes plain text (BigDecimal.toPlainString: an
+// optional '-', digits, a point when the scale is above zero), and base64
+// never has '.' or '-' but mostly has letters, '+', '/' or '='. Digits
+// alone are both: text only at scale zero in string mode (encDecimalString);
+// otherwise base64, Debezium's default.
 func decimalFromString(s string, t change.Type, enc encoding) (change.Decimal, error) {
 	if enc == encDecimalBytes {
 		return decimalFromBytes(s, t.Scale)
@@ -252,17 +253,18 @@ func decimalFromString(s string, t change.Type, enc encoding) (change.Decimal, e
 		return change.Decimal{}, fmt.Errorf("decimal: %s has no decimal value", special)
 	}
 	text, isText := parseDecimalText(s)
-	if enc == encDecimalString || strings.ContainsAny(s, ".eE-") {
+	if enc == encDecimalString || strings.ContainsAny(s, ".-") {
 		if !isText {
 			return change.Decimal{}, fmt.Errorf("decimal: %q is not decimal text", s)
 		}
 		return text, nil
 	}
-	if d, err := decimalFromBytes(s, t.Scale); err == nil {
+	d, err := decimalFromBytes(s, t.Scale)
+	if err == nil {
 		return d, nil
 	}
 	if isText {
-		return text, nil
+		return text, nil // not base64 (e.g. "10"): the text it reads as
 	}
 	return change.Decimal{}, fmt.Errorf("decimal: %q is neither decimal text nor base64", s)
 }

@@ -66,6 +66,9 @@ func compareKind(a, b Family) kind {
 		return kInstant
 	case both(FTime):
 		return kTime
+	case has(FTime) && both(FTime, FInterval):
+		// MySQL/MariaDB TIME is a duration: cdcsync stores it as an interval.
+		return kInterval
 	case has(FUUID) && both(FUUID, FString, FOther):
 		return kUUID
 	case both(FInterval):
@@ -174,6 +177,9 @@ func canon(v any, f Family, k kind) (string, error) {
 			return strings.ToLower(strings.Trim(strings.TrimSpace(s), "{}")), nil
 		}
 	case kInterval:
+		if n, ok := v.(int64); ok && f == FTime {
+			return strconv.FormatInt(n, 10), nil
+		}
 		if iv, ok := v.(Interval); ok {
 			// Debezium's MicroDuration: a month is 365.25/12 = 30.4375 days.
 			return strconv.FormatInt(iv.Months*2_629_800_000_000+iv.Days*86_400_000_000+iv.Micros, 10), nil
