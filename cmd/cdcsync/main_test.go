@@ -368,15 +368,54 @@ func TestContinuousSurvivesKill9(t *testing.T) {
 	}
 }
 
+// ownPostgres starts a throwaway PostgreSQL server for one test with the
+// project's service script and returns its DSN and the command that
+// restarts it (keeping its data). It is stopped when the test ends.
+func ownPostgres(t *testing.T) (dsn, restart string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	run, err := os.MkdirTemp("/tmp", "cdcsync-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(run, 0o755) // the postgres OS user must reach its data dir
+	svc, err := filepath.Abs("../../scripts/services/svc.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := fmt.Sprintf("CDCSYNC_RUN_DIR=%s CDCSYNC_PG_PORT=%d", run, port)
+	sh := func(args string) error {
+		out, err := exec.Command("sh", "-c", "env "+env+" "+svc+" "+args).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("svc.sh %s: %v\n%s", args, err, out)
+		}
+		return nil
+	}
+	t.Cleanup(func() {
+		sh("stop postgres")
+		os.RemoveAll(run)
+	})
+	if err := sh("start postgres"); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres?sslmode=disable", port), "env " + env + " " + svc + " restart postgres"
+}
+
 // TestPostgresRestartMidStream restarts the PostgreSQL server under a
 // running continuous pipeline: the batch in flight fails, is retried on a
 // new connection once the server is back, and nothing is lost or doubled.
 func TestPostgresRestartMidStream(t *testing.T) {
-	restart := os.Getenv("CDCSYNC_TEST_PG_RESTART")
-	targets := testTargets(t)
-	if len(targets) < 2 || restart == "" {
-		t.Skip("needs the PostgreSQL test server (make test)")
+	if len(testTargets(t)) < 2 {
+		t.Skip("needs PostgreSQL (make test)")
 	}
+	// A server of its own: restarting the shared one would fail the other
+	// packages' tests running in parallel.
+	base, restart := ownPostgres(t)
 	w := workload.New(workload.Options{Seed: 77, Partitions: 3, Schemas: true, SnapshotRows: 30, Ops: 3000,
 		Truncates: true, PKChanges: true, Poison: true, Tombstones: true, SchemaChanges: true})
 	var topics []string
@@ -388,7 +427,7 @@ func TestPostgresRestartMidStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	dsn := targets[1].dsn(t, "restart")
+	dsn := base + "&schema=restart"
 	args := []string{"run", "--config", writeConfig(t, w, ""), "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", dsn, "--group", "restart"}
 	half := len(w.Events) / 2
 	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[:half]); err != nil {
