@@ -71,7 +71,9 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Run(fmt.Sprintf("landing=%v", landing), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				cfg := filepath.Join(dir, fmt.Sprintf("bench-%v.yaml", landing))
-				os.WriteFile(cfg, []byte(fmt.Sprintf("landing:\n  enabled: %v\n", landing)), 0o644)
+				// CDCSYNC_BENCH_CONFIG adds YAML to the configuration, e.g.
+				// "batch:\n  max_events: 100000\n" to try other batch sizes.
+				os.WriteFile(cfg, []byte(fmt.Sprintf("landing:\n  enabled: %v\n%s", landing, os.Getenv("CDCSYNC_BENCH_CONFIG"))), 0o644)
 				target := filepath.Join(dir, fmt.Sprintf("bench-%v-%d.duckdb", landing, i))
 				cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", c.Addr(),
 					"--topics", `shop\.inventory\..*`, "--target", target)
