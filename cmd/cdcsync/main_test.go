@@ -180,9 +180,16 @@ func writeConfig(t *testing.T, w *workload.Workload, extra string) string {
 // warehouse commit) reach the end of every partition.
 func caughtUp(t *testing.T, addr, group string, topics []string, d time.Duration) {
 	t.Helper()
+	if !caughtUpBy(addr, group, topics, d) {
+		t.Fatalf("cdcsync did not catch up within %s", d)
+	}
+}
+
+// caughtUpBy reports whether the group caught up within d.
+func caughtUpBy(addr, group string, topics []string, d time.Duration) bool {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
-		t.Fatal(err)
+		return false
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
@@ -191,7 +198,7 @@ func caughtUp(t *testing.T, addr, group string, topics []string, d time.Duration
 	for {
 		ends, err := adm.ListEndOffsets(ctx, topics...)
 		if err != nil {
-			t.Fatal(err)
+			return false
 		}
 		committed, err := adm.FetchOffsets(ctx, group)
 		if err == nil {
@@ -203,11 +210,11 @@ func caughtUp(t *testing.T, addr, group string, topics []string, d time.Duration
 				}
 			})
 			if !behind {
-				return
+				return true
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("cdcsync did not catch up within %s", d)
+			return false
 		}
 		// Polling a condition another process reaches; the interval only
 		// bounds how often we ask.
@@ -441,7 +448,12 @@ func TestPostgresRestartMidStream(t *testing.T) {
 	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[half:]); err != nil {
 		t.Fatal(err)
 	}
-	caughtUp(t, c.Addr(), "restart", topics, 90*time.Second)
+	if !caughtUpBy(c.Addr(), "restart", topics, 90*time.Second) {
+		p.mu.Lock()
+		tail := p.all[max(0, len(p.all)-15):]
+		p.mu.Unlock()
+		t.Fatalf("cdcsync did not catch up within 90s; its last lines:\n%s", strings.Join(tail, "\n"))
+	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := p.wait(t, 30*time.Second); err != nil {
 		t.Fatalf("clean stop: %v", err)

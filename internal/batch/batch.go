@@ -75,6 +75,11 @@ type Raw struct {
 	Key, Value    []byte
 	Headers       []Header
 	Payload       []byte // the event's JSON payload; nil when there is none
+	// Schema and SchemaID are set when Value is exactly
+	// {"schema":Schema,"payload":Payload}: a landing table may keep the
+	// schema once, by id, and rebuild Value.
+	Schema   []byte
+	SchemaID string
 }
 
 // DeadLetter is a record that could not be decoded or applied.

@@ -23,6 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
@@ -34,6 +37,32 @@ func events() int {
 		}
 	}
 	return 1_000_000
+}
+
+// drainOnly reads every record of the topics once and counts them.
+func drainOnly(addr string, topics []string) (int, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(16<<20), kgo.FetchMaxPartitionBytes(16<<20))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(context.Background(), topics...)
+	if err != nil {
+		return 0, err
+	}
+	var want int64
+	ends.Each(func(o kadm.ListedOffset) { want += o.Offset })
+	n := 0
+	for int64(n) < want {
+		fs := cl.PollFetches(context.Background())
+		if err := fs.Err0(); err != nil {
+			return n, err
+		}
+		n += fs.NumRecords()
+	}
+	return n, nil
 }
 
 func BenchmarkPipeline(b *testing.B) {
@@ -67,6 +96,19 @@ func BenchmarkPipeline(b *testing.B) {
 	w = nil
 	runtime.GC()
 
+	// The ceiling the machine puts on any consumer: draining the same
+	// partitions with a bare franz-go client, decoding nothing.
+	b.Run("consume-only", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			n, err := drainOnly(c.Addr(), topics)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "events/s")
+		}
+	})
+
 	for _, landing := range []bool{true, false} {
 		b.Run(fmt.Sprintf("landing=%v", landing), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
@@ -87,6 +129,9 @@ func BenchmarkPipeline(b *testing.B) {
 					b.Fatalf("cdcsync: %v\n%s", err, stderr.String())
 				}
 				took := time.Since(t0)
+				if path := os.Getenv("CDCSYNC_BENCH_STDERR"); path != "" {
+					os.WriteFile(fmt.Sprintf("%s-%v.log", path, landing), stderr.Bytes(), 0o644)
+				}
 				ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 				// The process reports its own peak RSS (VmHWM): getrusage's
 				// maxrss of a child counts the pages of the parent it was

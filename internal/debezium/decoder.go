@@ -38,6 +38,12 @@ type Result struct {
 	// Payload is the event's JSON payload (the envelope, or the flattened
 	// row) without the converter's schema; nil for tombstones.
 	Payload []byte
+	// Schema and SchemaID are set when the value is exactly
+	// {"schema":Schema,"payload":Payload}, as JsonConverter writes it: the
+	// value can be rebuilt from the two, so a landing table can keep the
+	// schema once (by SchemaID, a digest of it) instead of in every row.
+	Schema   []byte
+	SchemaID string
 }
 
 // TableOptions are the per-table settings the decoder honours.
@@ -200,6 +206,9 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 			return Result{}, fmt.Errorf("value schema: %w", err)
 		}
 		ts.last = es
+	}
+	if es != nil && rebuilds(r.Value, schemaRaw, payloadRaw) {
+		res.Schema, res.SchemaID = schemaRaw, es.id()
 	}
 
 	if opv := v.Get("op"); opv != nil && opv.Type() == fastjson.TypeString && (v.Exists("source") || v.Exists("after") || v.Exists("before")) {
@@ -586,6 +595,17 @@ func appendSigType(b []byte, t change.Type) []byte {
 		b = append(b, 1)
 		t = *t.Elem
 	}
+}
+
+// rebuilds reports whether value is exactly {"schema":schema,"payload":payload},
+// schema and payload being the spans of value the converter split.
+func rebuilds(value, schema, payload []byte) bool {
+	const head, mid = `{"schema":`, `,"payload":`
+	ls, lp := len(schema), len(payload)
+	return ls > 0 && lp > 0 && len(value) == len(head)+ls+len(mid)+lp+1 &&
+		string(value[:len(head)]) == head && &value[len(head)] == &schema[0] &&
+		string(value[len(head)+ls:len(head)+ls+len(mid)]) == mid &&
+		&value[len(head)+ls+len(mid)] == &payload[0] && value[len(value)-1] == '}'
 }
 
 // splitConverter separates JsonConverter's {"schema":…,"payload":…}

@@ -1,6 +1,8 @@
 package debezium
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -25,9 +27,19 @@ const (
 // envelopeSchema is a parsed value schema: the row schema of an envelope's
 // after/before fields, and the schema of the value read as a flattened row.
 type envelopeSchema struct {
-	raw  string     // the schema's JSON, as the events carry it
-	row  *rowSchema // nil when the value schema has no before/after struct
-	flat *rowSchema
+	raw    string     // the schema's JSON, as the events carry it
+	row    *rowSchema // nil when the value schema has no before/after struct
+	flat   *rowSchema
+	digest string // id(), computed once
+}
+
+// id is a digest of the schema's bytes: equal schemas, equal ids.
+func (es *envelopeSchema) id() string {
+	if es.digest == "" {
+		sum := sha256.Sum256([]byte(es.raw))
+		es.digest = hex.EncodeToString(sum[:16])
+	}
+	return es.digest
 }
 
 // rowSchema is the typed column list of a row struct.

@@ -82,7 +82,7 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 				}
 				return err
 			}
-			fs.EachRecord(func(r *kgo.Record) { p.addRecord(b, r) })
+			p.addRecords(b, fs.Records())
 		}
 
 		// Take the result of the batch in flight: now if the next one must

@@ -137,18 +137,20 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 		if err := p.fetchErrors(fs); err != nil {
 			return err
 		}
+		var recs []*kgo.Record
 		fs.EachRecord(func(r *kgo.Record) {
 			tp := batch.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 			end, ok := remaining[tp]
 			if !ok || r.Offset >= end {
 				return // past the end as of start: the next run reads it
 			}
-			p.addRecord(b, r)
+			recs = append(recs, r)
 			if r.Offset+1 >= end {
 				delete(remaining, tp)
 				cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})
 			}
 		})
+		p.addRecords(b, recs)
 		if p.full(b) {
 			if r, ok := a.wait(); ok && r.err != nil {
 				return r.err

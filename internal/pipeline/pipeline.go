@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,11 +78,12 @@ type Summary struct {
 
 // Pipeline is one running job.
 type Pipeline struct {
-	cfg Config
-	wh  warehouse.Warehouse
-	log *slog.Logger
-	dec *debezium.Decoder
-	met *Metrics
+	cfg  Config
+	wh   warehouse.Warehouse
+	log  *slog.Logger
+	decs []*debezium.Decoder // one per decoding worker
+	seq  uint64              // arrival order of decoded changes
+	met  *Metrics
 
 	whMu   sync.Mutex // the warehouse is used by the loop and by assignment callbacks
 	mu     sync.Mutex // guards stored
@@ -108,11 +110,20 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, met *Metrics) *Pi
 		cfg:     cfg,
 		wh:      wh,
 		log:     log,
-		dec:     debezium.NewDecoder(cfg.Decoder),
+		decs:    newDecoders(cfg.Decoder),
 		met:     met,
 		stored:  map[batch.TopicPartition]int64{},
 		lastPos: map[batch.TopicPartition]change.Position{},
 	}
+}
+
+// newDecoders returns one decoder per core (at most four).
+func newDecoders(opts debezium.Options) []*debezium.Decoder {
+	decs := make([]*debezium.Decoder, min(max(runtime.GOMAXPROCS(0), 1), 4))
+	for i := range decs {
+		decs[i] = debezium.NewDecoder(opts)
+	}
+	return decs
 }
 
 // Run runs until ctx is done (continuous mode) or the matched topics are
@@ -160,12 +171,51 @@ func ping(ctx context.Context, cl *kgo.Client) error {
 	return nil
 }
 
-// addRecord decodes one record into the batch. Transaction control
-// records only move the partition's offset on.
-func (p *Pipeline) addRecord(b *batch.Batch, r *kgo.Record) {
-	b.Record(r.Topic, r.Partition, r.Offset, len(r.Key)+len(r.Value))
+// addRecords decodes records into the batch, in order. Large fetches are
+// decoded in parallel, one decoder per worker; the batch is then filled
+// sequentially, so ordering (offsets, arrival sequence, the positions
+// tombstones inherit) is exactly that of the records.
+func (p *Pipeline) addRecords(b *batch.Batch, recs []*kgo.Record) {
+	results := make([]decoded, len(recs))
+	if n := len(p.decs); n == 1 || len(recs) < parallelDecodeMin {
+		for i, r := range recs {
+			results[i] = decodeRecord(p.decs[0], r)
+		}
+	} else {
+		var wg sync.WaitGroup
+		chunk := (len(recs) + n - 1) / n
+		for w := 0; w < n; w++ {
+			lo, hi := w*chunk, min((w+1)*chunk, len(recs))
+			if lo >= hi {
+				break
+			}
+			d := p.decs[w]
+			wg.Go(func() {
+				for i := lo; i < hi; i++ {
+					results[i] = decodeRecord(d, recs[i])
+				}
+			})
+		}
+		wg.Wait()
+	}
+	for i, r := range recs {
+		p.addDecoded(b, r, results[i])
+	}
+}
+
+// parallelDecodeMin is the fetch size from which decoding is spread over
+// the workers; smaller fetches are not worth the hand-off.
+const parallelDecodeMin = 256
+
+type decoded struct {
+	res     debezium.Result
+	err     error
+	control bool
+}
+
+func decodeRecord(d *debezium.Decoder, r *kgo.Record) decoded {
 	if r.Attrs.IsControl() {
-		return
+		return decoded{control: true}
 	}
 	rec := debezium.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
 	for _, h := range r.Headers {
@@ -173,19 +223,31 @@ func (p *Pipeline) addRecord(b *batch.Batch, r *kgo.Record) {
 			rec.OldKey = h.Value
 		}
 	}
-	res, err := p.dec.Decode(rec)
-	if err != nil {
+	res, err := d.Decode(rec)
+	return decoded{res: res, err: err}
+}
+
+// addDecoded adds one decoded record to the batch. Transaction control
+// records only move the partition's offset on.
+func (p *Pipeline) addDecoded(b *batch.Batch, r *kgo.Record, d decoded) {
+	b.Record(r.Topic, r.Partition, r.Offset, len(r.Key)+len(r.Value))
+	if d.control {
+		return
+	}
+	if d.err != nil {
 		b.DeadLetters = append(b.DeadLetters, batch.DeadLetter{
 			Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-			Table: p.tableName(r.Topic), Reason: err.Error(), Key: r.Key, Value: r.Value,
+			Table: p.tableName(r.Topic), Reason: d.err.Error(), Key: r.Key, Value: r.Value,
 		})
 		return
 	}
-	if res.Skip != "" {
+	if d.res.Skip != "" {
 		b.Skipped++
 		return
 	}
-	c := res.Change
+	c := d.res.Change
+	p.seq++
+	c.Seq = p.seq // arrival order across the parallel decoders
 	// Events of one partition come from one connector task in source
 	// order, so an event without a position (a tombstone) sits at the
 	// position of the event before it.
@@ -199,7 +261,9 @@ func (p *Pipeline) addRecord(b *batch.Batch, r *kgo.Record) {
 	tb.Add(c)
 	// Raw records are kept whether or not the warehouse lands them: they
 	// carry the bytes a dead letter needs if the change cannot be applied.
-	tb.Landing = append(tb.Landing, rawOf(r, res.Payload))
+	raw := rawOf(r, d.res.Payload)
+	raw.Schema, raw.SchemaID = d.res.Schema, d.res.SchemaID
+	tb.Landing = append(tb.Landing, raw)
 }
 
 func (p *Pipeline) tableName(topic string) string {

@@ -45,7 +45,10 @@ func Open(ctx context.Context, path string, opts warehouse.Options, log *slog.Lo
 // Dialect is DuckDB's dialect.
 type Dialect struct{}
 
-var _ sqlapply.Dialect = Dialect{}
+var (
+	_ sqlapply.Dialect       = Dialect{}
+	_ sqlapply.SchemaEliding = Dialect{}
+)
 
 // Name names the warehouse.
 func (Dialect) Name() string { return "DuckDB" }
@@ -55,6 +58,10 @@ func (Dialect) Schema() string { return "main" }
 
 // SQLType renders a type.
 func (Dialect) SQLType(t change.Type) string { return sqlType(t) }
+
+// BytesLiteral renders a string as a BLOB literal (DuckDB keeps landing
+// schemas once: see sqlapply.SchemaEliding).
+func (Dialect) BytesLiteral(s string) string { return "CAST(" + sqlapply.Literal(s) + " AS BLOB)" }
 
 // Now is the transaction's timestamp.
 func (Dialect) Now() string { return "now()" }

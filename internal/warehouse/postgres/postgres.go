@@ -110,13 +110,22 @@ type Dialect struct {
 	schema string
 }
 
-var _ sqlapply.Dialect = (*Dialect)(nil)
+var (
+	_ sqlapply.Dialect       = (*Dialect)(nil)
+	_ sqlapply.SchemaEliding = (*Dialect)(nil)
+)
 
 // Name names the warehouse.
 func (d *Dialect) Name() string { return "PostgreSQL" }
 
 // Schema is the target schema.
 func (d *Dialect) Schema() string { return d.schema }
+
+// BytesLiteral renders a string as a bytea literal (PostgreSQL keeps
+// landing schemas once: see sqlapply.SchemaEliding).
+func (d *Dialect) BytesLiteral(s string) string {
+	return "convert_to(" + sqlapply.Literal(s) + ", 'UTF8')"
+}
 
 // Now is the transaction's timestamp.
 func (d *Dialect) Now() string { return "now()" }

@@ -67,31 +67,34 @@ func (w *Warehouse) table(ctx context.Context, name, topic string) (*table, erro
 	return t, nil
 }
 
+// loadTable reads a table's catalog entry. It changes t only when every
+// read succeeded: a half-read table (columns without their primary key,
+// after a lost connection) would apply wrong SQL.
 func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 	conn, err := w.connection(ctx)
 	if err != nil {
 		return err
 	}
-	t.cols, t.key, t.exists, t.staged = nil, nil, false, false
-	clear(t.byName)
-	clear(t.plans)
-	cols, err := w.d.Columns(ctx, conn, t.name)
+	all, err := w.d.Columns(ctx, conn, t.name)
 	if err != nil {
 		return w.classify(oneLine(err))
 	}
-	t.exists = len(cols) > 0
-	for _, c := range cols {
+	var cols []warehouse.Column
+	byName := map[string]int{}
+	for _, c := range all {
 		if strings.HasPrefix(c.Name, warehouse.Prefix) {
 			continue
 		}
-		t.byName[c.Name] = len(t.cols)
-		t.cols = append(t.cols, c)
+		byName[c.Name] = len(cols)
+		cols = append(cols, c)
 	}
-	if t.exists {
-		if t.key, err = w.d.PrimaryKey(ctx, conn, t.name); err != nil {
+	var key []string
+	if len(all) > 0 {
+		if key, err = w.d.PrimaryKey(ctx, conn, t.name); err != nil {
 			return w.classify(oneLine(err))
 		}
 	}
+	var mark *batch.Mark
 	var part sql.NullInt32
 	var off sql.NullInt64
 	var pos sql.NullString
@@ -101,14 +104,16 @@ func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 	case err != nil:
 		return w.classify(oneLine(err))
 	case off.Valid:
-		t.mark = &batch.Mark{Partition: part.Int32, Offset: off.Int64, Pos: change.Position(pos.String)}
+		mark = &batch.Mark{Partition: part.Int32, Offset: off.Int64, Pos: change.Position(pos.String)}
 	}
 	var n int
 	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`,
 		w.d.Schema(), warehouse.LandingTable(t.name)).Scan(&n); err != nil {
 		return w.classify(oneLine(err))
 	}
-	t.landing = n > 0
+	t.cols, t.key, t.byName, t.exists, t.staged = cols, key, byName, len(all) > 0, false
+	t.mark, t.landing = mark, n > 0
+	clear(t.plans)
 	return nil
 }
 
@@ -530,111 +535,6 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 		" FROM " + stg + " WHERE " + Quote(warehouse.ColOp) + " <> 'd'"
 	if _, err := w.exec(ctx, ins); err != nil {
 		return fmt.Errorf("insert upserts: %w", err)
-	}
-	return nil
-}
-
-const landingStaging = warehouse.StagingPrefix + "landing"
-
-// landingColumns are the landing table's columns, in order, with their
-// types. refresh_time is set when applied.
-var landingColumns = []struct {
-	name string
-	typ  change.Type
-}{
-	{"kafka_topic", change.String},
-	{"kafka_partition", change.Int32},
-	{"kafka_offset", change.Int64},
-	{"kafka_timestamp_type", change.String},
-	{"kafka_timestamp", change.TimestampType(change.UnitMillis)},
-	{"kafka_key", change.Bytes},
-	{"kafka_value", change.Bytes},
-	{"kafka_headers", change.JSON},
-	{"refresh_time", change.TimestampTZ},
-	{"payload", change.JSON},
-}
-
-// land appends the batch's raw records to the table's landing table.
-func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error {
-	if !t.landing {
-		defs := make([]string, len(landingColumns))
-		for i, c := range landingColumns {
-			defs[i] = Quote(c.name) + " " + w.d.SQLType(c.typ)
-		}
-		opts := ""
-		if o, ok := w.d.(TableOptioner); ok {
-			opts = o.TableOptions(nil)
-		}
-		if _, err := w.exec(ctx, "CREATE TABLE IF NOT EXISTS "+w.qualify(warehouse.LandingTable(t.name))+" ("+strings.Join(defs, ", ")+")"+opts); err != nil {
-			return fmt.Errorf("create landing table: %w", err)
-		}
-		t.landing = true
-	}
-	var names, sel []string
-	if !w.landingStaged {
-		var defs []string
-		for _, c := range landingColumns {
-			if c.name == "refresh_time" {
-				continue
-			}
-			st, _ := w.d.Staging(w.d.SQLType(c.typ))
-			defs = append(defs, Quote(c.name)+" "+st)
-		}
-		if _, err := w.exec(ctx, "DROP TABLE IF EXISTS "+Quote(landingStaging)); err != nil {
-			return err
-		}
-		if _, err := w.exec(ctx, "CREATE TEMP TABLE "+Quote(landingStaging)+" ("+strings.Join(defs, ", ")+")"); err != nil {
-			return fmt.Errorf("create landing staging: %w", err)
-		}
-		w.landingStaged = true
-	}
-	for _, c := range landingColumns {
-		if c.name == "refresh_time" {
-			sel = append(sel, w.d.Now())
-			continue
-		}
-		names = append(names, c.name)
-		_, conv := w.d.Staging(w.d.SQLType(c.typ))
-		sel = append(sel, fmt.Sprintf(conv, Quote(c.name)))
-	}
-	if _, err := w.exec(ctx, "DELETE FROM "+Quote(landingStaging)); err != nil {
-		return err
-	}
-	rows := make([][]any, len(raws))
-	bindAs := func(v any, t change.Type) any {
-		b, err := w.d.Bind(v, t, w.d.SQLType(t))
-		if err != nil {
-			return nil
-		}
-		return b
-	}
-	for i := range raws {
-		r := &raws[i]
-		var payload, key, value, headers any
-		if r.Payload != nil && utf8.Valid(r.Payload) {
-			payload = bindAs(string(r.Payload), change.JSON)
-		}
-		if r.Key != nil {
-			key = bindAs(r.Key, change.Bytes)
-		}
-		if r.Value != nil {
-			value = bindAs(r.Value, change.Bytes)
-		}
-		if h := headersJSON(r.Headers); h != "" {
-			headers = bindAs(h, change.JSON)
-		}
-		rows[i] = []any{r.Topic, r.Partition, r.Offset, string(r.TimestampType),
-			bindAs(r.Timestamp, change.TimestampType(change.UnitMillis)), key, value, headers, payload}
-	}
-	conn, err := w.connection(ctx)
-	if err != nil {
-		return err
-	}
-	if err := w.d.BulkLoad(ctx, conn, landingStaging, names, rows); err != nil {
-		return fmt.Errorf("land: %w", w.classify(oneLine(err)))
-	}
-	if _, err := w.exec(ctx, "INSERT INTO "+w.qualify(warehouse.LandingTable(t.name))+" SELECT "+strings.Join(sel, ", ")+" FROM "+Quote(landingStaging)); err != nil {
-		return fmt.Errorf("land: %w", err)
 	}
 	return nil
 }

@@ -151,6 +151,9 @@ func (w *Warehouse) setup(ctx context.Context) error {
 			return fmt.Errorf("create cdcsync tables in %s: %w", w.d.Name(), err)
 		}
 	}
+	if err := w.createSchemasTable(ctx); err != nil {
+		return fmt.Errorf("create cdcsync tables in %s: %w", w.d.Name(), err)
+	}
 	return nil
 }
 
@@ -248,6 +251,9 @@ func (w *Warehouse) Apply(ctx context.Context, b *batch.Batch, from map[batch.To
 		}
 		wk := &tableWork{t: t, tb: tb, changes: tb.Changes()}
 		if err := w.evolve(ctx, wk, &dead); err != nil {
+			// The catalog may be behind what the warehouse did (DDL
+			// committed, then the connection lost): read it again next time.
+			delete(w.tables, tb.Name)
 			return st, err
 		}
 		wk.stage(w.d, &dead)
@@ -366,7 +372,7 @@ func (w *Warehouse) retention(ctx context.Context) {
 		if !t.landing {
 			continue
 		}
-		if _, err := w.exec(ctx, `DELETE FROM `+w.qualify(warehouse.LandingTable(t.name))+` WHERE refresh_time < $1`, cutoff); err != nil {
+		if _, err := w.exec(ctx, `DELETE FROM `+w.qualify(w.landingStore(t.name))+` WHERE refresh_time < $1`, cutoff); err != nil {
 			w.log.Warn("landing retention failed", "table", t.name, "err", err)
 		}
 	}

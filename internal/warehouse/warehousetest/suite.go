@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("TruncateMarkSurvivesRestart", func(t *testing.T) { testTruncateMark(t, open) })
 	t.Run("UnchangedToastKeepsValue", func(t *testing.T) { testUnchanged(t, open) })
 	t.Run("UnchangedToastAcrossKeyChange", func(t *testing.T) { testUnchangedMoved(t, open) })
+	t.Run("LandingKeepsRawValues", func(t *testing.T) { testLandingRaw(t, open) })
 	t.Run("SchemaEvolution", func(t *testing.T) { testEvolution(t, open) })
 	t.Run("ValueThatDoesNotFitIsDeadLettered", func(t *testing.T) { testDoesNotFit(t, open) })
 }
@@ -345,6 +346,39 @@ func testUnchangedMoved(t *testing.T, open Opener) {
 	want := map[string]string{"100": "moved|bio of ann", "200": "moved|bio of bob"}
 	if len(got) != len(want) || got["100"] != want["100"] || got["200"] != want["200"] {
 		t.Fatalf("people = %v, want %v", got, want)
+	}
+}
+
+// testLandingRaw: the landing table gives back every record's exact bytes,
+// whether the warehouse keeps embedded schemas once or in every row.
+func testLandingRaw(t *testing.T, open Opener) {
+	wh := open(t, "landing", warehouse.Options{Group: "g", Landing: true})
+	schema := `{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"}],"optional":false,"name":"t.db.people.Value"}`
+	payload := `{"before":null,"after":{"id":1,"name":"ann \u00e9 \"q\""},"op":"c"}`
+	wrapped := []byte(`{"schema":` + schema + `,"payload":` + payload + `}`)
+	bare := []byte(`{"before":null,"after":{"id":2},"op":"c"}`)
+	b := batchOf(upsert(0, 0, "m1", 1, "ann", "x"), upsert(0, 1, "m2", 2, "bob", "y"))
+	tb := b.Tables[0]
+	tb.Landing[0].Value, tb.Landing[0].Payload = wrapped, wrapped[len(`{"schema":`)+len(schema)+len(`,"payload":`):len(wrapped)-1]
+	tb.Landing[0].Schema, tb.Landing[0].SchemaID = wrapped[len(`{"schema":`):len(`{"schema":`)+len(schema)], "schema-1"
+	tb.Landing[1].Value, tb.Landing[1].Payload = bare, bare
+	apply(t, wh, b, nil)
+	rows, err := wh.DB().Query(`SELECT kafka_offset, kafka_value FROM ` + qualified(wh, warehouse.LandingTable("people")) + ` ORDER BY kafka_offset`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got [][]byte
+	for rows.Next() {
+		var off int64
+		var v []byte
+		if err := rows.Scan(&off, &v); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if len(got) != 2 || string(got[0]) != string(wrapped) || string(got[1]) != string(bare) {
+		t.Fatalf("landing kafka_value = %q, want %q and %q", got, wrapped, bare)
 	}
 }
 

@@ -1,0 +1,219 @@
+package sqlapply
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cdcsync/cdcsync/internal/batch"
+	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+)
+
+// SchemaEliding is implemented by dialects whose landing tables keep each
+// Connect schema once instead of in every row. Events with embedded schemas
+// are mostly schema (a few KB, the same for every event of a table), so
+// their rows keep only the payload bytes and the schema's id; the landing
+// table is a view that rebuilds kafka_value exactly from the two.
+// BytesLiteral renders a string as a bytes literal for that view.
+type SchemaEliding interface {
+	BytesLiteral(s string) string
+}
+
+const (
+	landingStaging = warehouse.StagingPrefix + "landing"
+	schemasTable   = warehouse.Prefix + "schemas"
+	colSchemaID    = "kafka_value_schema"
+)
+
+// landingColumns are the landing table's columns, in order, with their
+// types. refresh_time is set when applied.
+var landingColumns = []struct {
+	name string
+	typ  change.Type
+}{
+	{"kafka_topic", change.String},
+	{"kafka_partition", change.Int32},
+	{"kafka_offset", change.Int64},
+	{"kafka_timestamp_type", change.String},
+	{"kafka_timestamp", change.TimestampType(change.UnitMillis)},
+	{"kafka_key", change.Bytes},
+	{"kafka_value", change.Bytes},
+	{"kafka_headers", change.JSON},
+	{"refresh_time", change.TimestampTZ},
+	{"payload", change.JSON},
+}
+
+// landingStore is the table landing rows are inserted into: the landing
+// table itself, or, where schemas are elided, the table under its view.
+func (w *Warehouse) landingStore(table string) string {
+	if _, ok := w.d.(SchemaEliding); ok {
+		return warehouse.LandingTable(table) + "_raw"
+	}
+	return warehouse.LandingTable(table)
+}
+
+func (w *Warehouse) createSchemasTable(ctx context.Context) error {
+	if _, ok := w.d.(SchemaEliding); !ok {
+		return nil
+	}
+	_, err := w.exec(ctx, `CREATE TABLE IF NOT EXISTS `+w.qualify(schemasTable)+` (
+		schema_id `+w.d.SQLType(change.String)+` NOT NULL PRIMARY KEY,
+		schema `+w.d.SQLType(change.Bytes)+`,
+		created_at `+w.d.SQLType(change.TimestampTZ)+`)`)
+	return err
+}
+
+// createLanding creates the landing table (and, eliding schemas, its store
+// and view).
+func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
+	el, elide := w.d.(SchemaEliding)
+	defs := make([]string, 0, len(landingColumns)+1)
+	for _, c := range landingColumns {
+		defs = append(defs, Quote(c.name)+" "+w.d.SQLType(c.typ))
+	}
+	if elide {
+		defs = append(defs, Quote(colSchemaID)+" "+w.d.SQLType(change.String))
+	}
+	opts := ""
+	if o, ok := w.d.(TableOptioner); ok {
+		opts = o.TableOptions(nil)
+	}
+	store := w.qualify(w.landingStore(t.name))
+	if _, err := w.exec(ctx, "CREATE TABLE IF NOT EXISTS "+store+" ("+strings.Join(defs, ", ")+")"+opts); err != nil {
+		return fmt.Errorf("create landing table: %w", err)
+	}
+	if !elide {
+		return nil
+	}
+	sel := make([]string, len(landingColumns))
+	for i, c := range landingColumns {
+		sel[i] = "r." + Quote(c.name)
+		if c.name == "kafka_value" {
+			sel[i] = "CASE WHEN r." + Quote(colSchemaID) + " IS NULL THEN r.kafka_value ELSE " +
+				el.BytesLiteral(`{"schema":`) + " || s.schema || " + el.BytesLiteral(`,"payload":`) +
+				" || r.kafka_value || " + el.BytesLiteral(`}`) + " END AS kafka_value"
+		}
+	}
+	view := "CREATE OR REPLACE VIEW " + w.qualify(warehouse.LandingTable(t.name)) + " AS SELECT " + strings.Join(sel, ", ") +
+		" FROM " + store + " AS r LEFT JOIN " + w.qualify(schemasTable) + " AS s ON s.schema_id = r." + Quote(colSchemaID)
+	if _, err := w.exec(ctx, view); err != nil {
+		return fmt.Errorf("create landing view: %w", err)
+	}
+	return nil
+}
+
+// land appends the batch's raw records to the table's landing table.
+func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error {
+	_, elide := w.d.(SchemaEliding)
+	if !t.landing {
+		if err := w.createLanding(ctx, t); err != nil {
+			return err
+		}
+		t.landing = true
+	}
+	var names, sel []string
+	for _, c := range landingColumns {
+		if c.name == "refresh_time" {
+			sel = append(sel, w.d.Now())
+			continue
+		}
+		names = append(names, c.name)
+		_, conv := w.d.Staging(w.d.SQLType(c.typ))
+		sel = append(sel, fmt.Sprintf(conv, Quote(c.name)))
+	}
+	if elide {
+		names, sel = append(names, colSchemaID), append(sel, Quote(colSchemaID))
+	}
+	if !w.landingStaged {
+		var defs []string
+		for _, c := range landingColumns {
+			if c.name == "refresh_time" {
+				continue
+			}
+			st, _ := w.d.Staging(w.d.SQLType(c.typ))
+			defs = append(defs, Quote(c.name)+" "+st)
+		}
+		if elide {
+			defs = append(defs, Quote(colSchemaID)+" "+w.d.SQLType(change.String))
+		}
+		if _, err := w.exec(ctx, "DROP TABLE IF EXISTS "+Quote(landingStaging)); err != nil {
+			return err
+		}
+		if _, err := w.exec(ctx, "CREATE TEMP TABLE "+Quote(landingStaging)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return fmt.Errorf("create landing staging: %w", err)
+		}
+		w.landingStaged = true
+	}
+	if _, err := w.exec(ctx, "DELETE FROM "+Quote(landingStaging)); err != nil {
+		return err
+	}
+	bindAs := func(v any, t change.Type) any {
+		b, err := w.d.Bind(v, t, w.d.SQLType(t))
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+	schemas := map[string][]byte{}
+	rows := make([][]any, len(raws))
+	for i := range raws {
+		r := &raws[i]
+		var payload, key, value, headers, schemaID any
+		if r.Payload != nil && utf8.Valid(r.Payload) {
+			payload = bindAs(string(r.Payload), change.JSON)
+		}
+		if r.Key != nil {
+			key = bindAs(r.Key, change.Bytes)
+		}
+		switch {
+		case elide && r.Schema != nil:
+			value, schemaID = bindAs(r.Payload, change.Bytes), r.SchemaID
+			schemas[r.SchemaID] = r.Schema
+		case r.Value != nil:
+			value = bindAs(r.Value, change.Bytes)
+		}
+		if h := headersJSON(r.Headers); h != "" {
+			headers = bindAs(h, change.JSON)
+		}
+		rows[i] = []any{r.Topic, r.Partition, r.Offset, string(r.TimestampType),
+			bindAs(r.Timestamp, change.TimestampType(change.UnitMillis)), key, value, headers, payload}
+		if elide {
+			rows[i] = append(rows[i], schemaID)
+		}
+	}
+	for id, schema := range schemas {
+		_, err := w.exec(ctx, `INSERT INTO `+w.qualify(schemasTable)+` SELECT $1, $2, `+w.d.Now()+
+			` WHERE NOT EXISTS (SELECT 1 FROM `+w.qualify(schemasTable)+` WHERE schema_id = $3)`, id, bindAs(schema, change.Bytes), id)
+		if err != nil {
+			return fmt.Errorf("record schema: %w", err)
+		}
+	}
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return err
+	}
+	if err := w.d.BulkLoad(ctx, conn, landingStaging, names, rows); err != nil {
+		return fmt.Errorf("land: %w", w.classify(oneLine(err)))
+	}
+	store := w.qualify(w.landingStore(t.name))
+	insert := "INSERT INTO " + store + " (" + strings.Join(landingInsertColumns(elide), ", ") + ") SELECT " + strings.Join(sel, ", ") + " FROM " + Quote(landingStaging)
+	if _, err := w.exec(ctx, insert); err != nil {
+		return fmt.Errorf("land: %w", err)
+	}
+	return nil
+}
+
+// landingInsertColumns lists the store's columns in the order land selects
+// them: the landing columns, refresh_time in its place, then the schema id.
+func landingInsertColumns(elide bool) []string {
+	cols := make([]string, 0, len(landingColumns)+1)
+	for _, c := range landingColumns {
+		cols = append(cols, Quote(c.name))
+	}
+	if elide {
+		cols = append(cols, Quote(colSchemaID))
+	}
+	return cols
+}
