@@ -170,17 +170,7 @@ func (p *Pipeline) settle(ctx context.Context, cl *kgo.Client, r applied) (resyn
 // resync reloads the stored offsets of the batch's partitions and moves
 // consumption there.
 func (p *Pipeline) resync(ctx context.Context, cl *kgo.Client, b *batch.Batch) error {
-	topics := map[string]bool{}
-	for tp := range b.Next {
-		topics[tp.Topic] = true
-	}
-	names := make([]string, 0, len(topics))
-	for t := range topics {
-		names = append(names, t)
-	}
-	p.whMu.Lock()
-	stored, err := p.wh.Offsets(ctx, names)
-	p.whMu.Unlock()
+	stored, err := p.storedOffsets(ctx, b)
 	if err != nil {
 		return err
 	}

@@ -368,9 +368,8 @@ func (p *Pipeline) flush(ctx context.Context, b *batch.Batch) error {
 	return nil
 }
 
-// committed reports whether the warehouse holds exactly the batch's next
-// offsets for all its partitions.
-func (p *Pipeline) committed(ctx context.Context, b *batch.Batch) (bool, error) {
+// storedOffsets reads the stored offsets of the topics of a batch.
+func (p *Pipeline) storedOffsets(ctx context.Context, b *batch.Batch) (map[batch.TopicPartition]int64, error) {
 	topics := map[string]bool{}
 	for tp := range b.Next {
 		topics[tp.Topic] = true
@@ -380,8 +379,14 @@ func (p *Pipeline) committed(ctx context.Context, b *batch.Batch) (bool, error) 
 		names = append(names, t)
 	}
 	p.whMu.Lock()
-	stored, err := p.wh.Offsets(ctx, names)
-	p.whMu.Unlock()
+	defer p.whMu.Unlock()
+	return p.wh.Offsets(ctx, names)
+}
+
+// committed reports whether the warehouse holds exactly the batch's next
+// offsets for all its partitions.
+func (p *Pipeline) committed(ctx context.Context, b *batch.Batch) (bool, error) {
+	stored, err := p.storedOffsets(ctx, b)
 	if err != nil {
 		return false, err
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
 
@@ -91,59 +91,7 @@ func openDuck(t *testing.T, path string) *sqlapply.Warehouse {
 // assertConverged compares every table of the workload with the warehouse.
 func assertConverged(t *testing.T, wh *sqlapply.Warehouse, w *workload.Workload) {
 	t.Helper()
-	ctx := context.Background()
-	for _, tb := range w.Tables {
-		ts := map[string]bool{}
-		for _, c := range tb.Columns() {
-			ts[c] = tb.IsTimestamp(c)
-		}
-		got, err := wh.Dump(ctx, tb.Name, tb.Columns(), ts)
-		if err != nil {
-			t.Fatalf("%s: %v", tb.Name, err)
-		}
-		tb.SortRows(got)
-		want := tb.Expected()
-		if diff := diffRows(tb.Columns(), want, got); diff != "" {
-			t.Errorf("table %s differs from the source (want %d rows, got %d):\n%s", tb.Name, len(want), len(got), diff)
-		}
-	}
-}
-
-func diffRows(cols []string, want, got [][]*string) string {
-	render := func(r []*string) string {
-		parts := make([]string, len(r))
-		for i, v := range r {
-			if v == nil {
-				parts[i] = cols[i] + "=NULL"
-			} else {
-				parts[i] = cols[i] + "=" + *v
-			}
-		}
-		return strings.Join(parts, " ")
-	}
-	w := map[string]bool{}
-	for _, r := range want {
-		w[render(r)] = true
-	}
-	g := map[string]bool{}
-	for _, r := range got {
-		g[render(r)] = true
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range want {
-		if s := render(r); !g[s] && n < 10 {
-			fmt.Fprintf(&b, "  missing: %s\n", s)
-			n++
-		}
-	}
-	for _, r := range got {
-		if s := render(r); !w[s] && n < 20 {
-			fmt.Fprintf(&b, "  extra:   %s\n", s)
-			n++
-		}
-	}
-	return b.String()
+	warehousetest.AssertTables(t, wh, w)
 }
 
 func countDeadLetters(t *testing.T, wh *sqlapply.Warehouse) int {

@@ -25,8 +25,21 @@ import (
 
 // Open opens (creating if needed) the DuckDB file at path and cdcsync's own
 // tables in it.
+//
+// DuckDB settings can follow the path as a query (file.duckdb?threads=2).
+// Unless the query sets memory_limit, it is DefaultMemoryLimit: DuckDB's
+// own default (80% of RAM) lets its buffer pool grow with the file, and
+// cdcsync's memory should be bounded by its batches, not by the warehouse.
 func Open(ctx context.Context, path string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
-	connector, err := duckdb.NewConnector(path, nil)
+	dsn := path
+	if !strings.Contains(path, "memory_limit=") {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		dsn += sep + "memory_limit=" + DefaultMemoryLimit
+	}
+	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open DuckDB file %s: %w", path, firstLine(err))
 	}
@@ -41,6 +54,9 @@ func Open(ctx context.Context, path string, opts warehouse.Options, log *slog.Lo
 	}
 	return w, nil
 }
+
+// DefaultMemoryLimit bounds DuckDB's buffer pool in cdcsync's process.
+const DefaultMemoryLimit = "1GB"
 
 // Dialect is DuckDB's dialect.
 type Dialect struct{}

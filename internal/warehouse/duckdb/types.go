@@ -12,6 +12,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 )
 
 // sqlType renders a column type in DuckDB's dialect.
@@ -148,26 +149,10 @@ func bind(v any, t change.Type, sql string) (any, error) {
 		}
 		return nil, fmt.Errorf("%v does not fit %s", v, sql)
 	}
+	if val, ok, err := sqlapply.BindScalar(v, t, sql); ok {
+		return val, err
+	}
 	switch t.Kind {
-	case change.KindBool:
-		if b, ok := v.(bool); ok {
-			return b, nil
-		}
-	case change.KindInt16, change.KindInt32, change.KindInt64:
-		if n, ok := v.(int64); ok {
-			lo, hi := change.IntRange(t.Kind)
-			if n < lo || n > hi {
-				return nil, fmt.Errorf("%d does not fit %s", n, sql)
-			}
-			return n, nil
-		}
-	case change.KindFloat32, change.KindFloat64:
-		switch x := v.(type) {
-		case float64:
-			return x, nil
-		case int64:
-			return float64(x), nil
-		}
 	case change.KindDecimal:
 		d, ok := change.AsDecimal(v)
 		if !ok {

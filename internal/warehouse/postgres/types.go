@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 )
 
 // bind converts a change value to what pgx's COPY encodes into a column of
@@ -30,26 +31,10 @@ func bind(v any, t change.Type, sqlType string) (any, error) {
 		}
 		return nil, fmt.Errorf("%v does not fit %s", inf, sqlType)
 	}
+	if val, ok, err := sqlapply.BindScalar(v, t, sqlType); ok {
+		return val, err
+	}
 	switch t.Kind {
-	case change.KindBool:
-		if b, ok := v.(bool); ok {
-			return b, nil
-		}
-	case change.KindInt16, change.KindInt32, change.KindInt64:
-		if n, ok := v.(int64); ok {
-			lo, hi := change.IntRange(t.Kind)
-			if n < lo || n > hi {
-				return nil, fmt.Errorf("%d does not fit %s", n, sqlType)
-			}
-			return n, nil
-		}
-	case change.KindFloat32, change.KindFloat64:
-		switch x := v.(type) {
-		case float64:
-			return x, nil
-		case int64:
-			return float64(x), nil
-		}
 	case change.KindDecimal:
 		d, ok := change.AsDecimal(v)
 		if !ok {

@@ -489,26 +489,10 @@ func (d *Dialect) Bind(v any, t change.Type, sqlType string) (any, error) {
 	if inf, ok := v.(change.Infinity); ok {
 		return nil, fmt.Errorf("%v: Redshift has no infinite dates or timestamps", inf)
 	}
+	if val, ok, err := sqlapply.BindScalar(v, t, sqlType); ok {
+		return val, err
+	}
 	switch t.Kind {
-	case change.KindBool:
-		if b, ok := v.(bool); ok {
-			return b, nil
-		}
-	case change.KindInt16, change.KindInt32, change.KindInt64:
-		if n, ok := v.(int64); ok {
-			lo, hi := change.IntRange(t.Kind)
-			if n < lo || n > hi {
-				return nil, fmt.Errorf("%d does not fit %s", n, sqlType)
-			}
-			return n, nil
-		}
-	case change.KindFloat32, change.KindFloat64:
-		switch x := v.(type) {
-		case float64:
-			return x, nil
-		case int64:
-			return float64(x), nil
-		}
 	case change.KindDecimal:
 		dec, ok := change.AsDecimal(v)
 		if !ok {

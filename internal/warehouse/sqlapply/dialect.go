@@ -15,6 +15,7 @@ package sqlapply
 import (
 	"context"
 	"database/sql"
+	"fmt"
 
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
@@ -99,4 +100,34 @@ func Literal(s string) string {
 		b = append(b, s[i])
 	}
 	return string(append(b, '\''))
+}
+
+// BindScalar binds the values every dialect binds alike — booleans,
+// integers (range-checked against the column's integer type), floats — and
+// reports whether t is one of those kinds; other kinds are the dialect's.
+func BindScalar(v any, t change.Type, sqlType string) (val any, ok bool, err error) {
+	switch t.Kind {
+	case change.KindBool:
+		if b, isBool := v.(bool); isBool {
+			return b, true, nil
+		}
+	case change.KindInt16, change.KindInt32, change.KindInt64:
+		if n, isInt := v.(int64); isInt {
+			lo, hi := change.IntRange(t.Kind)
+			if n < lo || n > hi {
+				return nil, true, fmt.Errorf("%d does not fit %s", n, sqlType)
+			}
+			return n, true, nil
+		}
+	case change.KindFloat32, change.KindFloat64:
+		switch x := v.(type) {
+		case float64:
+			return x, true, nil
+		case int64:
+			return float64(x), true, nil
+		}
+	default:
+		return nil, false, nil
+	}
+	return nil, true, fmt.Errorf("a %T value does not fit %s", v, sqlType)
 }
