@@ -507,6 +507,8 @@ func TestErrorsAreOneLine(t *testing.T) {
 		{"unknown target", []string{"run", "--brokers", c.Addr(), "--topics", "x", "--target", "mysql://x"}, "target"},
 		{"unknown config key", []string{"run", "--config", badCfg, "--brokers", c.Addr(), "--topics", "x", "--target", filepath.Join(dir, "a.duckdb")}, "max_evnts"},
 		{"invalid config values", []string{"run", "--config", invalidCfg, "--brokers", c.Addr(), "--topics", "x", "--target", filepath.Join(dir, "a.duckdb")}, "batch.max_events"},
+		{"unreachable PostgreSQL target", []string{"run", "--brokers", c.Addr(), "--topics", "x", "--target", "postgres://cdc:secret@" + closedAddr + "/db?sslmode=disable", "--once"}, "target postgres://cdc:xxxxx@"},
+		{"unreachable Redshift target", []string{"run", "--brokers", c.Addr(), "--topics", "x", "--target", "redshift://cdc:secret@" + closedAddr + "/dev?sslmode=disable", "--once"}, "target redshift://cdc:xxxxx@"},
 		{"missing flags", []string{"run"}, "brokers"},
 		{"missing config file", []string{"run", "--config", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
 	}
