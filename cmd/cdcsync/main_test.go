@@ -535,3 +535,69 @@ func TestErrorsAreOneLine(t *testing.T) {
 		})
 	}
 }
+
+// TestNewTopicsArePickedUp creates a matching topic while the continuous
+// pipeline runs: its table appears without a restart.
+func TestNewTopicsArePickedUp(t *testing.T) {
+	w := workload.New(workload.Options{Seed: 9, Partitions: 2, Schemas: true, SnapshotRows: 5, Ops: 200})
+	c, err := kafkatest.Start(2, w.Topic(w.Table("customers")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var first, later []workload.Event
+	for _, e := range w.Events {
+		if e.Topic == w.Topic(w.Table("customers")) {
+			first = append(first, e)
+		} else {
+			later = append(later, e)
+		}
+	}
+	if err := kafkatest.Produce(context.Background(), c.Addr(), first); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "new.duckdb")
+	p := start(t, nil, "run", "--config", writeConfig(t, w, ""), "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", dst, "--group", "newtopics")
+	p.waitLines(t, "batch applied", 1, 60*time.Second)
+	// orders and order_settings do not exist yet: producing creates them.
+	if err := kafkatest.Produce(context.Background(), c.Addr(), later); err != nil {
+		t.Fatal(err)
+	}
+	var topics []string
+	for _, tb := range w.Tables {
+		topics = append(topics, w.Topic(tb))
+	}
+	caughtUp(t, c.Addr(), "newtopics", topics, 60*time.Second)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("clean stop: %v", err)
+	}
+	assertTables(t, dst, w)
+}
+
+// TestTopicsCommand lists the matched topics with their tables, partitions
+// and message counts.
+func TestTopicsCommand(t *testing.T) {
+	c, err := kafkatest.Start(3, "shop.inventory.customers", "shop.inventory.orders", "other.topic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	events := []workload.Event{
+		{Topic: "shop.inventory.customers", Partition: 0, Key: []byte(`{"id":1}`)},
+		{Topic: "shop.inventory.customers", Partition: 2, Key: []byte(`{"id":2}`)},
+		{Topic: "shop.inventory.orders", Partition: 1, Key: []byte(`{"id":3}`)},
+	}
+	if err := kafkatest.Produce(context.Background(), c.Addr(), events); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "topics", "--brokers", c.Addr(), "--topics", `shop\.inventory\..*`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(strings.Fields(string(out)), " ")
+	want := "TOPIC TABLE PARTITIONS MESSAGES shop.inventory.customers customers 3 2 shop.inventory.orders orders 3 1"
+	if got != want {
+		t.Errorf("topics printed %q, want %q", got, want)
+	}
+}
