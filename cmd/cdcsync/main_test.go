@@ -288,12 +288,6 @@ func qualified(wh *sqlapply.Warehouse, table string) string {
 	return sqlapply.Quote(wh.Dialect().Schema()) + "." + sqlapply.Quote(table)
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return "NULL"
-	}
-	return *s
-}
 
 // TestContinuousSurvivesKill9 runs the real binary in continuous mode over
 // a seeded workload produced in chunks, and kills it with SIGKILL at the

@@ -608,23 +608,10 @@ func rebuilds(value, schema, payload []byte) bool {
 		&value[len(head)+ls+len(mid)] == &payload[0] && value[len(value)-1] == '}'
 }
 
-// splitConverter separates JsonConverter's {"schema":…,"payload":…}
-// wrapper. When the value is not wrapped, the whole value is the payload.
-//
-// The wrapper is scanned strictly: a trailing comma, a stray brace or data
-// after the object is an error, not a wrapper. The scan does not validate
-// the schema and payload values themselves: the payload is parsed by the
-// caller, and a schema is parsed before it enters a cache (a cache hit
-// means the very bytes parsed before). A value that is not a wrapper is
-// left to the payload parser as a whole as soon as that is clear.
-func splitConverter(b []byte) (schema, payload []byte, wrapped bool, err error) {
-	schema, payload, wrapped, _, err = splitConverterHint(b, "")
-	return schema, payload, wrapped, err
-}
-
-// splitConverterHint is splitConverter with a schema the value is likely to
-// carry: when the schema value is exactly hint, the schema is not scanned,
-// and hinted is true.
+// splitConverterHint separates JsonConverter's {"schema":…,"payload":…}
+// wrapper; when the value is not wrapped, the whole value is the payload.
+// hint is a schema the value is likely to carry: when the schema value is
+// exactly hint, the schema is not scanned, and hinted is true.
 func splitConverterHint(b []byte, hint string) (schema, payload []byte, wrapped, hinted bool, err error) {
 	b = trimSpace(b)
 	if len(b) == 0 || b[0] != '{' {
