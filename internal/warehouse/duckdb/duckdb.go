@@ -62,8 +62,9 @@ const DefaultMemoryLimit = "1GB"
 type Dialect struct{}
 
 var (
-	_ sqlapply.Dialect       = Dialect{}
-	_ sqlapply.SchemaEliding = Dialect{}
+	_ sqlapply.Dialect        = Dialect{}
+	_ sqlapply.SchemaEliding  = Dialect{}
+	_ sqlapply.PayloadKeeping = Dialect{}
 )
 
 // Name names the warehouse.
@@ -78,6 +79,11 @@ func (Dialect) SQLType(t change.Type) string { return sqlType(t) }
 // BytesLiteral renders a string as a BLOB literal (DuckDB keeps landing
 // schemas once: see sqlapply.SchemaEliding).
 func (Dialect) BytesLiteral(s string) string { return "CAST(" + sqlapply.Literal(s) + " AS BLOB)" }
+
+// PayloadBytes renders a JSON column's text as BLOB: DuckDB keeps JSON
+// text as given, so landing rows keep the payload once (see
+// sqlapply.PayloadKeeping).
+func (Dialect) PayloadBytes(expr string) string { return "encode(CAST(" + expr + " AS VARCHAR))" }
 
 // Now is the transaction's timestamp.
 func (Dialect) Now() string { return "now()" }

@@ -21,6 +21,15 @@ type SchemaEliding interface {
 	BytesLiteral(s string) string
 }
 
+// PayloadKeeping is implemented by eliding dialects whose JSON columns keep
+// the text they are given byte for byte (DuckDB; PostgreSQL's jsonb does
+// not): landing rows then keep the payload once, as JSON, and the view
+// rebuilds kafka_value from it. PayloadBytes renders the UTF-8 bytes of a
+// JSON column expression.
+type PayloadKeeping interface {
+	PayloadBytes(expr string) string
+}
+
 const (
 	landingStaging = warehouse.StagingPrefix + "landing"
 	schemasTable   = warehouse.Prefix + "schemas"
@@ -91,9 +100,14 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 	for i, c := range landingColumns {
 		sel[i] = "r." + Quote(c.name)
 		if c.name == "kafka_value" {
+			payload := "r.kafka_value"
+			if pk, ok := w.d.(PayloadKeeping); ok {
+				// Rows whose payload is kept as JSON have no value bytes.
+				payload = "COALESCE(r.kafka_value, " + pk.PayloadBytes("r.payload") + ")"
+			}
 			sel[i] = "CASE WHEN r." + Quote(colSchemaID) + " IS NULL THEN r.kafka_value ELSE " +
 				el.BytesLiteral(`{"schema":`) + " || s.schema || " + el.BytesLiteral(`,"payload":`) +
-				" || r.kafka_value || " + el.BytesLiteral(`}`) + " END AS kafka_value"
+				" || " + payload + " || " + el.BytesLiteral(`}`) + " END AS kafka_value"
 		}
 	}
 	view := "CREATE OR REPLACE VIEW " + w.qualify(warehouse.LandingTable(t.name)) + " AS SELECT " + strings.Join(sel, ", ") +
@@ -107,6 +121,7 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 // land appends the batch's raw records to the table's landing table.
 func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error {
 	_, elide := w.d.(SchemaEliding)
+	_, keepsPayload := w.d.(PayloadKeeping)
 	if !t.landing {
 		if err := w.createLanding(ctx, t); err != nil {
 			return err
@@ -169,8 +184,11 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 		}
 		switch {
 		case elide && r.Schema != nil:
-			value, schemaID = bindAs(r.Payload, change.Bytes), r.SchemaID
+			schemaID = r.SchemaID
 			schemas[r.SchemaID] = r.Schema
+			if !keepsPayload || payload == nil {
+				value = bindAs(r.Payload, change.Bytes)
+			}
 		case r.Value != nil:
 			value = bindAs(r.Value, change.Bytes)
 		}
