@@ -129,6 +129,11 @@ func TestMariaDB(t *testing.T) {
 		})
 	}
 
+	// Continuous mode over the same topics, running through the workload.
+	contDuck := filepath.Join(dir, "continuous.duckdb")
+	cont := startContinuous(t, "--brokers", env("KAFKA"), "--topics", regexp.QuoteMeta(modes[0].prefix+"."+db+".")+".*",
+		"--target", contDuck, "--group", runID+"-continuous")
+
 	// Phase 2: the workload, synced on top (cdcsync resumes from the
 	// offsets it stored) and verified.
 	execScript(t, conn, "testdata/mariadb_workload.sql")
@@ -137,6 +142,14 @@ func TestMariaDB(t *testing.T) {
 		waitForMarkers(t, topicsOf(m.prefix, db))
 	}
 	t.Logf("workload streamed: %s", since(start))
+	t.Run("workload/continuous", func(t *testing.T) {
+		cont.caughtUp(t, runID+"-continuous", topicsOf(modes[0].prefix, db))
+		cont.stop(t)
+		if r := verify(t, source, contDuck); r.code != 0 {
+			t.Errorf("verify after the workload, continuous mode: the target differs from MariaDB:\n%s", r)
+			deadLetters(t, contDuck)
+		}
+	})
 	for _, tg := range targets {
 		t.Run("workload/"+tg.name, func(t *testing.T) {
 			sync(t, tg)
