@@ -288,7 +288,6 @@ func qualified(wh *sqlapply.Warehouse, table string) string {
 	return sqlapply.Quote(wh.Dialect().Schema()) + "." + sqlapply.Quote(table)
 }
 
-
 // TestContinuousSurvivesKill9 runs the real binary in continuous mode over
 // a seeded workload produced in chunks, and kills it with SIGKILL at the
 // moments of the commit path that matter — before the transaction, after

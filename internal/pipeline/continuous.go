@@ -102,6 +102,7 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 				return err
 			}
 			if resynced {
+				p.drop(b)
 				b = batch.New() // its records followed the dropped batch
 				continue
 			}

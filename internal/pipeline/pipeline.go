@@ -78,18 +78,18 @@ type Summary struct {
 
 // Pipeline is one running job.
 type Pipeline struct {
-	cfg  Config
-	wh   warehouse.Warehouse
-	log  *slog.Logger
-	decs []*debezium.Decoder // one per decoding worker
-	seq  uint64              // arrival order of decoded changes
-	met  *Metrics
+	cfg Config
+	wh  warehouse.Warehouse
+	log *slog.Logger
+	asm *assembler // decodes records into batches; the consuming goroutine's
+	met *Metrics
 
 	whMu   sync.Mutex // the warehouse is used by the loop and by assignment callbacks
 	mu     sync.Mutex // guards stored
 	stored map[batch.TopicPartition]int64
-	// lastPos is the last known source position per partition.
-	lastPos map[batch.TopicPartition]change.Position
+	// records holds each batch's records, for bisecting a batch the
+	// warehouse rejects (see flush).
+	records map[*batch.Batch][]*kgo.Record
 
 	// rebalanceWanted is set when the group wants to rebalance and the
 	// loop holds it back: the loop then commits and allows it.
@@ -110,20 +110,31 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, met *Metrics) *Pi
 		cfg:     cfg,
 		wh:      wh,
 		log:     log,
-		decs:    newDecoders(cfg.Decoder),
+		asm:     newAssembler(cfg.Decoder, runtime.GOMAXPROCS(0)),
 		met:     met,
 		stored:  map[batch.TopicPartition]int64{},
-		lastPos: map[batch.TopicPartition]change.Position{},
+		records: map[*batch.Batch][]*kgo.Record{},
 	}
 }
 
-// newDecoders returns one decoder per core (at most four).
-func newDecoders(opts debezium.Options) []*debezium.Decoder {
-	decs := make([]*debezium.Decoder, min(max(runtime.GOMAXPROCS(0), 1), 4))
-	for i := range decs {
-		decs[i] = debezium.NewDecoder(opts)
+// assembler decodes records and adds them to batches, keeping what
+// ordering needs across batches: the arrival sequence and the last source
+// position of each partition. It is used by one goroutine.
+type assembler struct {
+	opts    debezium.Options
+	decs    []*debezium.Decoder // one per decoding worker
+	seq     uint64
+	lastPos map[batch.TopicPartition]change.Position
+}
+
+// newAssembler returns an assembler with workers decoders (one to four).
+func newAssembler(opts debezium.Options, workers int) *assembler {
+	a := &assembler{opts: opts, decs: make([]*debezium.Decoder, min(max(workers, 1), 4)),
+		lastPos: map[batch.TopicPartition]change.Position{}}
+	for i := range a.decs {
+		a.decs[i] = debezium.NewDecoder(opts)
 	}
-	return decs
+	return a
 }
 
 // Run runs until ctx is done (continuous mode) or the matched topics are
@@ -176,10 +187,17 @@ func ping(ctx context.Context, cl *kgo.Client) error {
 // sequentially, so ordering (offsets, arrival sequence, the positions
 // tombstones inherit) is exactly that of the records.
 func (p *Pipeline) addRecords(b *batch.Batch, recs []*kgo.Record) {
+	p.asm.add(b, recs)
+	p.mu.Lock()
+	p.records[b] = append(p.records[b], recs...)
+	p.mu.Unlock()
+}
+
+func (a *assembler) add(b *batch.Batch, recs []*kgo.Record) {
 	results := make([]decoded, len(recs))
-	if n := len(p.decs); n == 1 || len(recs) < parallelDecodeMin {
+	if n := len(a.decs); n == 1 || len(recs) < parallelDecodeMin {
 		for i, r := range recs {
-			results[i] = decodeRecord(p.decs[0], r)
+			results[i] = decodeRecord(a.decs[0], r)
 		}
 	} else {
 		var wg sync.WaitGroup
@@ -189,7 +207,7 @@ func (p *Pipeline) addRecords(b *batch.Batch, recs []*kgo.Record) {
 			if lo >= hi {
 				break
 			}
-			d := p.decs[w]
+			d := a.decs[w]
 			wg.Go(func() {
 				for i := lo; i < hi; i++ {
 					results[i] = decodeRecord(d, recs[i])
@@ -199,7 +217,7 @@ func (p *Pipeline) addRecords(b *batch.Batch, recs []*kgo.Record) {
 		wg.Wait()
 	}
 	for i, r := range recs {
-		p.addDecoded(b, r, results[i])
+		a.addDecoded(b, r, results[i])
 	}
 }
 
@@ -229,7 +247,7 @@ func decodeRecord(d *debezium.Decoder, r *kgo.Record) decoded {
 
 // addDecoded adds one decoded record to the batch. Transaction control
 // records only move the partition's offset on.
-func (p *Pipeline) addDecoded(b *batch.Batch, r *kgo.Record, d decoded) {
+func (a *assembler) addDecoded(b *batch.Batch, r *kgo.Record, d decoded) {
 	b.Record(r.Topic, r.Partition, r.Offset, len(r.Key)+len(r.Value))
 	if d.control {
 		return
@@ -237,7 +255,7 @@ func (p *Pipeline) addDecoded(b *batch.Batch, r *kgo.Record, d decoded) {
 	if d.err != nil {
 		b.DeadLetters = append(b.DeadLetters, batch.DeadLetter{
 			Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-			Table: p.tableName(r.Topic), Reason: d.err.Error(), Key: r.Key, Value: r.Value,
+			Table: a.tableName(r.Topic), Reason: d.err.Error(), Key: r.Key, Value: r.Value,
 		})
 		return
 	}
@@ -246,16 +264,16 @@ func (p *Pipeline) addDecoded(b *batch.Batch, r *kgo.Record, d decoded) {
 		return
 	}
 	c := d.res.Change
-	p.seq++
-	c.Seq = p.seq // arrival order across the parallel decoders
+	a.seq++
+	c.Seq = a.seq // arrival order across the parallel decoders
 	// Events of one partition come from one connector task in source
 	// order, so an event without a position (a tombstone) sits at the
 	// position of the event before it.
 	tp := batch.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 	if c.Pos.Known() {
-		p.lastPos[tp] = c.Pos
+		a.lastPos[tp] = c.Pos
 	} else {
-		c.Pos = p.lastPos[tp]
+		c.Pos = a.lastPos[tp]
 	}
 	tb := b.Table(c.Table, c.Topic)
 	tb.Add(c)
@@ -266,9 +284,9 @@ func (p *Pipeline) addDecoded(b *batch.Batch, r *kgo.Record, d decoded) {
 	tb.Landing = append(tb.Landing, raw)
 }
 
-func (p *Pipeline) tableName(topic string) string {
-	if p.cfg.Decoder.Table != nil {
-		if t := p.cfg.Decoder.Table(topic); t.Name != "" {
+func (a *assembler) tableName(topic string) string {
+	if a.opts.Table != nil {
+		if t := a.opts.Table(topic); t.Name != "" {
 			return t.Name
 		}
 	}
@@ -298,8 +316,66 @@ func (p *Pipeline) full(b *batch.Batch) bool {
 
 // flush applies the batch, retrying transient warehouse errors, and moves
 // the stored offsets on. It returns warehouse.ErrFenced (wrapped) when
-// another consumer committed the batch's partitions meanwhile.
+// another consumer committed the batch's partitions meanwhile. A batch the
+// warehouse rejects is applied in parts, and the record at fault becomes a
+// dead letter.
 func (p *Pipeline) flush(ctx context.Context, b *batch.Batch) error {
+	p.mu.Lock()
+	recs := p.records[b]
+	delete(p.records, b)
+	p.mu.Unlock()
+	err := p.apply(ctx, b)
+	if err == nil || warehouse.IsTransient(err) || errors.Is(err, warehouse.ErrFenced) || ctx.Err() != nil || len(recs) == 0 {
+		return err
+	}
+	// The warehouse rejected the batch (a value it cannot take that the
+	// decoder let through, say). Nothing may be stuck behind one record:
+	// apply the batch in halves, down to the record at fault, which goes to
+	// the dead-letter table with the warehouse's reason.
+	p.log.Warn("the warehouse rejected a batch; applying it in parts to isolate the record at fault", "events", b.Events, "err", err)
+	return p.bisect(ctx, newAssembler(p.cfg.Decoder, 1), recs, err)
+}
+
+// drop forgets a batch that will not be applied (its records follow a
+// batch that was fenced or failed).
+func (p *Pipeline) drop(b *batch.Batch) {
+	p.mu.Lock()
+	delete(p.records, b)
+	p.mu.Unlock()
+}
+
+// bisect applies recs in halves; a single record the warehouse rejects
+// becomes a dead letter with the reason.
+func (p *Pipeline) bisect(ctx context.Context, asm *assembler, recs []*kgo.Record, cause error) error {
+	if len(recs) == 1 {
+		r := recs[0]
+		b := batch.New()
+		b.Record(r.Topic, r.Partition, r.Offset, len(r.Key)+len(r.Value))
+		b.DeadLetters = append(b.DeadLetters, batch.DeadLetter{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+			Table: asm.tableName(r.Topic), Reason: "the warehouse rejected it: " + cause.Error(), Key: r.Key, Value: r.Value})
+		return p.apply(ctx, b)
+	}
+	half := len(recs) / 2
+	for _, part := range [][]*kgo.Record{recs[:half], recs[half:]} {
+		b := batch.New()
+		asm.add(b, part)
+		err := p.apply(ctx, b)
+		if err == nil {
+			continue
+		}
+		if warehouse.IsTransient(err) || errors.Is(err, warehouse.ErrFenced) || ctx.Err() != nil {
+			return err
+		}
+		if err := p.bisect(ctx, asm, part, err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply applies one batch, retrying transient warehouse errors, and moves
+// the stored offsets on.
+func (p *Pipeline) apply(ctx context.Context, b *batch.Batch) error {
 	if b.Empty() {
 		return nil
 	}

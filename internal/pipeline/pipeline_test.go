@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
 	"github.com/cdcsync/cdcsync/internal/workload"
@@ -139,5 +141,63 @@ func TestOnceConvergesToSourceState(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRejectedRecordIsIsolated: PostgreSQL cannot store a NUL character in
+// text, which the decoder cannot know. The batch holding such a record is
+// applied in parts: every other record lands, the one at fault goes to the
+// dead-letter table with PostgreSQL's reason, and nothing is stuck.
+func TestRejectedRecordIsIsolated(t *testing.T) {
+	dsn := os.Getenv("CDCSYNC_TEST_PG_DSN")
+	if dsn == "" {
+		if os.Getenv("CDCSYNC_REQUIRE_PG") != "" {
+			t.Fatal("CDCSYNC_TEST_PG_DSN is not set but CDCSYNC_REQUIRE_PG is")
+		}
+		t.Skip("needs PostgreSQL (make test)")
+	}
+	const topic = "db.app.people"
+	var events []workload.Event
+	for i := 1; i <= 40; i++ {
+		name := fmt.Sprintf("person %d", i)
+		if i == 17 {
+			name = `bad\u0000name`
+		}
+		events = append(events, workload.Event{Topic: topic, Partition: int32(i % 2),
+			Key:   []byte(fmt.Sprintf(`{"id":%d}`, i)),
+			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"id":%d,"name":"%s"},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, i, name, 100+i))})
+	}
+	c, err := kafkatest.Start(2, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := kafkatest.Produce(context.Background(), c.Addr(), events); err != nil {
+		t.Fatal(err)
+	}
+	wh, err := postgres.Open(context.Background(), dsn, warehouse.Options{Group: "reject", Landing: true,
+		Schema: fmt.Sprintf("reject_%d", time.Now().UnixNano()%1_000_000_000)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	cfg := pipeline.Config{Topics: regexp.MustCompile(`^db\.app\..*$`), Group: "reject", Once: true,
+		MaxEvents: 1000, MaxBytes: 8 << 20, Interval: time.Second, Kafka: kafkatestOpts(c.Addr()),
+		MetadataRefresh: time.Second, FetchMaxBytes: 4 << 20}
+	sum, err := pipeline.New(cfg, wh, testLogger(t), nil).Run(context.Background())
+	if err != nil {
+		t.Fatalf("the pipeline got stuck: %v", err)
+	}
+	schema := sqlapply.Quote(wh.Dialect().Schema())
+	var rows, dead int
+	var reason string
+	if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + schema + `.people`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.DB().QueryRow(`SELECT count(*), max(reason) FROM `+schema+`._cdc_dead_letters WHERE kafka_offset IS NOT NULL`).Scan(&dead, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 39 || dead != 1 || !strings.Contains(reason, "rejected") || sum.Events != 40 {
+		t.Fatalf("rows %d, dead letters %d (%q), events %d; want 39, 1 naming the rejection, 40", rows, dead, reason, sum.Events)
 	}
 }

@@ -225,6 +225,11 @@ func (w *Warehouse) rollbackUnless(committed *bool) {
 	if *committed || w.conn == nil {
 		return
 	}
+	// Staging tables created in the transaction go with it.
+	w.landingStaged = false
+	for _, t := range w.tables {
+		t.staged = false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
