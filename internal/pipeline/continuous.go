@@ -20,6 +20,9 @@ const shutdownFlushTimeout = 30 * time.Second
 // idlePoll is how long a poll waits when no batch is open.
 const idlePoll = time.Second
 
+// progressEvery is how often continuous mode logs its progress.
+const progressEvery = time.Minute
+
 // runContinuous consumes as a member of the consumer group until ctx is
 // done, then commits the batch in flight and leaves the group.
 func (p *Pipeline) runContinuous(ctx context.Context) error {
@@ -62,7 +65,12 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 	a := p.startApplier(ctx)
 	defer a.close()
 	b := batch.New()
+	lastReport := time.Now()
 	for ctx.Err() == nil {
+		if time.Since(lastReport) >= progressEvery {
+			p.report(time.Since(lastReport))
+			lastReport = time.Now()
+		}
 		wait := idlePoll
 		if !b.Empty() {
 			wait = time.Until(b.Opened.Add(p.cfg.Interval))
@@ -137,6 +145,17 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 	}
 	_, err = p.settle(fctx, cl, applied{b: b, err: p.flush(fctx, b)})
 	return err
+}
+
+// report logs the totals so far at info level, so that a quiet log still
+// says the pipeline is alive and what it did.
+func (p *Pipeline) report(since time.Duration) {
+	p.mu.Lock()
+	partitions := len(p.stored)
+	p.mu.Unlock()
+	s := p.summary()
+	p.log.Info("progress", "events", s.Events, "batches", s.Batches, "upserts", s.Upserts, "deletes", s.Deletes,
+		"truncates", s.Truncates, "dead_letters", s.DeadLetters, "partitions", partitions, "interval", since.Round(time.Second))
 }
 
 // settle takes the result of an applied batch: records its offsets in the

@@ -49,7 +49,9 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.sumMu.Lock()
 	p.sum.Topics = topics
+	p.sumMu.Unlock()
 	if len(topics) == 0 {
 		p.log.Warn("no topic matches", "topics", p.cfg.Topics.String())
 		return nil

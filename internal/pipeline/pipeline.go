@@ -95,7 +95,15 @@ type Pipeline struct {
 	// loop holds it back: the loop then commits and allows it.
 	rebalanceWanted atomic.Bool
 
-	sum Summary
+	sumMu sync.Mutex // guards sum: the applier goroutine adds, the loop reports
+	sum   Summary
+}
+
+// summary returns a copy of the totals so far.
+func (p *Pipeline) summary() Summary {
+	p.sumMu.Lock()
+	defer p.sumMu.Unlock()
+	return p.sum
 }
 
 // New returns a pipeline writing to wh.
@@ -147,7 +155,7 @@ func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
 	} else {
 		err = p.runContinuous(ctx)
 	}
-	return p.sum, err
+	return p.summary(), err
 }
 
 func (p *Pipeline) clientOpts(extra ...kgo.Opt) []kgo.Opt {
@@ -427,6 +435,7 @@ func (p *Pipeline) apply(ctx context.Context, b *batch.Batch) error {
 	}
 	p.mu.Unlock()
 
+	p.sumMu.Lock()
 	p.sum.Events += int64(b.Events)
 	p.sum.Batches++
 	p.sum.Upserts += int64(st.Upserts)
@@ -435,6 +444,7 @@ func (p *Pipeline) apply(ctx context.Context, b *batch.Batch) error {
 	p.sum.DeadLetters += int64(st.DeadLetters)
 	p.sum.Skipped += int64(b.Skipped)
 	p.sum.Ignored += int64(st.Ignored)
+	p.sumMu.Unlock()
 	p.met.observe(b, st, time.Since(start))
 	if st.DeadLetters > 0 {
 		p.log.Warn("events sent to the dead-letter table", "count", st.DeadLetters, "table", warehouse.DeadLettersTable)

@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("UnchangedToastKeepsValue", func(t *testing.T) { testUnchanged(t, open) })
 	t.Run("UnchangedToastAcrossKeyChange", func(t *testing.T) { testUnchangedMoved(t, open) })
 	t.Run("LandingKeepsRawValues", func(t *testing.T) { testLandingRaw(t, open) })
+	t.Run("LandingRetention", func(t *testing.T) { testLandingRetention(t, open) })
 	t.Run("SchemaEvolution", func(t *testing.T) { testEvolution(t, open) })
 	t.Run("ValueThatDoesNotFitIsDeadLettered", func(t *testing.T) { testDoesNotFit(t, open) })
 }
@@ -379,6 +380,20 @@ func testLandingRaw(t *testing.T, open Opener) {
 	}
 	if len(got) != 2 || string(got[0]) != string(wrapped) || string(got[1]) != string(bare) {
 		t.Fatalf("landing kafka_value = %q, want %q and %q", got, wrapped, bare)
+	}
+}
+
+// testLandingRetention: landing rows older than the retention are deleted
+// after a batch commits; target rows are not.
+func testLandingRetention(t *testing.T, open Opener) {
+	wh := open(t, "retention", warehouse.Options{Group: "g", Landing: true, LandingRetention: time.Nanosecond})
+	apply(t, wh, batchOf(upsert(0, 0, "m1", 1, "ann", "x"), upsert(0, 1, "m2", 2, "bob", "y")), nil)
+	var landed int
+	if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + qualified(wh, warehouse.LandingTable("people"))).Scan(&landed); err != nil {
+		t.Fatal(err)
+	}
+	if got := people(t, wh); landed != 0 || len(got) != 2 {
+		t.Fatalf("landing rows %d (want 0 past a 1ns retention), people %v (want 2)", landed, got)
 	}
 }
 
