@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"regexp"
+	"strconv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -550,7 +553,13 @@ func TestNewTopicsArePickedUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "new.duckdb")
-	p := start(t, nil, "run", "--config", writeConfig(t, w, ""), "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", dst, "--group", "newtopics")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := ln.Addr().String()
+	ln.Close()
+	p := start(t, nil, "run", "--config", writeConfig(t, w, "metrics_listen: "+metrics+"\n"), "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", dst, "--group", "newtopics")
 	p.waitLines(t, "batch applied", 1, 60*time.Second)
 	// orders and order_settings do not exist yet: producing creates them.
 	if err := kafkatest.Produce(context.Background(), c.Addr(), later); err != nil {
@@ -561,6 +570,17 @@ func TestNewTopicsArePickedUp(t *testing.T) {
 		topics = append(topics, w.Topic(tb))
 	}
 	caughtUp(t, c.Addr(), "newtopics", topics, 60*time.Second)
+	// The Prometheus endpoint counts what was committed.
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`(?m)^cdcsync_events_total (\d+)`).FindSubmatch(body)
+	if m == nil || string(m[1]) != strconv.Itoa(len(w.Events)) {
+		t.Errorf("cdcsync_events_total = %q, want %d", m, len(w.Events))
+	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := p.wait(t, 30*time.Second); err != nil {
 		t.Fatalf("clean stop: %v", err)
