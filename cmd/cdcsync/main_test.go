@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
+	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/target"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
@@ -238,11 +239,8 @@ func testTargets(t *testing.T) []testTarget {
 	out := []testTarget{{"duckdb", func(t *testing.T, name string) string {
 		return filepath.Join(t.TempDir(), name+".duckdb")
 	}}}
-	base := os.Getenv("CDCSYNC_TEST_PG_DSN")
-	if base == "" {
-		if os.Getenv("CDCSYNC_REQUIRE_PG") != "" {
-			t.Fatal("CDCSYNC_TEST_PG_DSN is not set but CDCSYNC_REQUIRE_PG is")
-		}
+	base, ok := pgtest.Lookup(t)
+	if !ok {
 		t.Log("PostgreSQL target skipped: CDCSYNC_TEST_PG_DSN is not set (make test sets it)")
 		return out
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
+	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
@@ -149,13 +150,7 @@ func TestOnceConvergesToSourceState(t *testing.T) {
 // applied in parts: every other record lands, the one at fault goes to the
 // dead-letter table with PostgreSQL's reason, and nothing is stuck.
 func TestRejectedRecordIsIsolated(t *testing.T) {
-	dsn := os.Getenv("CDCSYNC_TEST_PG_DSN")
-	if dsn == "" {
-		if os.Getenv("CDCSYNC_REQUIRE_PG") != "" {
-			t.Fatal("CDCSYNC_TEST_PG_DSN is not set but CDCSYNC_REQUIRE_PG is")
-		}
-		t.Skip("needs PostgreSQL (make test)")
-	}
+	dsn := pgtest.DSN(t)
 	const topic = "db.app.people"
 	var events []workload.Event
 	for i := 1; i <= 40; i++ {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 )
 
@@ -53,7 +54,7 @@ var conversions = map[string]conversion{
 // Debezium encoding the generator handles on PostgreSQL, from one
 // schema-carrying event, and reads the target back.
 func TestConversionsOnPostgreSQL(t *testing.T) {
-	dsn := pgDSN(t)
+	dsn := pgtest.DSN(t)
 	names := make([]string, 0, len(conversions))
 	for name := range conversions {
 		names = append(names, name)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,23 +17,10 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
-
-// pgDSN returns the test server's DSN. `make test` starts a throwaway
-// PostgreSQL and sets CDCSYNC_TEST_PG_DSN and CDCSYNC_REQUIRE_PG, so there
-// the procedure test can only pass by running.
-func pgDSN(t *testing.T) string {
-	dsn := os.Getenv("CDCSYNC_TEST_PG_DSN")
-	if dsn == "" {
-		if os.Getenv("CDCSYNC_REQUIRE_PG") != "" {
-			t.Fatal("CDCSYNC_TEST_PG_DSN is not set but CDCSYNC_REQUIRE_PG is")
-		}
-		t.Skip("CDCSYNC_TEST_PG_DSN is not set; `make test` starts PostgreSQL and sets it")
-	}
-	return dsn
-}
 
 // TestProcedureOnPostgreSQL runs the generated procedures, rendered for
 // PostgreSQL, over a seeded workload with truncates, primary-key changes,
@@ -45,7 +31,7 @@ func pgDSN(t *testing.T) string {
 // the source's state row by row. Two increments bring nothing (the recipe's
 // NULL watermark), and the last real one only deletes.
 func TestProcedureOnPostgreSQL(t *testing.T) {
-	dsn := pgDSN(t)
+	dsn := pgtest.DSN(t)
 	for _, schemas := range []bool{true, false} {
 		for _, seed := range []int64{1, 5} {
 			t.Run(fmt.Sprintf("schemas=%v/seed=%d", schemas, seed), func(t *testing.T) {
@@ -345,7 +331,7 @@ func stringDecimal(t *testing.T, value []byte, field string, scale int) []byte {
 // delete, tombstone, truncate): LSN positions from source.sequence and
 // source.lsn, and the connector's own encodings, end to end.
 func TestCapturedPostgreSQLOnPostgreSQL(t *testing.T) {
-	dsn := pgDSN(t)
+	dsn := pgtest.DSN(t)
 	const topic = "pgshop.public.customers"
 	captured := capturedRecords(t, "postgres-schemas.customers.stream.jsonl", topic)
 	recs := make([]record, len(captured))

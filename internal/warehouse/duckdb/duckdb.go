@@ -129,21 +129,8 @@ func (Dialect) Columns(ctx context.Context, conn *sql.Conn, table string) ([]war
 
 // PrimaryKey reads a table's primary key.
 func (Dialect) PrimaryKey(ctx context.Context, conn *sql.Conn, table string) ([]string, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT unnest(constraint_column_names) FROM duckdb_constraints()
+	return sqlapply.QueryStrings(ctx, conn, `SELECT unnest(constraint_column_names) FROM duckdb_constraints()
 		WHERE schema_name = 'main' AND table_name = $1 AND constraint_type = 'PRIMARY KEY'`, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var key []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		key = append(key, k)
-	}
-	return key, rows.Err()
 }
 
 // AddColumn adds a column.

@@ -179,25 +179,12 @@ func (d *Dialect) Columns(ctx context.Context, conn *sql.Conn, table string) ([]
 
 // PrimaryKey reads a table's primary key, in key order.
 func (d *Dialect) PrimaryKey(ctx context.Context, conn *sql.Conn, table string) ([]string, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT a.attname
+	return sqlapply.QueryStrings(ctx, conn, `SELECT a.attname
 		FROM pg_index i
 		JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
 		WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary
 		ORDER BY array_position(i.indkey::int2[], a.attnum)`, d.schema, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var key []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		key = append(key, k)
-	}
-	return key, rows.Err()
 }
 
 // AddColumn adds a column.

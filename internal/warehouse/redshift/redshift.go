@@ -384,24 +384,11 @@ func (d *Dialect) parseType(typ string, prec, scale int64) change.Type {
 
 // PrimaryKey reads a table's primary key from information_schema.
 func (d *Dialect) PrimaryKey(ctx context.Context, conn *sql.Conn, table string) ([]string, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT k.column_name FROM information_schema.table_constraints c
+	return sqlapply.QueryStrings(ctx, conn, `SELECT k.column_name FROM information_schema.table_constraints c
 		JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name
 			AND k.table_schema = c.table_schema AND k.table_name = c.table_name
 		WHERE c.table_schema = $1 AND c.table_name = $2 AND c.constraint_type = 'PRIMARY KEY'
 		ORDER BY k.ordinal_position`, d.schema, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var key []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		key = append(key, k)
-	}
-	return key, rows.Err()
 }
 
 // AddColumn adds a column (Redshift has no IF NOT EXISTS; the catalog was

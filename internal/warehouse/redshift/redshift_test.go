@@ -3,12 +3,12 @@ package redshift_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/redshift"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
@@ -21,13 +21,7 @@ import (
 // only SUPER, VARBYTE, JSON_PARSE, FROM_HEX, SYSDATE and the distribution
 // clauses mapped to PostgreSQL's.
 func TestConformanceOnPostgres(t *testing.T) {
-	dsn := os.Getenv("CDCSYNC_TEST_PG_DSN")
-	if dsn == "" {
-		if os.Getenv("CDCSYNC_REQUIRE_PG") != "" {
-			t.Fatal("CDCSYNC_TEST_PG_DSN is not set but CDCSYNC_REQUIRE_PG is")
-		}
-		t.Skip("CDCSYNC_TEST_PG_DSN is not set; `make test` starts PostgreSQL and sets it")
-	}
+	dsn := pgtest.DSN(t)
 	run := fmt.Sprintf("rs%d", time.Now().UnixNano()%1_000_000_000)
 	warehousetest.Run(t, func(t *testing.T, name string, opts warehouse.Options) *sqlapply.Warehouse {
 		opts.Schema = run + "_" + name

@@ -131,3 +131,22 @@ func BindScalar(v any, t change.Type, sqlType string) (val any, ok bool, err err
 	}
 	return nil, true, fmt.Errorf("a %T value does not fit %s", v, sqlType)
 }
+
+// QueryStrings runs a query whose rows are one string each (catalog
+// queries: key columns, names) and returns them in order.
+func QueryStrings(ctx context.Context, conn *sql.Conn, query string, args ...any) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
