@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cdcsync/cdcsync/internal/redact"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -37,7 +39,7 @@ func main() {
 	}
 	root.AddCommand(runCmd(), topicsCmd(), demoCmd(), queryCmd(), verifyCmd(), generateCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "cdcsync: "+oneLine(err.Error()))
+		fmt.Fprintln(os.Stderr, "cdcsync: "+oneLine(redact.Known(err.Error())))
 		os.Exit(1)
 	}
 }

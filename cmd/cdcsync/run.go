@@ -23,6 +23,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/kafkaconn"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/target"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
@@ -74,6 +75,8 @@ func (f *commonFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 	if fs.Lookup("group") != nil && fs.Changed("group") {
 		cfg.Group = f.group
 	}
+	redact.Remember(cfg.Target)
+	redact.RememberPassword(cfg.Kafka.SASL.Password)
 	return cfg, nil
 }
 
@@ -92,7 +95,7 @@ func runCmd() *cobra.Command {
 				return err
 			}
 			if target.Kind(cfg.Target) == "" {
-				return fmt.Errorf("target: %q is not %s", cfg.Target, target.Supported)
+				return fmt.Errorf("target: %q is not %s", redact.DSN(cfg.Target), target.Supported)
 			}
 			log := newLogger(cfg.Log)
 			return run(cmd.Context(), cfg, f.once, log)
@@ -105,11 +108,23 @@ func runCmd() *cobra.Command {
 func newLogger(c config.Log) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// redactAttr removes the process's known secrets from logged strings and
+// errors.
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	switch v := a.Value.Any().(type) {
+	case string:
+		a.Value = slog.StringValue(redact.Known(v))
+	case error:
+		a.Value = slog.AnyValue(redact.KnownError(v))
+	}
+	return a
 }
 
 // pipelineConfig derives the pipeline's settings from the configuration.
@@ -233,7 +248,7 @@ func run(ctx context.Context, cfg config.Config, once bool, log *slog.Logger) er
 	sum, runErr := pipeline.New(pcfg, wh, log, met).Run(ctx)
 	runRow.FinishedAt, runRow.Events, runRow.Batches, runRow.Status = time.Now(), sum.Events, sum.Batches, "ok"
 	if runErr != nil {
-		runRow.Status, runRow.Error = "failed", runErr.Error()
+		runRow.Status, runRow.Error = "failed", redact.Known(runErr.Error())
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

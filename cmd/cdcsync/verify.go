@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/verify"
 )
 
@@ -39,11 +40,12 @@ differing columns. Exits 0 only when every table is equal.`,
 				}
 			}
 			if strings.HasPrefix(targetDSN, "mysql://") || strings.HasPrefix(targetDSN, "mariadb://") {
-				return fmt.Errorf("target: %q: MySQL is not a cdcsync target; want a .duckdb path or postgres://", verify.Redact(targetDSN))
+				return fmt.Errorf("target: %q: MySQL is not a cdcsync target; want a .duckdb path or postgres://", redact.DSN(targetDSN))
 			}
 			if strings.HasSuffix(source, ".duckdb") || strings.HasPrefix(source, "duckdb://") {
-				return fmt.Errorf("source: %q: DuckDB is not a source; want mysql:// or postgres://", source)
+				return fmt.Errorf("source: %q: DuckDB is not a source; want mysql:// or postgres://", redact.DSN(source))
 			}
+			redact.Remember(source, targetDSN)
 			ctx := cmd.Context()
 			src, err := verify.Open(ctx, source)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
 	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
@@ -30,8 +31,10 @@ func Kind(dsn string) string {
 // Supported describes the DSNs Open accepts, for error messages.
 const Supported = "a DuckDB file path ending in .duckdb, a postgres:// URL or a redshift:// URL"
 
-// Open opens the warehouse a DSN names.
-func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (warehouse.Warehouse, error) {
+// Open opens the warehouse a DSN names. Its errors never show the DSN's
+// password.
+func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (_ warehouse.Warehouse, err error) {
+	defer func() { err = redact.Error(err, dsn) }()
 	switch Kind(dsn) {
 	case "duckdb":
 		return duckdb.Open(ctx, strings.TrimPrefix(dsn, "duckdb://"), opts, log)
@@ -40,5 +43,5 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 	case "redshift":
 		return redshift.Open(ctx, dsn, opts, log)
 	}
-	return nil, fmt.Errorf("target %q: not %s", dsn, Supported)
+	return nil, fmt.Errorf("target %q: not %s", redact.DSN(dsn), Supported)
 }

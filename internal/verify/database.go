@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/cdcsync/cdcsync/internal/redact"
 )
 
 // ErrNoTable means a table does not exist.
@@ -56,7 +56,10 @@ type Range struct {
 //	mysql://USER:PASS@HOST:PORT/DB                 MySQL or MariaDB (also mariadb://)
 //	postgres://USER:PASS@HOST:PORT/DB[?schema=S]   PostgreSQL, schema S (default public)
 //	PATH.duckdb                                    a DuckDB file, opened read-only
-func Open(ctx context.Context, dsn string) (Database, error) {
+//
+// Errors never show the DSN's password, even when a driver echoes it.
+func Open(ctx context.Context, dsn string) (_ Database, err error) {
+	defer func() { err = redact.Error(err, dsn) }()
 	switch {
 	case strings.HasPrefix(dsn, "mysql://"), strings.HasPrefix(dsn, "mariadb://"):
 		return openMySQL(ctx, dsn)
@@ -65,32 +68,5 @@ func Open(ctx context.Context, dsn string) (Database, error) {
 	case strings.HasPrefix(dsn, "duckdb://"), strings.HasSuffix(dsn, ".duckdb"):
 		return openDuckDB(ctx, strings.TrimPrefix(dsn, "duckdb://"))
 	}
-	return nil, fmt.Errorf("%q is not a mysql://, postgres:// or .duckdb DSN", Redact(dsn))
-}
-
-var userinfoRE = regexp.MustCompile(`://([^:/@]*):[^@]*@`)
-
-// Redact hides the password of a URL-style DSN, for messages.
-func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return userinfoRE.ReplaceAllString(dsn, "://$1:xxxxx@")
-	}
-	if u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
-
-// urlProblem is what url.Parse objected to, without the URL (which may
-// hold a password).
-func urlProblem(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return "not a URL"
+	return nil, fmt.Errorf("%q is not a mysql://, postgres:// or .duckdb DSN", redact.DSN(dsn))
 }

@@ -5,11 +5,12 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/cdcsync/cdcsync/internal/redact"
 )
 
 type nopLogger struct{}
@@ -25,13 +26,13 @@ func init() {
 // openMySQL opens mysql://USER:PASS@HOST:PORT/DB (MySQL or MariaDB).
 // Other query parameters are session variables, except tls.
 func openMySQL(ctx context.Context, dsn string) (Database, error) {
-	u, err := url.Parse(dsn)
+	u, err := redact.ParseURL(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("bad MySQL DSN %q: %s", Redact(dsn), urlProblem(err))
+		return nil, fmt.Errorf("bad MySQL DSN: %w", err)
 	}
 	db := strings.Trim(u.Path, "/")
 	if db == "" || strings.Contains(db, "/") {
-		return nil, fmt.Errorf("bad MySQL DSN %q: want mysql://USER:PASS@HOST:PORT/DATABASE", Redact(dsn))
+		return nil, fmt.Errorf("bad MySQL DSN %q: want mysql://USER:PASS@HOST:PORT/DATABASE", redact.DSN(dsn))
 	}
 	cfg := mysql.NewConfig()
 	cfg.Net, cfg.DBName = "tcp", db
@@ -57,7 +58,7 @@ func openMySQL(ctx context.Context, dsn string) (Database, error) {
 	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("bad MySQL DSN %q: %w", Redact(dsn), err)
+		return nil, fmt.Errorf("bad MySQL DSN %q: %w", redact.DSN(dsn), err)
 	}
 	sdb := sql.OpenDB(connector)
 	sdb.SetMaxOpenConns(2)

@@ -4,20 +4,21 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/cdcsync/cdcsync/internal/redact"
 )
 
 // openPostgres opens postgres://USER:PASS@HOST:PORT/DB[?schema=S]: the
 // base tables of schema S (default public). Other query parameters are
 // pgx's.
 func openPostgres(ctx context.Context, dsn string) (Database, error) {
-	u, err := url.Parse(dsn)
+	u, err := redact.ParseURL(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("bad PostgreSQL DSN %q: %s", Redact(dsn), urlProblem(err))
+		return nil, fmt.Errorf("bad PostgreSQL DSN: %w", err)
 	}
 	q := u.Query()
 	schema := q.Get("schema")
@@ -28,7 +29,7 @@ func openPostgres(ctx context.Context, dsn string) (Database, error) {
 	u.RawQuery = q.Encode()
 	cfg, err := pgx.ParseConfig(u.String())
 	if err != nil {
-		return nil, fmt.Errorf("bad PostgreSQL DSN %q: %w", Redact(dsn), oneLine(err))
+		return nil, fmt.Errorf("bad PostgreSQL DSN %q: %w", redact.DSN(dsn), oneLine(err))
 	}
 	// Read timestamps with time zone in UTC and intervals as ISO-8601.
 	cfg.RuntimeParams["timezone"] = "UTC"

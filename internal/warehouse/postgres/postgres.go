@@ -18,7 +18,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -28,13 +27,16 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 )
 
 // Open connects to the PostgreSQL database a postgres:// DSN names. The
 // DSN's `schema` parameter selects the target schema (default public).
-func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
+func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (_ *sqlapply.Warehouse, err error) {
+	// Drivers echo the DSN in their errors.
+	defer func() { err = redact.Error(err, dsn) }()
 	connStr, schema, err := SplitSchema(dsn)
 	if err != nil {
 		return nil, err
@@ -44,7 +46,7 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 	}
 	cfg, err := pgx.ParseConfig(connStr)
 	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", Redact(dsn), err)
+		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), err)
 	}
 	// Describe every statement instead of caching descriptions: cdcsync
 	// alters and recreates tables as schemas evolve, and a cached
@@ -54,15 +56,15 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 	db.SetMaxOpenConns(4)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("target %s: %w", Redact(dsn), cause(err))
+		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), cause(err))
 	}
 	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlapply.Quote(schema)); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("target %s: create schema %s: %w", Redact(dsn), schema, cause(err))
+		return nil, fmt.Errorf("target %s: create schema %s: %w", redact.DSN(dsn), schema, cause(err))
 	}
 	w, err := sqlapply.New(ctx, &Dialect{schema: schema}, db, opts, log)
 	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", Redact(dsn), cause(err))
+		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), cause(err))
 	}
 	return w, nil
 }
@@ -70,9 +72,9 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 // SplitSchema removes cdcsync's `schema` parameter from a DSN and returns
 // it (default public).
 func SplitSchema(dsn string) (string, string, error) {
-	u, err := url.Parse(dsn)
+	u, err := redact.ParseURL(dsn)
 	if err != nil {
-		return "", "", fmt.Errorf("target: %q is not a URL: %w", Redact(dsn), err)
+		return "", "", fmt.Errorf("target: %w", err)
 	}
 	q := u.Query()
 	schema := q.Get("schema")
@@ -82,18 +84,6 @@ func SplitSchema(dsn string) (string, string, error) {
 	q.Del("schema")
 	u.RawQuery = q.Encode()
 	return u.String(), schema, nil
-}
-
-// Redact hides the password of a DSN for messages.
-func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // cause shortens pgconn's connect errors to their cause.

@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +40,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
@@ -53,7 +53,9 @@ import (
 //	redshift://HOST:5439/DB?iam=true&workgroup=WG[&region=R]                  Serverless, IAM
 //
 // sslmode defaults to require.
-func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
+func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (_ *sqlapply.Warehouse, err error) {
+	// Drivers echo the DSN in their errors.
+	defer func() { err = redact.Error(err, dsn) }()
 	cfg, schema, before, err := parseDSN(ctx, dsn, false)
 	if err != nil {
 		return nil, err
@@ -64,7 +66,8 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 // OpenCompat opens a PostgreSQL database (postgres:// DSN) with the
 // Redshift dialect in compatibility mode: the conformance suite's way of
 // running Redshift's SQL where a cluster is not available.
-func OpenCompat(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
+func OpenCompat(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (_ *sqlapply.Warehouse, err error) {
+	defer func() { err = redact.Error(err, dsn) }()
 	connStr, schema, err := postgres.SplitSchema(dsn)
 	if err != nil {
 		return nil, err
@@ -93,15 +96,15 @@ func open(ctx context.Context, cfg *pgx.ConnConfig, before beforeConnect, d *Dia
 	db.SetMaxOpenConns(4)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("target %s: %w", postgres.Redact(dsn), err)
+		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), err)
 	}
 	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlapply.Quote(d.schema)); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("target %s: create schema %s: %w", postgres.Redact(dsn), d.schema, err)
+		return nil, fmt.Errorf("target %s: create schema %s: %w", redact.DSN(dsn), d.schema, err)
 	}
 	w, err := sqlapply.New(ctx, d, db, opts, log)
 	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", postgres.Redact(dsn), err)
+		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), err)
 	}
 	return w, nil
 }
@@ -112,16 +115,19 @@ func open(ctx context.Context, cfg *pgx.ConnConfig, before beforeConnect, d *Dia
 // missing region or credentials fail at start.
 func ParseDSN(ctx context.Context, dsn string, dryRun bool) (*pgx.ConnConfig, string, error) {
 	cfg, schema, _, err := parseDSN(ctx, dsn, dryRun)
-	return cfg, schema, err
+	return cfg, schema, redact.Error(err, dsn)
 }
 
 // beforeConnect sets fresh credentials on a connection's configuration.
 type beforeConnect func(context.Context, *pgx.ConnConfig) error
 
 func parseDSN(ctx context.Context, dsn string, dryRun bool) (*pgx.ConnConfig, string, beforeConnect, error) {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme != "redshift" {
-		return nil, "", nil, fmt.Errorf("target: %q is not a redshift:// URL", postgres.Redact(dsn))
+	u, err := redact.ParseURL(dsn)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("target: %w", err)
+	}
+	if u.Scheme != "redshift" {
+		return nil, "", nil, fmt.Errorf("target: %q is not a redshift:// URL", redact.DSN(dsn))
 	}
 	q := u.Query()
 	schema := q.Get("schema")
@@ -142,7 +148,7 @@ func parseDSN(ctx context.Context, dsn string, dryRun bool) (*pgx.ConnConfig, st
 	}
 	cfg, err := pgx.ParseConfig(u.String())
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("target %s: %w", postgres.Redact(dsn), err)
+		return nil, "", nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), err)
 	}
 	// Redshift prepares statements poorly; the simple protocol sends
 	// every statement as text, with values quoted by pgx.
@@ -175,7 +181,7 @@ func parseDSN(ctx context.Context, dsn string, dryRun bool) (*pgx.ConnConfig, st
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("target %s: AWS configuration for IAM authentication: %w", postgres.Redact(dsn), err)
+		return nil, "", nil, fmt.Errorf("target %s: AWS configuration for IAM authentication: %w", redact.DSN(dsn), err)
 	}
 	dbUser, dbName := cfg.User, cfg.Database
 	before := func(ctx context.Context, cc *pgx.ConnConfig) error {
