@@ -216,6 +216,11 @@ func printQuery(ctx context.Context, out io.Writer, db *sql.DB, query, title str
 		return err
 	}
 	defer rows.Close()
+	return printRows(out, rows, title)
+}
+
+// printRows prints a result as a table, under title if any.
+func printRows(out io.Writer, rows *sql.Rows, title string) error {
 	cols, err := rows.Columns()
 	if err != nil {
 		return err

@@ -5,33 +5,70 @@ import (
 	"fmt"
 	"strings"
 
-	duckdbdrv "github.com/duckdb/duckdb-go/v2"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcsync/cdcsync/internal/redact"
+	"github.com/cdcsync/cdcsync/internal/target"
+	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
+	"github.com/cdcsync/cdcsync/internal/warehouse/redshift"
 )
 
 func kafkaOpts(addr string) []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(addr)} }
 
 func queryCmd() *cobra.Command {
-	var targetPath string
+	var targetDSN string
 	cmd := &cobra.Command{
-		Use:   "query --target FILE.duckdb SQL",
-		Short: "Run a SQL query on a DuckDB target (read-only) and print the result",
-		Args:  cobra.ExactArgs(1),
+		Use:   "query --target DSN SQL",
+		Short: "Run one read-only SQL statement on a target and print the result",
+		Long: `Run one SQL statement on a target and print the result. Nothing can write:
+
+A DuckDB file is opened read-only, with external access off (no other file
+is read, written or attached, no COPY … TO, EXPORT DATABASE or read_csv),
+extension installs and autoloading off, and the configuration locked.
+On PostgreSQL and Redshift the statement runs alone (the extended protocol
+takes one statement) in a READ ONLY transaction that is rolled back, with the
+DSN's schema first on the search path.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !strings.HasSuffix(targetPath, ".duckdb") {
-				return fmt.Errorf("target: %q is not a DuckDB file path ending in .duckdb", targetPath)
+			redact.Remember(targetDSN)
+			ctx, out := cmd.Context(), cmd.OutOrStdout()
+			print := func(rows *sql.Rows) error { return printRows(out, rows, "") }
+			var (
+				db     *sql.DB
+				schema string
+				err    error
+			)
+			switch target.Kind(targetDSN) {
+			case "duckdb":
+				db, err = duckdb.OpenReadOnly(ctx, strings.TrimPrefix(targetDSN, "duckdb://"))
+			case "postgres":
+				db, schema, err = postgres.OpenReadOnly(ctx, targetDSN)
+			case "redshift":
+				db, schema, err = redshift.OpenReadOnly(ctx, targetDSN)
+			default:
+				return fmt.Errorf("target: %q is not %s", redact.DSN(targetDSN), target.Supported)
 			}
-			connector, err := duckdbdrv.NewConnector(targetPath+"?access_mode=read_only", nil)
 			if err != nil {
-				return fmt.Errorf("open %s: %w", targetPath, err)
+				return err
 			}
-			db := sql.OpenDB(connector)
 			defer db.Close()
-			return printQuery(cmd.Context(), cmd.OutOrStdout(), db, args[0], "")
+			if schema == "" {
+				rows, err := db.QueryContext(ctx, args[0])
+				if err != nil {
+					return fmt.Errorf("query: %w", err)
+				}
+				defer rows.Close()
+				return print(rows)
+			}
+			if err := postgres.QueryReadOnly(ctx, db, schema, args[0], print); err != nil {
+				return fmt.Errorf("query: %w", err)
+			}
+			return nil
 		},
 	}
-	cmd.Flags().StringVar(&targetPath, "target", "", "DuckDB file")
+	cmd.Flags().StringVar(&targetDSN, "target", "", "target DSN: a path ending in .duckdb, a postgres:// or a redshift:// URL")
 	cmd.MarkFlagRequired("target") //nolint:errcheck // the flag exists
 	return cmd
 }

@@ -601,3 +601,23 @@ func (d *Dialect) Transient(err error) bool {
 
 // NewDialect returns the dialect for a schema (for tests and tools).
 func NewDialect(schema string) *Dialect { return &Dialect{schema: schema} }
+
+// OpenReadOnly connects to the cluster a redshift:// DSN names for running
+// untrusted statements with postgres.QueryReadOnly (one statement, in a
+// READ ONLY transaction), and returns the DSN's schema.
+func OpenReadOnly(ctx context.Context, dsn string) (_ *sql.DB, schema string, err error) {
+	defer func() { err = redact.Error(err, dsn) }()
+	cfg, schema, before, err := parseDSN(ctx, dsn, false)
+	if err != nil {
+		return nil, "", err
+	}
+	var opts []stdlib.OptionOpenDB
+	if before != nil {
+		opts = append(opts, stdlib.OptionBeforeConnect(before))
+	}
+	db, err := postgres.ReadOnlyDB(ctx, cfg, opts...)
+	if err != nil {
+		return nil, "", fmt.Errorf("target %s: %w", redact.DSN(dsn), err)
+	}
+	return db, schema, nil
+}
