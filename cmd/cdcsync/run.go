@@ -75,6 +75,9 @@ func (f *commonFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 	if fs.Lookup("group") != nil && fs.Changed("group") {
 		cfg.Group = f.group
 	}
+	if err := cfg.ResolveSecrets(); err != nil {
+		return cfg, err
+	}
 	redact.Remember(cfg.Target)
 	redact.RememberPassword(cfg.Kafka.SASL.Password)
 	return cfg, nil
@@ -98,6 +101,7 @@ func runCmd() *cobra.Command {
 				return fmt.Errorf("target: %q is not %s", redact.DSN(cfg.Target), target.Supported)
 			}
 			log := newLogger(cfg.Log)
+			cfg.WarnReadableSecrets(log)
 			return run(cmd.Context(), cfg, f.once, log)
 		},
 	}

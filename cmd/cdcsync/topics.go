@@ -30,6 +30,7 @@ func topicsCmd() *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
+			cfg.WarnReadableSecrets(newLogger(cfg.Log))
 			pcfg, err := pipelineConfig(cfg, true)
 			if err != nil {
 				return err

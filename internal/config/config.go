@@ -5,11 +5,10 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,6 +28,9 @@ type Config struct {
 	Topics string `yaml:"topics"`
 	// Target is the warehouse DSN: a path ending in .duckdb, or postgres://…
 	Target string `yaml:"target"`
+	// TargetPasswordFile names a file holding the target's password, put
+	// into the DSN's user information (postgres:// and redshift:// only).
+	TargetPasswordFile string `yaml:"target_password_file"`
 	// Group is the consumer group; offsets are stored per group.
 	Group string `yaml:"group"`
 
@@ -47,6 +49,9 @@ type Config struct {
 	// MetricsListen serves Prometheus metrics on /metrics at this address
 	// (e.g. 127.0.0.1:9464); empty disables the endpoint.
 	MetricsListen string `yaml:"metrics_listen"`
+
+	// readableSecrets are the files holding a secret that others can read.
+	readableSecrets []string
 }
 
 // Batch bounds a micro-batch. A batch closes when any bound is reached.
@@ -100,6 +105,8 @@ type SASL struct {
 	Mechanism string `yaml:"mechanism"`
 	Username  string `yaml:"username"`
 	Password  string `yaml:"password"`
+	// PasswordFile names a file holding the password instead.
+	PasswordFile string `yaml:"password_file"`
 	// AWSRegion is the region for AWS_MSK_IAM; the AWS SDK's default
 	// chain is used for credentials.
 	AWSRegion string `yaml:"aws_region"`
@@ -147,17 +154,37 @@ func Default() Config {
 	}
 }
 
-// Load reads a YAML file over the defaults. Unknown keys are errors.
+// Load reads a YAML file over the defaults. Unknown keys are errors;
+// ${NAME} in a value is the environment variable NAME (see ResolveSecrets
+// for the rest of secret handling).
 func Load(path string) (Config, error) {
 	cfg := Default()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+	fail := func(err error) (Config, error) {
 		return cfg, fmt.Errorf("config %s: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return fail(err)
+	}
+	if len(root.Content) == 0 {
+		return cfg, nil // empty file
+	}
+	var errs []error
+	checkKeys(&root, reflect.TypeOf(cfg), "", &errs)
+	raw := map[string]string{}
+	expandNode(&root, "", raw, &errs)
+	if len(errs) > 0 {
+		return fail(errors.Join(errs...))
+	}
+	if err := root.Decode(&cfg); err != nil {
+		return fail(err)
+	}
+	if holdsSecret(raw) && readableByOthers(path) {
+		cfg.readableSecrets = append(cfg.readableSecrets, path)
 	}
 	return cfg, nil
 }
