@@ -194,3 +194,29 @@ func IntRange(k Kind) (lo, hi int64) {
 	}
 	return math.MinInt64, math.MaxInt64
 }
+
+// The dates and timestamps cdcsync takes, the ones both PostgreSQL and
+// DuckDB hold: from 4714-11-24 BC (ISO year -4713), PostgreSQL's first day;
+// timestamps to the end of 294246 (DuckDB's end), dates to the end of
+// 5874897 (PostgreSQL's end). A value outside does not fit a column
+// exactly, so the decoder refuses it, and warehouses check their own range
+// again before binding.
+var (
+	MinTime     = time.Date(-4713, 11, 24, 0, 0, 0, 0, time.UTC)
+	MaxTime     = time.Date(294246, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	MaxDateTime = time.Date(5874897, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// CheckTime returns an error when a value of kind k (KindDate, or a
+// timestamp kind) is outside the range cdcsync takes.
+func CheckTime(t time.Time, k Kind) error {
+	hi := MaxTime
+	if k == KindDate {
+		hi = MaxDateTime
+	}
+	if t.Before(MinTime) || t.After(hi) {
+		return fmt.Errorf("%s is outside the range cdcsync takes (%s to %s)", t.Format(time.RFC3339Nano),
+			MinTime.Format(time.DateOnly), hi.Format(time.DateOnly))
+	}
+	return nil
+}

@@ -17,6 +17,11 @@ func Widen(a, b Type) (Type, bool) {
 		if a.Kind == KindDecimal || b.Kind == KindDecimal {
 			return Type{}, false // exact and inexact do not mix
 		}
+		// Exact for int16 and int32. An int64 column becomes DOUBLE when a
+		// fraction appears (schemaless numbers): no exact type holds both
+		// every double and every int64, and refusing would dead-letter
+		// every fractional value. Integers beyond ±2^53 are then refused at
+		// bind time rather than rounded; ones already stored round.
 		return Float64, true
 	case isNumeric(a.Kind) && isNumeric(b.Kind):
 		return widenDecimal(asDecimal(a), asDecimal(b)), true

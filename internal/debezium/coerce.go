@@ -110,18 +110,25 @@ func coerce(v any, from, to change.Type) (any, error) {
 		}
 		return n, nil
 	case change.KindFloat32, change.KindFloat64:
+		var f float64
 		switch x := v.(type) {
 		case float64:
-			return x, nil
+			f = x
 		case int64:
-			return float64(x), nil
+			f = float64(x)
 		case change.Decimal:
-			f, err := strconv.ParseFloat(x.String(), 64)
+			var err error
+			f, err = strconv.ParseFloat(x.String(), 64)
+			if errors.Is(err, strconv.ErrRange) && math.IsInf(f, 0) {
+				return nil, fmt.Errorf("float: %s is out of range for float64", x)
+			}
 			if err != nil && !errors.Is(err, strconv.ErrRange) {
 				return bad()
 			}
-			return f, nil
+		default:
+			return bad()
 		}
+		return f, checkFloat(f, to)
 	case change.KindDecimal:
 		var d change.Decimal
 		switch x := v.(type) {

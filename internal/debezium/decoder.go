@@ -169,6 +169,9 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 	if isNullJSON(r.Value) {
 		return d.tombstone(base, ts, r.Key)
 	}
+	if err := checkText(r.Value, "value"); err != nil {
+		return Result{}, err
+	}
 	key := r.Key
 	// Events of a topic nearly always carry the schema of the topic's last
 	// event: the splitter compares it instead of scanning it.

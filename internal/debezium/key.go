@@ -99,6 +99,9 @@ func (d *Decoder) decodeKey(raw []byte, ts *topicState) (decodedKey, error) {
 	if isNullJSON(raw) {
 		return decodedKey{}, errNullKey
 	}
+	if err := checkText(raw, "key"); err != nil {
+		return decodedKey{}, err
+	}
 	var hint string
 	if ts.lastKey != nil {
 		hint = ts.lastKey.raw

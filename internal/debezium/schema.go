@@ -323,7 +323,13 @@ func tableEncoding(t change.Type, tab TableOptions) encoding {
 
 // inferType types a JSON value that comes without a schema. Integers that
 // do not fit int64 (MySQL BIGINT UNSIGNED, PostgreSQL NUMERIC) are exact
-// decimals rather than bad input.
+// integers of a fixed precision, which every warehouse holds as an exact
+// numeric: DECIMAL(20,0) up to 20 digits (every unsigned 64-bit integer),
+// DECIMAL(38,0) beyond, the widest exact numeric all warehouses have. A
+// BIGINT column widens to them and keeps taking ordinary integers; an
+// integer of more than 38 digits does not fit and is a dead letter. (A
+// variable-scale decimal would be text in DuckDB, a column no integer could
+// be written to again.)
 func inferType(v *fastjson.Value) change.Type {
 	switch v.Type() {
 	case fastjson.TypeTrue, fastjson.TypeFalse:
@@ -332,8 +338,11 @@ func inferType(v *fastjson.Value) change.Type {
 		if _, err := v.Int64(); err == nil {
 			return change.Int64
 		}
-		if isIntegerLiteral(v.MarshalTo(nil)) {
-			return change.DecimalType(0, 0)
+		if lit := v.MarshalTo(nil); isIntegerLiteral(lit) {
+			if digits := len(strings.TrimPrefix(string(lit), "-")); digits <= 20 {
+				return change.DecimalType(20, 0)
+			}
+			return change.DecimalType(maxExactDigits, 0)
 		}
 		return change.Float64
 	case fastjson.TypeObject, fastjson.TypeArray:
@@ -341,6 +350,10 @@ func inferType(v *fastjson.Value) change.Type {
 	}
 	return change.String
 }
+
+// maxExactDigits is the precision of the widest exact numeric column every
+// warehouse has (DuckDB and Redshift DECIMAL(38,s)).
+const maxExactDigits = 38
 
 func isIntegerLiteral(b []byte) bool {
 	if len(b) == 0 {

@@ -152,7 +152,9 @@ var typeCases = []typeCase{
 	{name: "Date MySQL year 0018", f: dateF, lit: "-712863", want: utc(18, 4, 1, 0, 0, 0, 0), typ: change.Date},
 	{name: "Date MySQL 1978-04-01", f: dateF, lit: "3012", want: utc(1978, 4, 1, 0, 0, 0, 0), typ: change.Date},
 	{name: "Date 1900-03-01 (no leap day in 1900)", f: dateF, lit: "-25508", want: utc(1900, 3, 1, 0, 0, 0, 0), typ: change.Date},
-	{name: "Date int32 max", f: dateF, lit: "2147483647", want: utc(1970, 1, 1, 0, 0, 0, 0).AddDate(0, 0, math.MaxInt32), typ: change.Date},
+	{name: "Date int32 max is beyond PostgreSQL's dates", f: dateF, lit: "2147483647", err: "outside the range"},
+	{name: "Date PostgreSQL's last day", f: dateF, lit: "2145042905", want: utc(5874897, 12, 31, 0, 0, 0, 0), typ: change.Date},
+	{name: "Date after PostgreSQL's last day", f: dateF, lit: "2145042906", err: "outside the range"},
 	{name: "Date fractional", f: dateF, lit: "1.5", err: "date"},
 	{name: "Date string garbage", f: dateF, lit: `"yesterday"`, err: "not an ISO-8601"},
 	{name: "IsoDate", f: named("string", "io.debezium.time.IsoDate"), lit: `"2017-09-15Z"`, want: utc(2017, 9, 15, 0, 0, 0, 0), typ: change.Date},
@@ -576,7 +578,7 @@ func TestTypeSchemalessInference(t *testing.T) {
 		"s":   {change.String, "x"},
 		"o":   {change.JSON, `{"a":1}`},
 		"a":   {change.JSON, `[1,"x"]`},
-		"big": {change.DecimalType(0, 0), dec("18446744073709551615", 0)},
+		"big": {change.DecimalType(20, 0), dec("18446744073709551615", 0)},
 	}
 	if len(c.Schema.Columns) != len(want) {
 		t.Errorf("columns %s: a null column says nothing of its type and is left out", c.Schema)

@@ -45,7 +45,11 @@ func convert(v *fastjson.Value, t change.Type, enc encoding) (any, error) {
 	case change.KindInt64:
 		return toInt(v, math.MinInt64, math.MaxInt64)
 	case change.KindFloat32, change.KindFloat64:
-		return toFloat(v)
+		f, err := toFloat(v)
+		if err != nil {
+			return nil, err
+		}
+		return f, checkFloat(f, t)
 	case change.KindDecimal:
 		return toDecimal(v, t, enc)
 	case change.KindString:
@@ -61,7 +65,7 @@ func convert(v *fastjson.Value, t change.Type, enc encoding) (any, error) {
 		}
 		return b, nil
 	case change.KindDate:
-		return toDate(v)
+		return checkTime(change.KindDate)(toDate(v))
 	case change.KindTime:
 		return toTime(v, t.Unit)
 	case change.KindTimeTZ:
@@ -74,9 +78,9 @@ func convert(v *fastjson.Value, t change.Type, enc encoding) (any, error) {
 		}
 		return string(s), nil
 	case change.KindTimestamp:
-		return toTimestamp(v, t.Unit, false)
+		return checkTime(t.Kind)(toTimestamp(v, t.Unit, false))
 	case change.KindTimestampTZ:
-		return toTimestamp(v, change.UnitMillis, true)
+		return checkTime(t.Kind)(toTimestamp(v, change.UnitMillis, true))
 	case change.KindInterval:
 		return toInterval(v, t.Unit)
 	case change.KindJSON, change.KindGeometry:
@@ -159,12 +163,26 @@ func toInt(v *fastjson.Value, lo, hi int64) (any, error) {
 	return n, nil
 }
 
-func toFloat(v *fastjson.Value) (any, error) {
+// checkFloat checks that a finite value is within a float column's range:
+// a number too large for it would become an infinity, which is not the
+// number. (Debezium writes real infinities and NaN as strings.)
+func checkFloat(f float64, t change.Type) error {
+	if t.Kind == change.KindFloat32 && !math.IsInf(f, 0) && math.Abs(f) > math.MaxFloat32 {
+		return fmt.Errorf("float: %v is out of range for float32", f)
+	}
+	return nil
+}
+
+func toFloat(v *fastjson.Value) (float64, error) {
 	switch v.Type() {
 	case fastjson.TypeNumber:
-		f, err := strconv.ParseFloat(string(v.MarshalTo(nil)), 64)
+		lit := v.MarshalTo(nil)
+		f, err := strconv.ParseFloat(string(lit), 64)
+		if errors.Is(err, strconv.ErrRange) && math.IsInf(f, 0) {
+			return 0, fmt.Errorf("float: %s is out of range for float64", lit)
+		}
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return nil, fmt.Errorf("float: %s: %w", v, err)
+			return 0, fmt.Errorf("float: %s: %w", v, err)
 		}
 		return f, nil
 	case fastjson.TypeString:
@@ -179,12 +197,15 @@ func toFloat(v *fastjson.Value) (any, error) {
 			return math.Inf(-1), nil
 		}
 		f, err := strconv.ParseFloat(string(s), 64)
-		if err != nil {
-			return nil, fmt.Errorf("float: %q is not a number", s)
+		if errors.Is(err, strconv.ErrRange) && math.IsInf(f, 0) {
+			return 0, fmt.Errorf("float: %q is out of range for float64", s)
+		}
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("float: %q is not a number", s)
 		}
 		return f, nil
 	}
-	return nil, fmt.Errorf("float: %s is not a number", v)
+	return 0, fmt.Errorf("float: %s is not a number", v)
 }
 
 // toText renders any literal as text: strings as themselves, everything
@@ -487,6 +508,20 @@ func toTimestamp(v *fastjson.Value, u change.Unit, zoned bool) (any, error) {
 		return t, nil
 	}
 	return nil, fmt.Errorf("timestamp: %s is not a timestamp", v)
+}
+
+// checkTime refuses dates and timestamps of kind k that not every
+// warehouse holds: binding them would fail in one warehouse and overflow
+// silently in another.
+func checkTime(k change.Kind) func(any, error) (any, error) {
+	return func(v any, err error) (any, error) {
+		if t, ok := v.(time.Time); ok && err == nil {
+			if err := change.CheckTime(t, k); err != nil {
+				return nil, fmt.Errorf("timestamp: %w", err)
+			}
+		}
+		return v, err
+	}
 }
 
 func infinity(s string) (change.Infinity, bool) {

@@ -192,7 +192,9 @@ func TestRejectedRecordIsIsolated(t *testing.T) {
 	if err := wh.DB().QueryRow(`SELECT count(*), max(reason) FROM `+schema+`._cdc_dead_letters WHERE kafka_offset IS NOT NULL`).Scan(&dead, &reason); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 39 || dead != 1 || !strings.Contains(reason, "rejected") || sum.Events != 40 {
-		t.Fatalf("rows %d, dead letters %d (%q), events %d; want 39, 1 naming the rejection, 40", rows, dead, reason, sum.Events)
+	// PostgreSQL's text cannot hold NUL: the dialect refuses the value
+	// before the warehouse sees it, naming the column.
+	if rows != 39 || dead != 1 || !strings.Contains(reason, `column "name"`) || !strings.Contains(reason, "NUL") || sum.Events != 40 {
+		t.Fatalf("rows %d, dead letters %d (%q), events %d; want 39, 1 naming the column and NUL, 40", rows, dead, reason, sum.Events)
 	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -50,11 +51,18 @@ func bind(v any, t change.Type, sqlType string) (any, error) {
 	case change.KindString:
 		switch x := v.(type) {
 		case string:
-			return x, nil
+			return x, noNUL(x, sqlType)
 		case change.Decimal:
 			return x.String(), nil
 		}
-	case change.KindJSON, change.KindGeometry, change.KindTimeTZ, change.KindUUID:
+	case change.KindJSON, change.KindGeometry:
+		if s, ok := v.(string); ok {
+			if hasEscapedNUL(s) {
+				return nil, fmt.Errorf(`JSON text with \u0000 does not fit %s (PostgreSQL text cannot hold NUL)`, sqlType)
+			}
+			return s, noNUL(s, sqlType)
+		}
+	case change.KindTimeTZ, change.KindUUID:
 		if s, ok := v.(string); ok {
 			return s, nil
 		}
@@ -64,14 +72,23 @@ func bind(v any, t change.Type, sqlType string) (any, error) {
 		}
 	case change.KindDate:
 		if ts, ok := v.(time.Time); ok {
+			if err := change.CheckTime(ts, t.Kind); err != nil {
+				return nil, err
+			}
 			return pgtype.Date{Time: ts, Valid: true}, nil
 		}
 	case change.KindTimestamp:
 		if ts, ok := v.(time.Time); ok {
+			if err := change.CheckTime(ts, t.Kind); err != nil {
+				return nil, err
+			}
 			return pgtype.Timestamp{Time: ts, Valid: true}, nil
 		}
 	case change.KindTimestampTZ:
 		if ts, ok := v.(time.Time); ok {
+			if err := change.CheckTime(ts, t.Kind); err != nil {
+				return nil, err
+			}
 			return pgtype.Timestamptz{Time: ts, Valid: true}, nil
 		}
 	case change.KindTime:
@@ -97,4 +114,34 @@ func bind(v any, t change.Type, sqlType string) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("a %T value does not fit %s", v, sqlType)
+}
+
+// noNUL refuses text with a NUL character, which PostgreSQL's text types
+// cannot hold: refused here, the value is a dead letter with a reason,
+// instead of a COPY failure the whole batch is retried and bisected for.
+func noNUL(s, sqlType string) error {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return fmt.Errorf("text with a NUL character (at byte %d) does not fit %s: PostgreSQL text cannot hold NUL", i, sqlType)
+	}
+	return nil
+}
+
+// hasEscapedNUL reports whether JSON text holds the escape \u0000, which
+// jsonb refuses (an escaped backslash before "u0000" is not one).
+func hasEscapedNUL(s string) bool {
+	for i := strings.Index(s, `\u0000`); i >= 0; {
+		backslashes := 0
+		for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return true
+		}
+		next := strings.Index(s[i+1:], `\u0000`)
+		if next < 0 {
+			return false
+		}
+		i += 1 + next
+	}
+	return false
 }

@@ -501,6 +501,15 @@ func (d *Dialect) Bind(v any, t change.Type, sqlType string) (any, error) {
 	case change.KindString, change.KindUUID, change.KindTimeTZ, change.KindJSON, change.KindGeometry:
 		switch x := v.(type) {
 		case string:
+			// Redshift's (and PostgreSQL's) text cannot hold NUL: refused
+			// here, it is a dead letter with a reason rather than a batch
+			// the warehouse fails and cdcsync bisects.
+			if i := strings.IndexByte(x, 0); i >= 0 {
+				return nil, fmt.Errorf("text with a NUL character (at byte %d) does not fit %s: Redshift text cannot hold NUL", i, sqlType)
+			}
+			if (t.Kind == change.KindJSON || t.Kind == change.KindGeometry) && strings.Contains(x, `\u0000`) {
+				return nil, fmt.Errorf(`JSON text with \u0000 does not fit %s`, sqlType)
+			}
 			return x, nil
 		case change.Decimal:
 			return x.String(), nil

@@ -16,6 +16,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
@@ -120,12 +121,28 @@ func BindScalar(v any, t change.Type, sqlType string) (val any, ok bool, err err
 			return n, true, nil
 		}
 	case change.KindFloat32, change.KindFloat64:
+		var f float64
 		switch x := v.(type) {
 		case float64:
-			return x, true, nil
+			f = x
 		case int64:
-			return float64(x), true, nil
+			// An integer lands in a float column only when the float is
+			// that integer (|n| ≤ 2^53 for double, 2^24 for float, or a
+			// multiple of a power of two).
+			f = float64(x)
+			if t.Kind == change.KindFloat32 {
+				f = float64(float32(f))
+			}
+			if f == math.Exp2(63) || int64(f) != x {
+				return nil, true, fmt.Errorf("%d is not exact as %s", x, sqlType)
+			}
+		default:
+			return nil, true, fmt.Errorf("a %T value does not fit %s", v, sqlType)
 		}
+		if t.Kind == change.KindFloat32 && !math.IsInf(f, 0) && math.Abs(f) > math.MaxFloat32 {
+			return nil, true, fmt.Errorf("%v is out of range for %s", f, sqlType)
+		}
+		return f, true, nil
 	default:
 		return nil, false, nil
 	}

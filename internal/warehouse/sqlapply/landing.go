@@ -164,9 +164,19 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 	if _, err := w.exec(ctx, "DELETE FROM "+Quote(landingStaging)); err != nil {
 		return err
 	}
+	// Landing keeps every record's bytes. Raw key, value and schema bind
+	// as bytes and headers as JSON that headersJSON makes bindable, so an
+	// error there is cdcsync's and stops the batch rather than losing
+	// them. A payload the warehouse's JSON refuses lands as NULL, its bytes
+	// kept in kafka_value; a producer's Kafka timestamp outside the
+	// warehouse's range lands as NULL.
+	var bindErr error
 	bindAs := func(v any, t change.Type) any {
 		b, err := w.d.Bind(v, t, w.d.SQLType(t))
 		if err != nil {
+			if bindErr == nil && t.Kind == change.KindBytes {
+				bindErr = fmt.Errorf("land: raw bytes do not bind: %w", err)
+			}
 			return nil
 		}
 		return b
@@ -193,13 +203,19 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 			value = bindAs(r.Value, change.Bytes)
 		}
 		if h := headersJSON(r.Headers); h != "" {
-			headers = bindAs(h, change.JSON)
+			var err error
+			if headers, err = w.d.Bind(h, change.JSON, w.d.SQLType(change.JSON)); err != nil {
+				return fmt.Errorf("land: headers do not bind: %w", err)
+			}
 		}
 		rows[i] = []any{r.Topic, r.Partition, r.Offset, string(r.TimestampType),
 			bindAs(r.Timestamp, change.TimestampType(change.UnitMillis)), key, value, headers, payload}
 		if elide {
 			rows[i] = append(rows[i], schemaID)
 		}
+	}
+	if bindErr != nil {
+		return bindErr
 	}
 	for id, schema := range schemas {
 		_, err := w.exec(ctx, `INSERT INTO `+w.qualify(schemasTable)+` SELECT $1, $2, `+w.d.Now()+

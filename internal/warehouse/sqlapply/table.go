@@ -1,6 +1,7 @@
 package sqlapply
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -553,7 +554,7 @@ func headersJSON(hs []batch.Header) string {
 	out := make([]h, len(hs))
 	for i, x := range hs {
 		out[i].Key = x.Key
-		if utf8.Valid(x.Value) {
+		if utf8.Valid(x.Value) && bytes.IndexByte(x.Value, 0) < 0 { // jsonb refuses \u0000
 			s := string(x.Value)
 			out[i].Value = &s
 		} else {
