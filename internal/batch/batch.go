@@ -107,19 +107,57 @@ type Table struct {
 	winners []*change.Change
 	index   map[string]int
 	// images holds the last row image of each key in the batch, kept when
-	// the key is later deleted: a primary-key change's create takes its
-	// unchanged values from the old key's image.
+	// the key is later deleted: the delete that starts a primary-key change
+	// moves that image to the new key.
 	images map[string]*change.Change
+	moves  []Move
+}
+
+// Move is the old key's side of a primary-key change: the delete carrying
+// the new key, and the old key's last row image in the batch before it
+// (nil when the row's values are the warehouse's). A key's changes share
+// one partition, so every change of the old key preceding the delete was
+// consumed before it: in this batch (Image) or in a committed one.
+type Move struct {
+	Del   *change.Change
+	Image *change.Change
+}
+
+// Moves returns the primary-key changes whose delete is in the batch and
+// follows the batch's truncate, in arrival order.
+func (t *Table) Moves() []Move {
+	out := t.moves[:0]
+	for _, m := range t.moves {
+		if m.Del != nil {
+			out = append(out, m)
+		}
+	}
+	t.moves = out
+	return out
 }
 
 // Changes returns the reduced changes: the last change per key that follows
 // the batch's truncate, in first-seen order.
 func (t *Table) Changes() []*change.Change {
+	moved := map[string]bool{}
+	for _, m := range t.moves {
+		if m.Del != nil {
+			moved[m.Del.KeyID] = true
+		}
+	}
 	out := t.winners[:0]
 	for _, c := range t.winners {
-		if c != nil {
-			out = append(out, c)
+		if c == nil {
+			continue
 		}
+		if c.Unchanged != nil && c.OldKeyID != "" && !moved[c.OldKeyID] {
+			// The old key's delete came without the new key: take what
+			// the batch holds of the old key's row, if it precedes c.
+			if img, ok := t.images[c.OldKeyID]; ok && After(c, img) {
+				keepUnchanged(c, img)
+			}
+		}
+		out = append(out, c)
 	}
 	t.winners = out
 	t.index = nil // positions moved; Add is not allowed after Changes
@@ -140,6 +178,11 @@ func (t *Table) Add(c *change.Change) {
 				delete(t.index, w.KeyID)
 			}
 		}
+		for i, m := range t.moves {
+			if m.Del != nil && After(c, m.Del) {
+				t.moves[i].Del = nil
+			}
+		}
 		return
 	}
 	if t.Truncate != nil && After(t.Truncate, c) {
@@ -149,10 +192,8 @@ func (t *Table) Add(c *change.Change) {
 		t.index = map[string]int{}
 		t.images = map[string]*change.Change{}
 	}
-	if c.Unchanged != nil && c.OldKeyID != "" {
-		if img, ok := t.images[c.OldKeyID]; ok {
-			keepUnchanged(c, img)
-		}
+	if c.NewKeyID != "" {
+		t.moves = append(t.moves, Move{Del: c, Image: t.images[c.KeyID]})
 	}
 	i, ok := t.index[c.KeyID]
 	if !ok {
@@ -168,13 +209,21 @@ func (t *Table) Add(c *change.Change) {
 	if c.Unchanged != nil && w.Op == change.OpUpsert {
 		keepUnchanged(c, w)
 	}
+	if w.OldKeyID != "" && c.OldKeyID == "" {
+		// The key's row came from an old key in this batch: a later change
+		// keeps that origin, for its unchanged values and so the warehouse
+		// can tell the move has been applied.
+		c.OldKey, c.OldKeyID = w.OldKey, w.OldKeyID
+	}
 	t.winners[i] = c
 	t.remember(c)
 }
 
 func (t *Table) remember(c *change.Change) {
 	if c.Op == change.OpUpsert {
-		t.images[c.KeyID] = c
+		if prev, ok := t.images[c.KeyID]; !ok || After(c, prev) {
+			t.images[c.KeyID] = c
+		}
 	}
 }
 
@@ -193,6 +242,11 @@ func (t *Table) DropPreceding(m Mark) int {
 				delete(t.index, w.KeyID)
 			}
 			n++
+		}
+	}
+	for i, mv := range t.moves {
+		if mv.Del != nil && m.Precedes(mv.Del) {
+			t.moves[i].Del = nil
 		}
 	}
 	return n

@@ -56,11 +56,15 @@ type Change struct {
 	// placeholder (PostgreSQL TOAST): the warehouse keeps its current value.
 	// Nil when no column is unchanged.
 	Unchanged []bool
-	// OldKey is, for the create that ends a primary-key change and has
-	// unchanged columns, the key the row had before (aligned with
-	// Schema.Key): its unchanged values are that row's.
+	// OldKey is, for the create that ends a primary-key change, the key the
+	// row had before (aligned with Schema.Key): its unchanged values are
+	// that row's as the old key's delete left it.
 	OldKey   []any
 	OldKeyID string
+	// NewKey is, for the delete that starts a primary-key change, the key
+	// the row moves to (aligned with Schema.Key).
+	NewKey   []any
+	NewKeyID string
 
 	Pos      Position
 	SourceTs int64 // source.ts_ms; informational, never an ordering key

@@ -27,6 +27,9 @@ type Record struct {
 	// OldKey is the __debezium.oldkey header Debezium puts on the create
 	// that ends a primary-key change, or nil.
 	OldKey []byte
+	// NewKey is the __debezium.newkey header Debezium puts on the delete
+	// (and tombstone) that starts a primary-key change, or nil.
+	NewKey []byte
 }
 
 // Result is a decoded record. Exactly one of Change and Skip is set.
@@ -219,11 +222,18 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 		if err != nil {
 			return Result{}, err
 		}
-		if ch != nil && ch.HasUnchanged() && r.OldKey != nil {
+		switch {
+		case ch == nil:
+		case ch.Op == change.OpUpsert && r.OldKey != nil:
 			// A primary-key change: the unchanged (TOASTed) values are the
 			// old key's row's.
-			if k, err := d.decodeKey(r.OldKey, ts); err == nil {
+			if k, err := d.decodeKey(r.OldKey, ts); err == nil && k.id != ch.KeyID {
 				ch.OldKey, ch.OldKeyID = k.values, k.id
+			}
+		case ch.Op == change.OpDelete && ch.SourceOp == 'd' && r.NewKey != nil:
+			// The old key's side of a primary-key change: its values move.
+			if k, err := d.decodeKey(r.NewKey, ts); err == nil && k.id != ch.KeyID {
+				ch.NewKey, ch.NewKeyID = k.values, k.id
 			}
 		}
 		res.Change, res.Skip = ch, skip

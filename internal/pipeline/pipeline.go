@@ -245,8 +245,11 @@ func decodeRecord(d *debezium.Decoder, r *kgo.Record) decoded {
 	}
 	rec := debezium.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
 	for _, h := range r.Headers {
-		if h.Key == "__debezium.oldkey" {
+		switch h.Key {
+		case "__debezium.oldkey":
 			rec.OldKey = h.Value
+		case "__debezium.newkey":
+			rec.NewKey = h.Value
 		}
 	}
 	res, err := d.Decode(rec)

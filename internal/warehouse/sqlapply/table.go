@@ -29,6 +29,9 @@ type table struct {
 	landing bool // the landing table exists
 	staged  bool // the staging table matches cols on the current connection
 	plans   map[*change.Schema]*plan
+	// noPending: the moves table holds no pending moved value of this
+	// table (see moved.go); false when unknown.
+	noPending bool
 }
 
 // plan maps an event schema onto the table's columns.
@@ -129,6 +132,7 @@ type tableWork struct {
 	upserts   int
 	deletes   int
 	movedKeys bool // some staged row carries the old key of a primary-key change
+	moves     int  // staged move rows (op 'm', see moved.go)
 }
 
 // evolve creates the table or its new columns, widens columns, and turns
@@ -315,7 +319,7 @@ func (wk *tableWork) stage(d Dialect, dead *[]batch.DeadLetter) {
 		for i, v := range c.Key {
 			vals[p.keys[i]] = v
 		}
-		row := make([]any, ncols+nStagingMeta+len(t.key))
+		row := make([]any, ncols+nStagingMeta+len(t.key)+2)
 		var err error
 		for i, v := range vals {
 			if v == nil {
@@ -354,18 +358,22 @@ func (wk *tableWork) stage(d Dialect, dead *[]batch.DeadLetter) {
 		if c.SourceTs != 0 {
 			row[ncols+5] = time.UnixMilli(c.SourceTs).UTC()
 		}
-		if len(unchanged) > 0 && len(c.OldKey) == len(p.keys) {
-			// The row moved from an old key: its unchanged values are there.
+		row[len(row)-2] = keyIDText(c.KeyID)
+		if len(c.OldKey) == len(p.keys) {
+			// The row moved from an old key: its unchanged values are that
+			// row's (see moved.go).
 			for i, v := range c.OldKey {
 				col := t.cols[p.keys[i]]
 				if row[ncols+nStagingMeta+i], err = d.Bind(v, col.Type, col.SQL); err != nil {
 					row[ncols+nStagingMeta+i] = nil
 				}
 			}
+			row[len(row)-1] = keyIDText(c.OldKeyID)
 			wk.movedKeys = true
 		}
 		wk.rows = append(wk.rows, row)
 	}
+	wk.stageMoves(d)
 }
 
 // stagingColumns returns the staging table's columns and their types.
@@ -382,6 +390,7 @@ func (w *Warehouse) stagingColumns(t *table) (names, types []string) {
 		st, _ := w.d.Staging(c.SQL)
 		names, types = append(names, oldKeyColumn(k)), append(types, st)
 	}
+	names, types = append(names, colKeyID, colOtherKeyID), append(types, text, text)
 	return names, types
 }
 
@@ -494,6 +503,9 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 	for i, k := range t.key {
 		oldMatch[i] = tgt + "." + Quote(k) + " = " + stg + "." + Quote(oldKeyColumn(k))
 	}
+	if err := w.moveValues(ctx, wk); err != nil {
+		return err
+	}
 	for col := range wk.unchanged {
 		// The placeholder never overwrites: take the target's current value.
 		st, _ := w.d.Staging(t.cols[t.byName[col]].SQL)
@@ -501,22 +513,30 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 		if st != t.cols[t.byName[col]].SQL {
 			value = "CAST(" + value + " AS " + st + ")"
 		}
-		isUnchanged := " AND strpos(" + stg + "." + Quote(warehouse.ColUnchanged) + ", " + Literal(","+col+",") + ") > 0"
-		if wk.movedKeys {
-			// A primary-key change: the value is the old key's row's (not
-			// yet deleted: deletes come after this).
-			upd := "UPDATE " + stg + " SET " + Quote(col) + " = " + value + " FROM " + tgt + " WHERE " + strings.Join(oldMatch, " AND ") + isUnchanged
-			if _, err := w.exec(ctx, upd); err != nil {
-				return fmt.Errorf("keep unchanged column %s of a moved row: %w", col, err)
-			}
-		}
+		isUnchanged := " AND strpos(" + stg + "." + Quote(warehouse.ColUnchanged) + ", " + Literal(","+col+",") + ") > 0 AND " +
+			stg + "." + Quote(warehouse.ColOp) + " <> " + Literal(opMove)
 		upd := "UPDATE " + stg + " SET " + Quote(col) + " = " + value + " FROM " + tgt + " WHERE " + match + isUnchanged
 		if _, err := w.exec(ctx, upd); err != nil {
 			return fmt.Errorf("keep unchanged column %s: %w", col, err)
 		}
+		if wk.movedKeys {
+			// A primary-key change: the value is the old key's row's, as
+			// its delete left it when that was applied, else as the target
+			// holds it now (and it follows the old key until its delete).
+			upd := "UPDATE " + stg + " SET " + Quote(col) + " = " + value + " FROM " + tgt + " WHERE " + strings.Join(oldMatch, " AND ") + isUnchanged
+			if _, err := w.exec(ctx, upd); err != nil {
+				return fmt.Errorf("keep unchanged column %s of a moved row: %w", col, err)
+			}
+			if err := w.movedValue(ctx, wk, col); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.settleMoves(ctx, wk); err != nil {
+		return err
 	}
 	failpoint.Hit("staged")
-	if _, err := w.exec(ctx, "DELETE FROM "+tgt+" USING "+stg+" WHERE "+match); err != nil {
+	if _, err := w.exec(ctx, "DELETE FROM "+tgt+" USING "+stg+" WHERE "+match+" AND "+stg+"."+Quote(warehouse.ColOp)+" <> "+Literal(opMove)); err != nil {
 		return fmt.Errorf("delete changed keys: %w", err)
 	}
 	cols := make([]string, 0, len(t.cols)+6)
@@ -533,7 +553,7 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 	cols = append(cols, Quote(warehouse.ColRefreshedAt))
 	sel = append(sel, w.d.Now())
 	ins := "INSERT INTO " + tgt + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(sel, ", ") +
-		" FROM " + stg + " WHERE " + Quote(warehouse.ColOp) + " <> 'd'"
+		" FROM " + stg + " WHERE " + Quote(warehouse.ColOp) + " NOT IN ('d', " + Literal(opMove) + ")"
 	if _, err := w.exec(ctx, ins); err != nil {
 		return fmt.Errorf("insert upserts: %w", err)
 	}

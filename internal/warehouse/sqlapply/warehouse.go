@@ -154,6 +154,9 @@ func (w *Warehouse) setup(ctx context.Context) error {
 	if err := w.createSchemasTable(ctx); err != nil {
 		return fmt.Errorf("create cdcsync tables in %s: %w", w.d.Name(), err)
 	}
+	if err := w.createMovesTable(ctx); err != nil {
+		return fmt.Errorf("create cdcsync tables in %s: %w", w.d.Name(), err)
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"regexp"
 	"strings"
@@ -38,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("TruncateMarkSurvivesRestart", func(t *testing.T) { testTruncateMark(t, open) })
 	t.Run("UnchangedToastKeepsValue", func(t *testing.T) { testUnchanged(t, open) })
 	t.Run("UnchangedToastAcrossKeyChange", func(t *testing.T) { testUnchangedMoved(t, open) })
+	t.Run("ToastKeyChange", func(t *testing.T) { testToastKeyChange(t, open) })
 	t.Run("LandingKeepsRawValues", func(t *testing.T) { testLandingRaw(t, open) })
 	t.Run("LandingRetention", func(t *testing.T) { testLandingRetention(t, open) })
 	t.Run("SchemaEvolution", func(t *testing.T) { testEvolution(t, open) })
@@ -349,6 +351,79 @@ func testUnchangedMoved(t *testing.T, open Opener) {
 	if len(got) != len(want) || got["100"] != want["100"] || got["200"] != want["200"] {
 		t.Fatalf("people = %v, want %v", got, want)
 	}
+}
+
+// testToastKeyChange: the create of a primary-key change carries the
+// TOAST placeholder; the new key must get the old key's latest value,
+// whichever batch and partition the old key's last update and delete
+// arrive in. The old key's changes are on partition 0, the new key's on 1.
+func testToastKeyChange(t *testing.T, open Opener) {
+	// Each case is a list of batches; id 1 moves to id 100.
+	v1 := func() *change.Change { return upsert(0, 0, "p10", 1, "ann", "bio v1") }
+	v2 := func() *change.Change { return upsert(0, 1, "p20", 1, "ann", "bio v2") }
+	delOld := func(off int64) *change.Change { return toastDel(0, off, "p30", 1, 100) }
+	create := func(off int64) *change.Change { return toastCreate(1, off, "p30", 1, 100, "moved") }
+	cases := []struct {
+		name    string
+		batches [][]*change.Change
+		want    string
+	}{
+		{"DeleteAndCreateInOneBatch", [][]*change.Change{{v1()}, {v2(), delOld(2), create(0)}}, "moved|bio v2"},
+		{"CreateFirstInOneBatch", [][]*change.Change{{v1()}, {create(0), v2(), delOld(2)}}, "moved|bio v2"},
+		{"DeleteInEarlierBatch", [][]*change.Change{{v1()}, {v2(), delOld(2)}, {create(0)}}, "moved|bio v2"},
+		{"DeleteWithoutImageInEarlierBatch", [][]*change.Change{{v1()}, {v2()}, {delOld(2)}, {create(0)}}, "moved|bio v2"},
+		{"CreateBeforeOldKeysUpdateAndDelete", [][]*change.Change{{v1()}, {create(0)}, {v2(), delOld(2)}}, "moved|bio v2"},
+		{"OldKeyUpdatedInCreatesBatchOnOtherPartition", [][]*change.Change{{v1()}, {create(0), v2()}, {delOld(2)}}, "moved|bio v2"},
+		{"NewKeyWrittenBeforeOldKeysDelete", [][]*change.Change{{v1()}, {create(0)}, {upsert(1, 1, "p40", 100, "own", "own bio")}, {v2(), delOld(2)}}, "own|own bio"},
+		{"NewKeyUpdatedWithPlaceholderBeforeOldKeysDelete", [][]*change.Change{{v1()}, {create(0)}, {toastUpdate(1, 1, "p40", 100, "renamed")}, {v2(), delOld(2)}}, "renamed|bio v2"},
+		{"NewKeyUpdatedInCreatesBatch", [][]*change.Change{{v1()}, {create(0), toastUpdate(1, 1, "p40", 100, "renamed"), v2()}, {delOld(2)}}, "renamed|bio v2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			wh := open(t, "toastkey_"+strings.ToLower(tc.name), warehouse.Options{Group: "g"})
+			from := map[batch.TopicPartition]int64{}
+			for _, cs := range tc.batches {
+				b := batchOf(cs...)
+				apply(t, wh, b, maps.Clone(from))
+				maps.Copy(from, b.Next)
+			}
+			got := people(t, wh)
+			if len(got) != 1 || got["100"] != tc.want {
+				t.Fatalf("people = %v, want only 100=%s (the old key's latest bio)", got, tc.want)
+			}
+			var left int
+			if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + qualified(wh, sqlapply.MovesTable)).Scan(&left); err != nil {
+				t.Fatal(err)
+			}
+			if left != 0 {
+				t.Fatalf("%d rows left in %s once both halves of the key change are applied", left, sqlapply.MovesTable)
+			}
+		})
+	}
+}
+
+// toastCreate is the create that ends the move of row from to key to,
+// its bio the TOAST placeholder.
+func toastCreate(part int32, off int64, pos string, from, to int64, name string) *change.Change {
+	c := toastUpdate(part, off, pos, to, name)
+	c.SourceOp = 'c'
+	c.OldKey, c.OldKeyID = []any{from}, change.KeyID([]any{from})
+	return c
+}
+
+// toastUpdate updates name, its bio the TOAST placeholder.
+func toastUpdate(part int32, off int64, pos string, id int64, name string) *change.Change {
+	c := upsert(part, off, pos, id, name, nil)
+	c.Unchanged = []bool{false, false, true}
+	return c
+}
+
+// toastDel is the delete that starts the move of row id to key to.
+func toastDel(part int32, off int64, pos string, id, to int64) *change.Change {
+	c := upsert(part, off, pos, id, nil, nil)
+	c.Op, c.SourceOp, c.Row, c.Schema = change.OpDelete, 'd', nil, deleteSchema
+	c.NewKey, c.NewKeyID = []any{to}, change.KeyID([]any{to})
+	return c
 }
 
 // testLandingRaw: the landing table gives back every record's exact bytes,
