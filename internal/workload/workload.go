@@ -48,7 +48,15 @@ type Options struct {
 	// quarter of the operations (loyalty_points INT), widened at half
 	// (to BIGINT) and another dropped at three quarters (phone).
 	SchemaChanges bool
+	// Toast renders an unchanged long text (customers.address,
+	// orders.notes) as Debezium's unavailable-value placeholder in updates
+	// and in the create of a primary-key change, as PostgreSQL's connector
+	// does for unchanged TOASTed values.
+	Toast bool
 }
+
+// toastColumns are the columns Options.Toast may send as the placeholder.
+var toastColumns = map[string]bool{"address": true, "notes": true}
 
 // Event is one Kafka record to produce.
 type Event struct {
@@ -70,11 +78,12 @@ type Workload struct {
 	// "insert", "update", "delete", "pk-change", "truncate", "poison").
 	Ops map[string]map[string]int
 
-	rng     *rand.Rand
-	binlog  int64 // binlog file number
-	pos     int64
-	ms      int64 // source clock, ms
-	nextIDs map[string]int64
+	rng       *rand.Rand
+	movedFrom Row   // the old row of the create being emitted by pkChange
+	binlog    int64 // binlog file number
+	pos       int64
+	ms        int64 // source clock, ms
+	nextIDs   map[string]int64
 }
 
 // New generates a workload.
@@ -345,7 +354,9 @@ func (w *Workload) pkChange(t *Table) {
 	w.emit(t, 'd', before, nil, s, map[string]string{"__debezium.newkey": newKey})
 	w.tombstone(t, before, map[string]string{"__debezium.newkey": newKey})
 	s.row = 1
+	w.movedFrom = before
 	w.emit(t, 'c', nil, after, s, map[string]string{"__debezium.oldkey": oldKey})
+	w.movedFrom = nil
 	w.count(t, "pk-change")
 	w.advance(2)
 }
@@ -427,9 +438,9 @@ func (w *Workload) envelope(t *Table, op byte, before, after Row, s source) []by
 		b = append(b, `,"payload":`...)
 	}
 	b = append(b, `{"before":`...)
-	b = t.appendRow(b, before, w.Opts.Schemas)
+	b = t.appendRow(b, before, w.Opts.Schemas, nil)
 	b = append(b, `,"after":`...)
-	b = t.appendRow(b, after, w.Opts.Schemas)
+	b = t.appendRow(b, after, w.Opts.Schemas, w.unchanged(op, before, after))
 	b = fmt.Appendf(b, `,"source":{"version":"3.1.2.Final","connector":"mysql","name":"%s","ts_ms":%d,"snapshot":"%s","db":"inventory","sequence":null,"table":"%s","server_id":223344,"gtid":null,"file":"mysql-bin.%06d","pos":%d,"row":%d,"thread":7,"query":null}`,
 		strings.SplitN(w.Opts.Prefix, ".", 2)[0], s.ms/1000*1000, s.snapshot, t.Name, s.file, s.pos, s.row)
 	b = fmt.Appendf(b, `,"op":"%c","ts_ms":%d,"transaction":null}`, op, s.ms+int64(w.rng.Intn(50)))
@@ -437,6 +448,32 @@ func (w *Workload) envelope(t *Table, op byte, before, after Row, s source) []by
 		b = append(b, '}')
 	}
 	return b
+}
+
+// unchanged returns the after image's columns Options.Toast sends as the
+// placeholder: long texts an update or a primary-key change left as they
+// were.
+func (w *Workload) unchanged(op byte, before, after Row) map[string]bool {
+	if !w.Opts.Toast || after == nil {
+		return nil
+	}
+	old := before
+	if op == 'c' {
+		old = w.movedFrom
+	}
+	if old == nil {
+		return nil
+	}
+	var out map[string]bool
+	for c := range toastColumns {
+		if v, ok := after[c]; ok && v != nil && v == old[c] {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[c] = true
+		}
+	}
+	return out
 }
 
 // Row is a source row: column name → value (int64, string, bool, Cents,
@@ -736,7 +773,7 @@ func (t *Table) isKey(name string) bool {
 
 // appendRow renders a row image as JSON, the way Debezium's JsonConverter
 // does for these MySQL types.
-func (t *Table) appendRow(b []byte, r Row, schemas bool) []byte {
+func (t *Table) appendRow(b []byte, r Row, schemas bool, unchanged map[string]bool) []byte {
 	if r == nil {
 		return append(b, "null"...)
 	}
@@ -747,6 +784,10 @@ func (t *Table) appendRow(b []byte, r Row, schemas bool) []byte {
 		}
 		b = strconv.AppendQuote(b, c.name)
 		b = append(b, ':')
+		if unchanged[c.name] {
+			b = append(b, `"__debezium_unavailable_value"`...)
+			continue
+		}
 		b = appendValue(b, c.kind, r[c.name], schemas)
 	}
 	return append(b, '}')
