@@ -36,6 +36,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/failpoint"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
@@ -325,23 +326,30 @@ func (p *Pipeline) full(b *batch.Batch) bool {
 // flush applies the batch, retrying transient warehouse errors, and moves
 // the stored offsets on. It returns warehouse.ErrFenced (wrapped) when
 // another consumer committed the batch's partitions meanwhile. A batch the
-// warehouse rejects is applied in parts, and the record at fault becomes a
-// dead letter.
+// warehouse rejects for a value (warehouse.IsRejected) is applied in
+// parts, and the record at fault becomes a dead letter; any other error is
+// returned, and stops the pipeline: it is never blamed on a record.
 func (p *Pipeline) flush(ctx context.Context, b *batch.Batch) error {
 	p.mu.Lock()
 	recs := p.records[b]
 	delete(p.records, b)
 	p.mu.Unlock()
 	err := p.apply(ctx, b)
-	if err == nil || warehouse.IsTransient(err) || errors.Is(err, warehouse.ErrFenced) || ctx.Err() != nil || len(recs) == 0 {
+	if err == nil || !isolable(ctx, err) || len(recs) == 0 {
 		return err
 	}
-	// The warehouse rejected the batch (a value it cannot take that the
-	// decoder let through, say). Nothing may be stuck behind one record:
-	// apply the batch in halves, down to the record at fault, which goes to
-	// the dead-letter table with the warehouse's reason.
-	p.log.Warn("the warehouse rejected a batch; applying it in parts to isolate the record at fault", "events", b.Events, "err", err)
+	// The warehouse refused a value the decoder let through. Nothing may
+	// be stuck behind one record: apply the batch in halves, down to the
+	// record at fault, which goes to the dead-letter table with the
+	// warehouse's reason.
+	p.log.Warn("the warehouse rejected a value; applying the batch in parts to isolate the record at fault", "events", b.Events, "err", err)
 	return p.bisect(ctx, newAssembler(p.cfg.Decoder, 1), recs, err)
+}
+
+// isolable reports whether an apply error may be blamed on one record of
+// the batch: only the warehouse refusing a value may.
+func isolable(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && warehouse.IsRejected(err) && !warehouse.IsTransient(err) && !errors.Is(err, warehouse.ErrFenced)
 }
 
 // drop forgets a batch that will not be applied (its records follow a
@@ -352,8 +360,11 @@ func (p *Pipeline) drop(b *batch.Batch) {
 	p.mu.Unlock()
 }
 
-// bisect applies recs in halves; a single record the warehouse rejects
-// becomes a dead letter with the reason.
+// bisect applies recs in halves; a single record the warehouse rejects on
+// its own becomes a dead letter with the reason — and the dead letter's
+// own commit, with the record's offset, shows the warehouse works without
+// it. A part failing for any other reason stops the bisection with that
+// error.
 func (p *Pipeline) bisect(ctx context.Context, asm *assembler, recs []*kgo.Record, cause error) error {
 	if len(recs) == 1 {
 		r := recs[0]
@@ -371,7 +382,7 @@ func (p *Pipeline) bisect(ctx context.Context, asm *assembler, recs []*kgo.Recor
 		if err == nil {
 			continue
 		}
-		if warehouse.IsTransient(err) || errors.Is(err, warehouse.ErrFenced) || ctx.Err() != nil {
+		if !isolable(ctx, err) {
 			return err
 		}
 		if err := p.bisect(ctx, asm, part, err); err != nil {
@@ -421,6 +432,7 @@ func (p *Pipeline) apply(ctx context.Context, b *batch.Batch) error {
 		}
 		p.log.Warn("warehouse error, retrying the batch", "attempt", attempt, "backoff", backoff, "err", err)
 		p.met.retries.Inc()
+		failpoint.Hit("retry")
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -38,8 +38,20 @@ type Warehouse interface {
 	//
 	// Events the warehouse cannot apply (a schema change the table cannot
 	// take, a value that does not fit its column) become dead letters in
-	// the same transaction; they never fail the batch. Errors for which
-	// IsTransient is true may succeed when retried with the same batch.
+	// the same transaction; they never fail the batch.
+	//
+	// Any error rolls the whole batch back, and the warehouse's picture of
+	// its catalog with it: the next Apply starts from what the warehouse
+	// holds. Errors are of three kinds, and only one of them may ever be
+	// blamed on a record:
+	//   - IsTransient: the infrastructure failed (connection, I/O, disk
+	//     full, locks, serialization); the same batch may succeed when
+	//     retried.
+	//   - IsRejected: the warehouse refused a value of the batch (a data
+	//     exception). The caller may apply the batch in parts to find the
+	//     record at fault; a record is at fault only when it is rejected on
+	//     its own while the rest of the batch applies.
+	//   - anything else: cdcsync cannot go on safely; the caller stops.
 	//
 	// Apply may reorder and filter the batch's tables in place; the batch
 	// is not reused afterwards.
@@ -104,6 +116,21 @@ func (e *TransientError) Unwrap() error { return e.Err }
 func IsTransient(err error) bool {
 	var t *TransientError
 	return errors.As(err, &t)
+}
+
+// RejectedError marks an error the warehouse raised for a value it refuses
+// to store (a data exception: an invalid character, a number out of range,
+// a constraint): one record of the batch may be at fault.
+type RejectedError struct{ Err error }
+
+func (e *RejectedError) Error() string { return e.Err.Error() }
+func (e *RejectedError) Unwrap() error { return e.Err }
+
+// IsRejected reports whether err is the warehouse refusing a value, the only
+// kind of error a record can be blamed for.
+func IsRejected(err error) bool {
+	var r *RejectedError
+	return errors.As(err, &r)
 }
 
 // Names of cdcsync's own tables and columns. One prefix for all of them, so

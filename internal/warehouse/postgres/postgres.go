@@ -227,7 +227,10 @@ func Transient(err error) bool {
 			pe.Code == "57P01", // admin_shutdown
 			pe.Code == "57P02", // crash_shutdown
 			pe.Code == "57P03", // cannot_connect_now
-			pe.Code == "53300": // too_many_connections
+			pe.Code == "57014", // query_canceled (statement_timeout)
+			pe.Code == "55P03", // lock_not_available (lock_timeout)
+			strings.HasPrefix(pe.Code, "53"), // insufficient resources: disk full, out of memory, too many connections
+			strings.HasPrefix(pe.Code, "58"): // system error: I/O
 			return true
 		}
 		return false
@@ -244,6 +247,38 @@ func Transient(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "conn closed") || strings.Contains(s, "connection reset") ||
 		strings.Contains(s, "broken pipe") || strings.Contains(s, "driver: bad connection")
+}
+
+// Rejected reports PostgreSQL refusing a value: a data exception (class
+// 22: invalid text, out of range, bad datetime), an integrity constraint
+// (class 23) or a program limit (class 54: a key too large to index).
+func (d *Dialect) Rejected(err error) bool { return Rejected(err) }
+
+// Rejected is Dialect.Rejected, shared with the Redshift dialect.
+func Rejected(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23") || strings.HasPrefix(pe.Code, "54")
+}
+
+// Unsupported reports PostgreSQL refusing a schema change: a feature it
+// does not support (0A000), a type it cannot convert (42804), a
+// definition it refuses (42P16) or a dependent object (2BP01).
+func (d *Dialect) Unsupported(err error) bool { return Unsupported(err) }
+
+// Unsupported is Dialect.Unsupported, shared with the Redshift dialect.
+func Unsupported(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "0A000", "42804", "42P16", "2BP01":
+		return true
+	}
+	return false
 }
 
 var (

@@ -608,6 +608,15 @@ func (d *Dialect) Transient(err error) bool {
 	return postgres.Transient(err) || (err != nil && strings.Contains(err.Error(), "Serializable isolation violation"))
 }
 
+// Rejected reports Redshift refusing a value; its SQLSTATEs follow
+// PostgreSQL's.
+func (d *Dialect) Rejected(err error) bool { return postgres.Rejected(err) }
+
+// Unsupported reports Redshift refusing a schema change, as PostgreSQL's
+// SQLSTATEs say it (a distribution or sort key column cannot be dropped:
+// 0A000).
+func (d *Dialect) Unsupported(err error) bool { return postgres.Unsupported(err) }
+
 // NewDialect returns the dialect for a schema (for tests and tools).
 func NewDialect(schema string) *Dialect { return &Dialect{schema: schema} }
 

@@ -56,9 +56,20 @@ type Dialect interface {
 	// BulkLoad appends rows (values from Bind) to a staging table inside the
 	// open transaction.
 	BulkLoad(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error
-	// Transient reports whether an error is worth retrying (connection
-	// lost, serialization failure, server restart).
+	// Transient reports whether an error is the infrastructure failing in
+	// a way worth retrying with the same batch: connection lost, server
+	// restart, serialization failure or deadlock, lock timeout, disk full,
+	// I/O error.
 	Transient(err error) bool
+	// Rejected reports whether an error is the warehouse refusing a value
+	// (a data exception: invalid text, a number or date out of range, a
+	// constraint). Only such an error may be blamed on a record; every
+	// other non-transient error stops the pipeline.
+	Rejected(err error) bool
+	// Unsupported reports whether an error is the warehouse refusing a
+	// schema change it cannot make (a type change of a key column, say):
+	// the events needing it become dead letters.
+	Unsupported(err error) bool
 	// EpochMicros is the expression of a timestamp column as microseconds
 	// since the epoch (for comparisons in tests and verification).
 	EpochMicros(expr string) string

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/failpoint"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
@@ -90,6 +91,7 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 		opts = o.TableOptions(nil)
 	}
 	store := w.qualify(w.landingStore(t.name))
+	failpoint.Hit("ddl")
 	if _, err := w.exec(ctx, "CREATE TABLE IF NOT EXISTS "+store+" ("+strings.Join(defs, ", ")+")"+opts); err != nil {
 		return fmt.Errorf("create landing table: %w", err)
 	}
@@ -122,6 +124,7 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error {
 	_, elide := w.d.(SchemaEliding)
 	_, keepsPayload := w.d.(PayloadKeeping)
+	failpoint.Hit("landing")
 	if !t.landing {
 		if err := w.createLanding(ctx, t); err != nil {
 			return err

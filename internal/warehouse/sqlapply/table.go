@@ -182,8 +182,10 @@ func (w *Warehouse) planFor(ctx context.Context, t *table, s *change.Schema) (*p
 	}
 	if !ev.Empty() {
 		if err := w.applyEvolution(ctx, t, s, ev); err != nil {
-			var tr *warehouse.TransientError
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &tr) {
+			var refused *refusedChange
+			if !errors.As(err, &refused) && !warehouse.IsRejected(err) && !w.d.Unsupported(err) {
+				// The infrastructure or cdcsync failed, not the schema:
+				// retried or fatal, never the events' fault.
 				return nil, err
 			}
 			// The warehouse refused the change (e.g. a primary-key column
@@ -255,12 +257,13 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 		for _, c := range ev.Alter {
 			st, ok := w.d.AlterColumn(w.qualify(t.name), c)
 			if !ok {
-				return fmt.Errorf("%s cannot widen column %q to %s", w.d.Name(), c.Name, c.SQL)
+				return &refusedChange{fmt.Sprintf("%s cannot widen column %q to %s", w.d.Name(), c.Name, c.SQL)}
 			}
 			stmts = append(stmts, st)
 		}
 	}
 	for _, st := range stmts {
+		failpoint.Hit("ddl")
 		if _, err := w.exec(ctx, st); err != nil {
 			return err
 		}
@@ -268,6 +271,11 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 	w.log.Info("table schema changed", "table", t.name, "created", !t.exists, "added", names(ev.Add), "widened", names(ev.Alter))
 	return w.loadTable(ctx, t)
 }
+
+// refusedChange is a schema change the dialect cannot make.
+type refusedChange struct{ reason string }
+
+func (e *refusedChange) Error() string { return e.reason }
 
 func names(cols []warehouse.Column) []string {
 	out := make([]string, len(cols))

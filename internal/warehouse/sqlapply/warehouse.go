@@ -78,19 +78,32 @@ func (w *Warehouse) connection(ctx context.Context) (*sql.Conn, error) {
 	return c, nil
 }
 
-// classify wraps transient errors and drops the connection they broke.
+// classify marks transient errors (dropping the connection they may have
+// broken) and rejected values; other errors are returned as they are.
 func (w *Warehouse) classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	if w.d.Transient(err) {
+	switch {
+	case err == nil, warehouse.IsTransient(err), warehouse.IsRejected(err):
+		return err
+	case w.d.Transient(err):
 		if w.conn != nil {
 			w.conn.Close()
 			w.conn = nil
 		}
 		return &warehouse.TransientError{Err: err}
+	case w.d.Rejected(err):
+		return &warehouse.RejectedError{Err: err}
 	}
 	return err
+}
+
+// forgetCatalog drops every picture of the warehouse this process holds —
+// tables, their columns and keys, landing tables, truncate marks, staging
+// tables — after a batch failed: the failed transaction may have created
+// or changed some of them, and the next batch must start from what the
+// warehouse holds.
+func (w *Warehouse) forgetCatalog() {
+	clear(w.tables)
+	w.landingStaged = false
 }
 
 func (w *Warehouse) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -239,8 +252,17 @@ func (w *Warehouse) rollbackUnless(committed *bool) {
 	}
 }
 
-// Apply applies one batch in one transaction.
+// Apply applies one batch in one transaction. After any failure the
+// catalog is read again from the warehouse.
 func (w *Warehouse) Apply(ctx context.Context, b *batch.Batch, from map[batch.TopicPartition]int64) (warehouse.Stats, error) {
+	st, err := w.apply(ctx, b, from)
+	if err != nil {
+		w.forgetCatalog()
+	}
+	return st, err
+}
+
+func (w *Warehouse) apply(ctx context.Context, b *batch.Batch, from map[batch.TopicPartition]int64) (warehouse.Stats, error) {
 	var st warehouse.Stats
 	dead := append([]batch.DeadLetter(nil), b.DeadLetters...)
 
@@ -256,9 +278,6 @@ func (w *Warehouse) Apply(ctx context.Context, b *batch.Batch, from map[batch.To
 		}
 		wk := &tableWork{t: t, tb: tb, changes: tb.Changes()}
 		if err := w.evolve(ctx, wk, &dead); err != nil {
-			// The catalog may be behind what the warehouse did (DDL
-			// committed, then the connection lost): read it again next time.
-			delete(w.tables, tb.Name)
 			return st, err
 		}
 		wk.stage(w.d, &dead)
@@ -281,6 +300,7 @@ func (w *Warehouse) Apply(ctx context.Context, b *batch.Batch, from map[batch.To
 		return st, err
 	}
 	st.DeadLetters = len(dead)
+	failpoint.Hit("offsets")
 	if err := w.writeOffsets(ctx, b.Next, from); err != nil {
 		return st, err
 	}
