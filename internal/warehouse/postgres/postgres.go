@@ -56,7 +56,7 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 		db.Close()
 		return nil, fmt.Errorf("target %s: %w", Redact(dsn), cause(err))
 	}
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlapply.Quote(schema)); err != nil {
+	if err := createSchema(ctx, db, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("target %s: create schema %s: %w", Redact(dsn), schema, cause(err))
 	}
@@ -113,7 +113,34 @@ type Dialect struct {
 var (
 	_ sqlapply.Dialect       = (*Dialect)(nil)
 	_ sqlapply.SchemaEliding = (*Dialect)(nil)
+	_ sqlapply.DDLLocker     = (*Dialect)(nil)
 )
+
+// createSchema creates the schema under the DDL lock: CREATE SCHEMA IF NOT
+// EXISTS fails in one of two sessions running it at once.
+func createSchema(ctx context.Context, db *sql.DB, schema string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	if _, err := tx.ExecContext(ctx, ddlLock(schema)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlapply.Quote(schema)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// ddlLock takes the transaction-scoped advisory lock that serializes
+// cdcsync's DDL in one schema across sessions.
+func ddlLock(schema string) string {
+	return "SELECT pg_advisory_xact_lock(hashtext(" + sqlapply.Literal("cdcsync ddl "+schema) + "))"
+}
+
+// DDLLock implements sqlapply.DDLLocker.
+func (d *Dialect) DDLLock() string { return ddlLock(d.schema) }
 
 // Name names the warehouse.
 func (d *Dialect) Name() string { return "PostgreSQL" }
