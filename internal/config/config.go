@@ -85,7 +85,7 @@ type Kafka struct {
 	// while --once reads. Continuous mode, once started, keeps waiting.
 	UnreachableTimeout Duration `yaml:"unreachable_timeout"`
 	TLS                TLS      `yaml:"tls"`
-	SASL       SASL   `yaml:"sasl"`
+	SASL               SASL     `yaml:"sasl"`
 }
 
 // TLS configures encryption to the brokers.
