@@ -27,6 +27,14 @@ const progressEvery = time.Minute
 // runContinuous consumes as a member of the consumer group until ctx is
 // done, then commits the batch in flight and leaves the group.
 func (p *Pipeline) runContinuous(ctx context.Context) error {
+	// A client of its own for the assignment callback's metadata requests,
+	// ready before the group client joins.
+	meta, err := kgo.NewClient(p.clientOpts()...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer meta.Close()
+	p.adm = kadm.NewClient(meta)
 	opts := []kgo.Opt{
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topics.String()),
@@ -61,13 +69,7 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 	if err := ping(ctx, cl, p.cfg.kafkaTimeout(), p.log); err != nil {
 		return err
 	}
-	// A client of its own for the assignment callback's metadata requests.
-	meta, err := kgo.NewClient(p.clientOpts()...)
-	if err != nil {
-		return fmt.Errorf("kafka client: %w", err)
-	}
-	defer meta.Close()
-	p.adm = kadm.NewClient(meta)
+
 	p.log.Info("consuming", "group", p.cfg.Group, "topics", p.cfg.Topics.String())
 
 	a := p.startApplier(ctx)
