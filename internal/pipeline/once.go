@@ -153,7 +153,7 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 	timeout := p.cfg.kafkaTimeout()
 	lastRecord, lastWarn := time.Now(), time.Now()
 	for len(remaining) > 0 {
-		pctx, cancel := context.WithTimeout(ctx, min(timeout, 5*time.Second))
+		pctx, cancel := context.WithTimeout(ctx, min(timeout/4, 5*time.Second))
 		fs := cl.PollRecords(pctx, p.cfg.MaxEvents-b.Events)
 		cancel()
 		if ctx.Err() != nil {
