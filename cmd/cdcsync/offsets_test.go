@@ -117,7 +117,7 @@ func TestRecreatedTopicBinary(t *testing.T) {
 	if err := p.wait(t, 60*time.Second); err == nil {
 		t.Fatal("--once succeeded on a recreated topic")
 	}
-	if !p.logged("cdcsync: topic recreated: " + topic) || !p.logged("--reset-topic " + topic) {
+	if !p.logged("cdcsync: topic recreated: "+topic) || !p.logged("--reset-topic "+topic) {
 		t.Fatalf("no one-line error naming the topic and --reset-topic:\n%s", strings.Join(p.all, "\n"))
 	}
 	if status, e := lastRun(t, dst); status != "failed" || !strings.Contains(e, "--reset-topic") {
