@@ -216,6 +216,7 @@ func ping(ctx context.Context, cl *kgo.Client, timeout time.Duration, log *slog.
 		timeout = DefaultKafkaTimeout
 	}
 	deadline := time.Now().Add(timeout)
+	lastWarn := time.Now()
 	for attempt := 1; ; attempt++ {
 		pctx, cancel := context.WithTimeout(ctx, min(time.Until(deadline), 10*time.Second))
 		err := cl.Ping(pctx)
@@ -229,7 +230,10 @@ func ping(ctx context.Context, cl *kgo.Client, timeout time.Duration, log *slog.
 		if !time.Now().Before(deadline) {
 			return fmt.Errorf("cannot reach Kafka brokers %s for %s (kafka.unreachable_timeout): %w", seeds(cl), timeout, err)
 		}
-		log.Warn("waiting for Kafka brokers", "brokers", seeds(cl), "attempt", attempt, "gives_up_in", time.Until(deadline).Round(time.Second), "err", err)
+		if time.Since(lastWarn) >= 10*time.Second { // a brief outage is not worth a warning
+			lastWarn = time.Now()
+			log.Warn("waiting for Kafka brokers", "brokers", seeds(cl), "attempt", attempt, "gives_up_in", time.Until(deadline).Round(time.Second), "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
