@@ -27,10 +27,12 @@ import (
 	"log/slog"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcsync/cdcsync/internal/batch"
@@ -62,6 +64,24 @@ type Config struct {
 	// InstanceID makes the member static.
 	SessionTimeout time.Duration
 	InstanceID     string
+	// KafkaTimeout bounds how long the brokers may stay unreachable: at
+	// start in both modes, and while one-pass mode drains; continuous mode
+	// keeps retrying after start. Zero means DefaultKafkaTimeout.
+	KafkaTimeout time.Duration
+	// ResetTopics are topics allowed to restart from the beginning of
+	// their log when their stored offsets belong to an earlier topic of
+	// the same name (deleted and recreated).
+	ResetTopics []string
+}
+
+// DefaultKafkaTimeout is Config.KafkaTimeout's default.
+const DefaultKafkaTimeout = time.Minute
+
+func (c Config) kafkaTimeout() time.Duration {
+	if c.KafkaTimeout > 0 {
+		return c.KafkaTimeout
+	}
+	return DefaultKafkaTimeout
 }
 
 // Summary is what a run did.
@@ -91,6 +111,12 @@ type Pipeline struct {
 	// records holds each batch's records, for bisecting a batch the
 	// warehouse rejects (see flush).
 	records map[*batch.Batch][]*kgo.Record
+
+	// fatal is an error found in a group callback (a recreated topic)
+	// that stops continuous mode.
+	fatalMu sync.Mutex
+	fatal   error
+	adm     *kadm.Client // continuous mode: metadata for the assignment callback
 
 	// rebalanceWanted is set when the group wants to rebalance and the
 	// loop holds it back: the loop then commits and allows it.
@@ -171,24 +197,58 @@ func (p *Pipeline) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 	return append(opts, extra...)
 }
 
-// Ping checks that the brokers answer, so a wrong address fails fast with
-// a clear error instead of retrying forever.
-func Ping(ctx context.Context, opts []kgo.Opt) error {
+// Ping checks that the brokers answer, waiting for them at most timeout
+// and saying so, so that a wrong address or a cluster that is down fails
+// with a clear error instead of retrying forever.
+func Ping(ctx context.Context, opts []kgo.Opt, timeout time.Duration, log *slog.Logger) error {
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
-	return ping(ctx, cl)
+	return ping(ctx, cl, timeout, log)
 }
 
-func ping(ctx context.Context, cl *kgo.Client) error {
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := cl.Ping(pctx); err != nil {
-		return fmt.Errorf("cannot reach Kafka brokers: %w", err)
+func ping(ctx context.Context, cl *kgo.Client, timeout time.Duration, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	return nil
+	if timeout <= 0 {
+		timeout = DefaultKafkaTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	lastWarn := time.Now()
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, min(time.Until(deadline), 10*time.Second))
+		err := cl.Ping(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("cannot reach Kafka brokers %s for %s (kafka.unreachable_timeout): %w", seeds(cl), timeout, err)
+		}
+		if time.Since(lastWarn) >= 10*time.Second { // a brief outage is not worth a warning
+			lastWarn = time.Now()
+			log.Warn("waiting for Kafka brokers", "brokers", seeds(cl), "attempt", attempt, "gives_up_in", time.Until(deadline).Round(time.Second), "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(time.Second, time.Until(deadline))):
+		}
+	}
+}
+
+// seeds names the client's bootstrap brokers.
+func seeds(cl *kgo.Client) string {
+	if v, ok := cl.OptValue(kgo.SeedBrokers).([]string); ok {
+		return strings.Join(v, ",")
+	}
+	return "?"
 }
 
 // addRecords decodes records into the batch, in order. Large fetches are

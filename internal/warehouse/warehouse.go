@@ -25,6 +25,21 @@ type Warehouse interface {
 	// given topics that has one. Consumption resumes there.
 	Offsets(ctx context.Context, topics []string) (map[batch.TopicPartition]int64, error)
 
+	// TopicIDs returns the Kafka topic ID stored with the offsets of each
+	// of topics that has stored offsets ("" for offsets stored without
+	// one). A different ID now means the topic was deleted and recreated:
+	// its stored offsets belong to the earlier topic.
+	TopicIDs(ctx context.Context, topics []string) (map[string]string, error)
+
+	// SetTopicIDs sets the topic IDs Apply stores with the offsets of
+	// these topics from now on.
+	SetTopicIDs(ids map[string]string)
+
+	// ResetTopic forgets the stored offsets of topic, and the truncate
+	// marks of the tables it feeds, so that it is read again from the
+	// start of its log. Target and landing tables keep their rows.
+	ResetTopic(ctx context.Context, topic string) error
+
 	// Apply applies a batch in one transaction: landing rows, target
 	// tables (truncates, then the last change per key: deletes and
 	// upserts), dead letters, and the partitions' next offsets. Either all

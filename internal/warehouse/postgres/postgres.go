@@ -58,7 +58,7 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 		db.Close()
 		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), cause(err))
 	}
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlapply.Quote(schema)); err != nil {
+	if err := createSchema(ctx, db, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("target %s: create schema %s: %w", redact.DSN(dsn), schema, cause(err))
 	}
@@ -103,7 +103,34 @@ type Dialect struct {
 var (
 	_ sqlapply.Dialect       = (*Dialect)(nil)
 	_ sqlapply.SchemaEliding = (*Dialect)(nil)
+	_ sqlapply.DDLLocker     = (*Dialect)(nil)
 )
+
+// createSchema creates the schema under the DDL lock: CREATE SCHEMA IF NOT
+// EXISTS fails in one of two sessions running it at once.
+func createSchema(ctx context.Context, db *sql.DB, schema string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	if _, err := tx.ExecContext(ctx, ddlLock(schema)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlapply.Quote(schema)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// ddlLock takes the transaction-scoped advisory lock that serializes
+// cdcsync's DDL in one schema across sessions.
+func ddlLock(schema string) string {
+	return "SELECT pg_advisory_xact_lock(hashtext(" + sqlapply.Literal("cdcsync ddl "+schema) + "))"
+}
+
+// DDLLock implements sqlapply.DDLLocker.
+func (d *Dialect) DDLLock() string { return ddlLock(d.schema) }
 
 // Name names the warehouse.
 func (d *Dialect) Name() string { return "PostgreSQL" }
@@ -222,13 +249,13 @@ func Transient(err error) bool {
 	if errors.As(err, &pe) {
 		switch {
 		case strings.HasPrefix(pe.Code, "08"), // connection exception
-			pe.Code == "40001", // serialization_failure
-			pe.Code == "40P01", // deadlock_detected
-			pe.Code == "57P01", // admin_shutdown
-			pe.Code == "57P02", // crash_shutdown
-			pe.Code == "57P03", // cannot_connect_now
-			pe.Code == "57014", // query_canceled (statement_timeout)
-			pe.Code == "55P03", // lock_not_available (lock_timeout)
+			pe.Code == "40001",               // serialization_failure
+			pe.Code == "40P01",               // deadlock_detected
+			pe.Code == "57P01",               // admin_shutdown
+			pe.Code == "57P02",               // crash_shutdown
+			pe.Code == "57P03",               // cannot_connect_now
+			pe.Code == "57014",               // query_canceled (statement_timeout)
+			pe.Code == "55P03",               // lock_not_available (lock_timeout)
 			strings.HasPrefix(pe.Code, "53"), // insufficient resources: disk full, out of memory, too many connections
 			strings.HasPrefix(pe.Code, "58"): // system error: I/O
 			return true

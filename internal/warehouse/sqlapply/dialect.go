@@ -81,6 +81,16 @@ type TableOptioner interface {
 	TableOptions(key []string) string
 }
 
+// DDLLocker is implemented by dialects that serialize cdcsync's DDL across
+// sessions (PostgreSQL: a transaction-scoped advisory lock), because
+// CREATE … IF NOT EXISTS is not safe against a concurrent session creating
+// the same table. DDLLock returns the statement taking the lock inside the
+// open transaction; the lock is released when it ends. Dialects without it
+// retry a DDL collision instead.
+type DDLLocker interface {
+	DDLLock() string
+}
+
 // ColumnOptioner is implemented by dialects that append options to column
 // definitions of new target tables (Redshift: ENCODE).
 type ColumnOptioner interface {

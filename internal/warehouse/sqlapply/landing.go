@@ -91,6 +91,9 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 		opts = o.TableOptions(nil)
 	}
 	store := w.qualify(w.landingStore(t.name))
+	if err := w.lockDDL(ctx); err != nil { // in the batch's transaction
+		return err
+	}
 	failpoint.Hit("ddl")
 	if _, err := w.exec(ctx, "CREATE TABLE IF NOT EXISTS "+store+" ("+strings.Join(defs, ", ")+")"+opts); err != nil {
 		return fmt.Errorf("create landing table: %w", err)

@@ -262,11 +262,17 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 			stmts = append(stmts, st)
 		}
 	}
-	for _, st := range stmts {
-		failpoint.Hit("ddl")
-		if _, err := w.exec(ctx, st); err != nil {
-			return err
+	err := w.ddl(ctx, func() error {
+		for _, st := range stmts {
+			failpoint.Hit("ddl")
+			if _, err := w.exec(ctx, st); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	w.log.Info("table schema changed", "table", t.name, "created", !t.exists, "added", names(ev.Add), "widened", names(ev.Alter))
 	return w.loadTable(ctx, t)
