@@ -333,7 +333,13 @@ func (p *Pipeline) flush(ctx context.Context, b *batch.Batch) error {
 	delete(p.records, b)
 	p.mu.Unlock()
 	err := p.apply(ctx, b)
+	var nameErr *warehouse.NameError
 	if err == nil || warehouse.IsTransient(err) || errors.Is(err, warehouse.ErrFenced) || ctx.Err() != nil || len(recs) == 0 {
+		return err
+	}
+	if errors.As(err, &nameErr) {
+		// A topic that may not map to its table is a configuration
+		// problem, not a record's: stop, with nothing dead-lettered.
 		return err
 	}
 	// The warehouse rejected the batch (a value it cannot take that the

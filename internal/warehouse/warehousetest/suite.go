@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("LandingRetention", func(t *testing.T) { testLandingRetention(t, open) })
 	t.Run("SchemaEvolution", func(t *testing.T) { testEvolution(t, open) })
 	t.Run("ValueThatDoesNotFitIsDeadLettered", func(t *testing.T) { testDoesNotFit(t, open) })
+	runNames(t, open)
 }
 
 // Converge drains a seeded workload with the pipeline (one pass, on an
