@@ -108,7 +108,28 @@ func (w *Warehouse) collision(owner, ownedName, topic, name string) error {
 	default:
 		reason = fmt.Sprintf("names cut to %s's %d-byte identifiers", ids.Warehouse, ids.MaxBytes)
 	}
-	return &warehouse.NameError{Topic: topic, Table: name, Owner: owner, Reason: reason}
+	return &warehouse.NameError{Topic: topic, Table: ownedName, Owner: owner, Reason: reason}
+}
+
+// addTablesColumns adds the tables table's columns that came after its
+// first version: landing_table, the landing table's name as the
+// warehouse's identifiers made it.
+func (w *Warehouse) addTablesColumns(ctx context.Context) error {
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return err
+	}
+	cols, err := w.d.Columns(ctx, conn, warehouse.TablesTable)
+	if err != nil {
+		return w.classify(oneLine(err))
+	}
+	for _, c := range cols {
+		if c.Name == "landing_table" {
+			return nil
+		}
+	}
+	_, err = w.exec(ctx, w.d.AddColumn(w.qualify(warehouse.TablesTable), warehouse.Column{Name: "landing_table", Type: change.String, SQL: w.d.SQLType(change.String)}))
+	return err
 }
 
 // claim returns the topic that owns a table, and the table's name as
@@ -149,7 +170,8 @@ func (w *Warehouse) claim(ctx context.Context, name, topic string) (owner, owned
 	case found:
 		_, err = w.exec(ctx, `UPDATE `+w.qualify(warehouse.TablesTable)+` SET topic = $1 WHERE table_name = $2`, topic, ownedName)
 	default:
-		_, err = w.exec(ctx, `INSERT INTO `+w.qualify(warehouse.TablesTable)+` (table_name, topic, created_at) VALUES ($1, $2, `+w.d.Now()+`)`, name, topic)
+		_, err = w.exec(ctx, `INSERT INTO `+w.qualify(warehouse.TablesTable)+` (table_name, topic, created_at, landing_table) VALUES ($1, $2, `+w.d.Now()+`, $3)`,
+			name, topic, ids.Landing(name))
 	}
 	if err != nil {
 		return "", "", err

@@ -168,12 +168,15 @@ func testLongTableNames(t *testing.T, open Opener) {
 	if landed != 2 {
 		t.Errorf("landing rows of %s = %d, want 2", a, landed)
 	}
-	var name string
-	if err := wh.DB().QueryRow(`SELECT table_name FROM `+qualified(wh, warehouse.TablesTable)+` WHERE topic = $1`, "srv.db."+a).Scan(&name); err != nil {
+	var name, landing string
+	if err := wh.DB().QueryRow(`SELECT table_name, landing_table FROM `+qualified(wh, warehouse.TablesTable)+` WHERE topic = $1`, "srv.db."+a).Scan(&name, &landing); err != nil {
 		t.Fatal(err)
 	}
 	if name != ids.Table(a) || (ids.MaxBytes > 0 && len(name) > ids.MaxBytes) {
 		t.Errorf("recorded table name %q, want %q within %d bytes", name, ids.Table(a), ids.MaxBytes)
+	}
+	if landing != ids.Landing(name) {
+		t.Errorf("recorded landing table %q, want %q", landing, ids.Landing(name))
 	}
 }
 
