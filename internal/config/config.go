@@ -275,7 +275,7 @@ func (c *Config) Validate() error {
 		if name == "" {
 			bad("tables", "a table needs a name")
 		}
-		if strings.HasPrefix(name, "_cdc_") {
+		if strings.HasPrefix(strings.ToLower(name), "_cdc_") {
 			bad("tables."+name, "names starting with _cdc_ are reserved for cdcsync's own tables")
 		}
 		if t.Topic != "" {

@@ -148,8 +148,10 @@ func IsRejected(err error) bool {
 	return errors.As(err, &r)
 }
 
-// Names of cdcsync's own tables and columns. One prefix for all of them, so
-// they never clash with source names.
+// Names of cdcsync's own tables and columns. One prefix for all of them.
+// Tables with the prefix are cdcsync's: no topic may map to one
+// (Identifiers.CheckTable). cdcsync's columns are the exact names below;
+// a source column with one of them lands renamed (Identifiers.Column).
 const (
 	Prefix           = "_cdc_"
 	OffsetsTable     = Prefix + "offsets"
@@ -165,7 +167,15 @@ const (
 	ColSourceTs      = Prefix + "source_ts"
 	ColRefreshedAt   = Prefix + "refreshed_at"
 	ColUnchanged     = Prefix + "unchanged" // staging only
+	ColOldKeyPrefix  = Prefix + "old_"      // staging only: a key column's value before a key change
+
+	// SourceColumnPrefix is put before a source column named like one of
+	// cdcsync's columns.
+	SourceColumnPrefix = "src"
 )
+
+// MetaColumns are cdcsync's columns on every target table.
+var MetaColumns = []string{ColOp, ColPosition, ColPartition, ColOffset, ColSourceTs, ColRefreshedAt}
 
 // LandingTable is the landing table of a target table.
 func LandingTable(table string) string { return LandingPrefix + table }

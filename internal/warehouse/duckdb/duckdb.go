@@ -74,6 +74,12 @@ func (Dialect) Name() string { return "DuckDB" }
 // Schema is DuckDB's default schema.
 func (Dialect) Schema() string { return "main" }
 
+// Identifiers: DuckDB keeps names of any length and their case, but
+// compares them case-insensitively, quoted or not.
+func (Dialect) Identifiers() warehouse.Identifiers {
+	return warehouse.Identifiers{Warehouse: "DuckDB", CaseInsensitive: true}
+}
+
 // SQLType renders a type.
 func (Dialect) SQLType(t change.Type) string { return sqlType(t) }
 

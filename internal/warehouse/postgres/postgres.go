@@ -138,6 +138,12 @@ func (d *Dialect) Name() string { return "PostgreSQL" }
 // Schema is the target schema.
 func (d *Dialect) Schema() string { return d.schema }
 
+// Identifiers: quoted names keep their case and are compared exactly;
+// names over 63 bytes (NAMEDATALEN-1) would be silently truncated.
+func (d *Dialect) Identifiers() warehouse.Identifiers {
+	return warehouse.Identifiers{Warehouse: "PostgreSQL", MaxBytes: 63}
+}
+
 // BytesLiteral renders a string as a bytea literal (PostgreSQL keeps
 // landing schemas once: see sqlapply.SchemaEliding).
 func (d *Dialect) BytesLiteral(s string) string {

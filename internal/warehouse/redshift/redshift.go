@@ -248,6 +248,17 @@ func (d *Dialect) Name() string {
 // Schema is the target schema.
 func (d *Dialect) Schema() string { return d.schema }
 
+// Identifiers: Redshift lowercases names (quoted too, unless
+// enable_case_sensitive_identifier is set) and takes at most 127 bytes.
+// Compatibility mode lowercases too, within PostgreSQL's 63 bytes.
+func (d *Dialect) Identifiers() warehouse.Identifiers {
+	ids := warehouse.Identifiers{Warehouse: "Redshift", MaxBytes: 127, CaseInsensitive: true, Lowercase: true}
+	if d.compat {
+		ids.MaxBytes = 63
+	}
+	return ids
+}
+
 // Now is the transaction's start time (SYSDATE in Redshift).
 func (d *Dialect) Now() string {
 	if d.compat {

@@ -73,6 +73,10 @@ type Dialect interface {
 	// EpochMicros is the expression of a timestamp column as microseconds
 	// since the epoch (for comparisons in tests and verification).
 	EpochMicros(expr string) string
+	// Identifiers says how the warehouse treats identifiers: their length
+	// limit and whether it folds case. Every table and column name cdcsync
+	// writes goes through it.
+	Identifiers() warehouse.Identifiers
 }
 
 // TableOptioner is implemented by dialects that append options to CREATE

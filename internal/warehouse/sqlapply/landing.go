@@ -59,9 +59,9 @@ var landingColumns = []struct {
 // table itself, or, where schemas are elided, the table under its view.
 func (w *Warehouse) landingStore(table string) string {
 	if _, ok := w.d.(SchemaEliding); ok {
-		return warehouse.LandingTable(table) + "_raw"
+		return w.d.Identifiers().LandingStore(table)
 	}
-	return warehouse.LandingTable(table)
+	return w.d.Identifiers().Landing(table)
 }
 
 func (w *Warehouse) createSchemasTable(ctx context.Context) error {
@@ -115,7 +115,7 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 				" || " + payload + " || " + el.BytesLiteral(`}`) + " END AS kafka_value"
 		}
 	}
-	view := "CREATE OR REPLACE VIEW " + w.qualify(warehouse.LandingTable(t.name)) + " AS SELECT " + strings.Join(sel, ", ") +
+	view := "CREATE OR REPLACE VIEW " + w.qualify(w.d.Identifiers().Landing(t.name)) + " AS SELECT " + strings.Join(sel, ", ") +
 		" FROM " + store + " AS r LEFT JOIN " + w.qualify(schemasTable) + " AS s ON s.schema_id = r." + Quote(colSchemaID)
 	if _, err := w.exec(ctx, view); err != nil {
 		return fmt.Errorf("create landing view: %w", err)

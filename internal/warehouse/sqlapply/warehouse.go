@@ -150,7 +150,8 @@ func (w *Warehouse) setup(ctx context.Context) error {
 			truncate_offset ` + i64 + `,
 			truncate_position ` + text + `,
 			truncated_at ` + ts + `,
-			created_at ` + ts + `)`,
+			created_at ` + ts + `,
+			landing_table ` + text + `)`,
 		`CREATE TABLE IF NOT EXISTS ` + w.qualify(warehouse.RunsTable) + ` (
 			run_id ` + text + ` NOT NULL PRIMARY KEY,
 			consumer_group ` + text + `,
@@ -249,6 +250,9 @@ func (w *Warehouse) lockDDL(ctx context.Context) error {
 		if _, err := w.exec(ctx, l.DDLLock()); err != nil {
 			return fmt.Errorf("take the DDL lock: %w", err)
 		}
+	}
+	if err := w.addTablesColumns(ctx); err != nil {
+		return fmt.Errorf("upgrade %s in %s: %w", warehouse.TablesTable, w.d.Name(), err)
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ValueThatDoesNotFitIsDeadLettered", func(t *testing.T) { testDoesNotFit(t, open) })
 	t.Run("Values", func(t *testing.T) { runValues(t, open) })
 	t.Run("TopicIDsAndReset", func(t *testing.T) { testTopicIDs(t, open) })
+	runNames(t, open)
 }
 
 // PersonBatch is a batch of one upsert of person id on partition part of
