@@ -109,7 +109,7 @@ func (r *redshiftFlags) validate() error {
 }
 
 func generateRedshift(ctx context.Context, pcfg pipeline.Config, r redshiftFlags, stdout, stderr io.Writer) error {
-	if err := pipeline.Ping(ctx, pcfg.Kafka); err != nil {
+	if err := pipeline.Ping(ctx, pcfg.Kafka, pcfg.KafkaTimeout, nil); err != nil {
 		return err
 	}
 	topics, err := matchTopics(ctx, pcfg.Kafka, pcfg)

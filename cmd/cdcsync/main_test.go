@@ -486,6 +486,11 @@ func TestErrorsAreOneLine(t *testing.T) {
 	badCfg := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(badCfg, []byte("batch:\n  max_evnts: 10\n"), 0o644)
 	invalidCfg := filepath.Join(dir, "invalid.yaml")
+	// Gives up on the brokers before the first "waiting for" warning.
+	quickCfg := filepath.Join(dir, "quick.yaml")
+	if err := os.WriteFile(quickCfg, []byte("kafka:\n  unreachable_timeout: 3s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	os.WriteFile(invalidCfg, []byte("batch:\n  max_events: 0\n  interval: -1s\n"), 0o644)
 	notDir := filepath.Join(dir, "file")
 	os.WriteFile(notDir, nil, 0o644)
@@ -495,7 +500,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unreachable broker", []string{"run", "--brokers", closedAddr, "--topics", "x", "--target", filepath.Join(dir, "a.duckdb"), "--once"}, "cannot reach Kafka"},
+		{"unreachable broker", []string{"run", "--config", quickCfg, "--brokers", closedAddr, "--topics", "x", "--target", filepath.Join(dir, "a.duckdb"), "--once"}, "cannot reach Kafka"},
 		{"bad regex", []string{"run", "--brokers", c.Addr(), "--topics", "(", "--target", filepath.Join(dir, "a.duckdb")}, "topics: invalid regular expression"},
 		{"unwritable target", []string{"run", "--brokers", c.Addr(), "--topics", "x", "--target", filepath.Join(notDir, "a.duckdb"), "--once"}, "DuckDB"},
 		{"unknown target", []string{"run", "--brokers", c.Addr(), "--topics", "x", "--target", "mysql://x"}, "target"},

@@ -36,6 +36,7 @@ type commonFlags struct {
 	target  string
 	group   string
 	once    bool
+	reset   []string
 }
 
 func (f *commonFlags) register(fs *pflag.FlagSet, withTarget bool) {
@@ -46,6 +47,7 @@ func (f *commonFlags) register(fs *pflag.FlagSet, withTarget bool) {
 		fs.StringVar(&f.target, "target", "", "warehouse DSN: a path ending in .duckdb")
 		fs.StringVar(&f.group, "group", "", "consumer group name (default \"cdcsync\")")
 		fs.BoolVar(&f.once, "once", false, "drain every matched topic to its end as of start, apply, commit and exit")
+		fs.StringArrayVar(&f.reset, "reset-topic", nil, "read TOPIC again from the beginning if it was deleted and recreated since its offsets were stored (repeatable)")
 	}
 }
 
@@ -102,7 +104,7 @@ func runCmd() *cobra.Command {
 			}
 			log := newLogger(cfg.Log)
 			cfg.WarnReadableSecrets(log)
-			return run(cmd.Context(), cfg, f.once, log)
+			return run(cmd.Context(), cfg, runOptions{once: f.once, resetTopics: f.reset}, log)
 		},
 	}
 	f.register(cmd.Flags(), true)
@@ -129,6 +131,12 @@ func redactAttr(_ []string, a slog.Attr) slog.Attr {
 		a.Value = slog.AnyValue(redact.KnownError(v))
 	}
 	return a
+}
+
+// runOptions are the run's flags that are not configuration.
+type runOptions struct {
+	once        bool
+	resetTopics []string
 }
 
 // pipelineConfig derives the pipeline's settings from the configuration.
@@ -173,7 +181,17 @@ func pipelineConfig(cfg config.Config, once bool) (pipeline.Config, error) {
 		FetchMaxBytes:   int32(min(int64(cfg.Kafka.FetchMaxBytes), 1<<30)),
 		SessionTimeout:  time.Duration(cfg.Kafka.SessionTimeout),
 		InstanceID:      instanceID(cfg),
+		KafkaTimeout:    time.Duration(cfg.Kafka.UnreachableTimeout),
 	}, nil
+}
+
+// runError is the error a failed run records: its first line, bounded.
+func runError(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	if len(s) > 2000 {
+		s = s[:2000] + "…"
+	}
+	return s
 }
 
 // peakRSSMiB reads the process's peak resident memory (VmHWM) in MiB, or
@@ -209,12 +227,14 @@ func instanceID(cfg config.Config) string {
 	return "cdcsync-" + hex.EncodeToString(sum[:6])
 }
 
-func run(ctx context.Context, cfg config.Config, once bool, log *slog.Logger) error {
+func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger) error {
+	once := ro.once
 	pcfg, err := pipelineConfig(cfg, once)
 	if err != nil {
 		return err
 	}
-	if err := pipeline.Ping(ctx, pcfg.Kafka); err != nil {
+	pcfg.ResetTopics = ro.resetTopics
+	if err := pipeline.Ping(ctx, pcfg.Kafka, pcfg.KafkaTimeout, log); err != nil {
 		return err
 	}
 	wh, err := target.Open(ctx, cfg.Target, warehouse.Options{
@@ -251,13 +271,14 @@ func run(ctx context.Context, cfg config.Config, once bool, log *slog.Logger) er
 	start := time.Now()
 	sum, runErr := pipeline.New(pcfg, wh, log, met).Run(ctx)
 	runRow.FinishedAt, runRow.Events, runRow.Batches, runRow.Status = time.Now(), sum.Events, sum.Batches, "ok"
-	if runErr != nil {
-		runRow.Status, runRow.Error = "failed", redact.Known(runErr.Error())
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		runRow.Status, runRow.Error = "failed", redact.Known(runError(runErr))
 	}
+	// On a context of its own: the run's may be what ended it.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := wh.RecordRun(rctx, runRow); err != nil && runErr == nil {
-		log.Warn("could not record the run", "err", err)
+	if err := wh.RecordRun(rctx, runRow); err != nil {
+		log.Error("could not record the end of the run in "+warehouse.RunsTable, "run_id", runRow.ID, "status", runRow.Status, "err", err)
 	}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return runErr

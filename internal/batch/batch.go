@@ -299,20 +299,22 @@ type Batch struct {
 	Skipped int
 	Opened  time.Time
 
-	byName map[string]*Table
+	byTopic map[string]*Table
 }
 
 // New returns an empty batch.
 func New() *Batch {
-	return &Batch{Next: map[TopicPartition]int64{}, byName: map[string]*Table{}}
+	return &Batch{Next: map[TopicPartition]int64{}, byTopic: map[string]*Table{}}
 }
 
-// Table returns the table of that name, created on first use.
+// Table returns the table a topic maps to, created on first use. Tables
+// are kept per topic: two topics mapping to one name stay apart, so the
+// warehouse sees, and refuses, the collision instead of merging their keys.
 func (b *Batch) Table(name, topic string) *Table {
-	t, ok := b.byName[name]
+	t, ok := b.byTopic[topic]
 	if !ok {
 		t = &Table{Name: name, Topic: topic}
-		b.byName[name] = t
+		b.byTopic[topic] = t
 		b.Tables = append(b.Tables, t)
 	}
 	return t

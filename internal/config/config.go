@@ -85,8 +85,12 @@ type Kafka struct {
 	// the session timeout. Defaults to an id derived from the DuckDB file
 	// (one file, one writer); empty for server warehouses.
 	InstanceID string `yaml:"instance_id"`
-	TLS        TLS    `yaml:"tls"`
-	SASL       SASL   `yaml:"sasl"`
+	// UnreachableTimeout is how long cdcsync waits for brokers that do not
+	// answer before it stops with an error: at start in both modes, and
+	// while --once reads. Continuous mode, once started, keeps waiting.
+	UnreachableTimeout Duration `yaml:"unreachable_timeout"`
+	TLS                TLS      `yaml:"tls"`
+	SASL               SASL     `yaml:"sasl"`
 }
 
 // TLS configures encryption to the brokers.
@@ -139,6 +143,7 @@ const (
 	DefaultRefresh   = 10 * time.Second
 	DefaultFetchMax  = 16 << 20
 	DefaultSession   = 30 * time.Second
+	DefaultKafkaWait = time.Minute
 )
 
 // Default returns a configuration with every default filled.
@@ -149,7 +154,8 @@ func Default() Config {
 		Batch:   Batch{MaxEvents: DefaultMaxEvents, MaxBytes: DefaultMaxBytes, Interval: Duration(DefaultInterval)},
 		Landing: Landing{Enabled: &on},
 		Kafka: Kafka{ClientID: "cdcsync", MetadataRefresh: Duration(DefaultRefresh),
-			FetchMaxBytes: DefaultFetchMax, SessionTimeout: Duration(DefaultSession)},
+			FetchMaxBytes: DefaultFetchMax, SessionTimeout: Duration(DefaultSession),
+			UnreachableTimeout: Duration(DefaultKafkaWait)},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }
@@ -245,6 +251,9 @@ func (c *Config) Validate() error {
 	if c.Kafka.SessionTimeout < Duration(time.Second) {
 		bad("kafka.session_timeout", "must be at least 1s")
 	}
+	if c.Kafka.UnreachableTimeout < Duration(time.Second) {
+		bad("kafka.unreachable_timeout", "must be at least 1s")
+	}
 	if c.Kafka.FetchMaxBytes < 1024 {
 		bad("kafka.fetch_max_bytes", "must be at least 1KiB")
 	}
@@ -266,7 +275,7 @@ func (c *Config) Validate() error {
 		if name == "" {
 			bad("tables", "a table needs a name")
 		}
-		if strings.HasPrefix(name, "_cdc_") {
+		if strings.HasPrefix(strings.ToLower(name), "_cdc_") {
 			bad("tables."+name, "names starting with _cdc_ are reserved for cdcsync's own tables")
 		}
 		if t.Topic != "" {

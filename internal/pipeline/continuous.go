@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -26,6 +27,14 @@ const progressEvery = time.Minute
 // runContinuous consumes as a member of the consumer group until ctx is
 // done, then commits the batch in flight and leaves the group.
 func (p *Pipeline) runContinuous(ctx context.Context) error {
+	// A client of its own for the assignment callback's metadata requests,
+	// ready before the group client joins.
+	meta, err := kgo.NewClient(p.clientOpts()...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer meta.Close()
+	p.adm = kadm.NewClient(meta)
 	opts := []kgo.Opt{
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topics.String()),
@@ -57,9 +66,10 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 		cl.AllowRebalance() // leaving the group waits for rebalances to be allowed
 		cl.Close()
 	}()
-	if err := ping(ctx, cl); err != nil {
+	if err := ping(ctx, cl, p.cfg.kafkaTimeout(), p.log); err != nil {
 		return err
 	}
+
 	p.log.Info("consuming", "group", p.cfg.Group, "topics", p.cfg.Topics.String())
 
 	a := p.startApplier(ctx)
@@ -67,9 +77,17 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 	b := batch.New()
 	lastReport := time.Now()
 	for ctx.Err() == nil {
+		if err := p.fatalErr(); err != nil {
+			return err
+		}
 		if time.Since(lastReport) >= progressEvery {
 			p.report(time.Since(lastReport))
 			lastReport = time.Now()
+			// Continuous mode waits for the brokers as long as it takes
+			// (the client reconnects by itself), but says so.
+			if err := meta.Ping(ctx); err != nil && ctx.Err() == nil {
+				p.log.Warn("cannot reach Kafka brokers; waiting for them", "brokers", seeds(meta), "err", err)
+			}
 		}
 		wait := idlePoll
 		if !b.Empty() {
@@ -221,8 +239,25 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offsets map[string]map[int
 	for t := range offsets {
 		topics = append(topics, t)
 	}
+	details, err := p.adm.ListTopics(ctx, topics...)
+	if err == nil {
+		err = details.Error()
+	}
+	var highs kadm.ListedOffsets
+	if err == nil {
+		highs, err = p.adm.ListEndOffsets(ctx, topics...)
+	}
+	if err != nil {
+		p.log.Error("cannot describe the assigned topics; the group will retry", "err", err)
+		return nil, err
+	}
 	p.whMu.Lock()
 	stored, err := p.wh.Offsets(ctx, topics)
+	if err == nil {
+		if err = p.checkTopics(ctx, details, highs, topics, stored); errors.Is(err, ErrTopicRecreated) {
+			p.setFatal(err)
+		}
+	}
 	p.whMu.Unlock()
 	if err != nil {
 		p.log.Error("cannot read stored offsets; the group will retry", "err", err)
@@ -255,4 +290,19 @@ func (p *Pipeline) forget(_ context.Context, _ *kgo.Client, parts map[string][]i
 			delete(p.stored, batch.TopicPartition{Topic: topic, Partition: part})
 		}
 	}
+}
+
+// setFatal records an error found in a group callback; the loop returns it.
+func (p *Pipeline) setFatal(err error) {
+	p.fatalMu.Lock()
+	defer p.fatalMu.Unlock()
+	if p.fatal == nil {
+		p.fatal = err
+	}
+}
+
+func (p *Pipeline) fatalErr() error {
+	p.fatalMu.Lock()
+	defer p.fatalMu.Unlock()
+	return p.fatal
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -41,13 +42,16 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer meta.Close()
-	if err := ping(ctx, meta); err != nil {
+	if err := ping(ctx, meta, p.cfg.kafkaTimeout(), p.log); err != nil {
 		return err
 	}
 	adm := kadm.NewClient(meta)
-	_, topics, err := MatchTopics(ctx, adm, p.cfg.Topics)
+	// The brokers answered; what follows must not wait for them forever.
+	actx, cancel := context.WithTimeout(ctx, p.cfg.kafkaTimeout())
+	defer cancel()
+	details, topics, err := MatchTopics(actx, adm, p.cfg.Topics)
 	if err != nil {
-		return err
+		return kafkaErr(ctx, actx, err)
 	}
 	p.sumMu.Lock()
 	p.sum.Topics = topics
@@ -57,16 +61,23 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 		return nil
 	}
 	// The end of what read_committed consumers see: the last stable offset.
-	ends, err := adm.ListCommittedOffsets(ctx, topics...)
+	ends, err := adm.ListCommittedOffsets(actx, topics...)
 	if err != nil {
-		return fmt.Errorf("list end offsets: %w", err)
+		return kafkaErr(ctx, actx, fmt.Errorf("list end offsets: %w", err))
 	}
-	starts, err := adm.ListStartOffsets(ctx, topics...)
+	starts, err := adm.ListStartOffsets(actx, topics...)
 	if err != nil {
-		return fmt.Errorf("list start offsets: %w", err)
+		return kafkaErr(ctx, actx, fmt.Errorf("list start offsets: %w", err))
+	}
+	highs, err := adm.ListEndOffsets(actx, topics...)
+	if err != nil {
+		return kafkaErr(ctx, actx, fmt.Errorf("list end offsets: %w", err))
 	}
 	p.whMu.Lock()
 	stored, err := p.wh.Offsets(ctx, topics)
+	if err == nil {
+		err = p.checkTopics(ctx, details, highs, topics, stored)
+	}
 	p.whMu.Unlock()
 	if err != nil {
 		return err
@@ -117,6 +128,14 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	return nil
 }
 
+// kafkaErr names the timeout when a Kafka request ran out of it.
+func kafkaErr(ctx, actx context.Context, err error) error {
+	if actx.Err() != nil && ctx.Err() == nil {
+		return fmt.Errorf("kafka brokers did not answer in time (kafka.unreachable_timeout): %w", err)
+	}
+	return err
+}
+
 // drain consumes the assigned partitions until each reaches its end.
 func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Offset, remaining map[batch.TopicPartition]int64) error {
 	cl, err := kgo.NewClient(p.clientOpts(
@@ -131,13 +150,29 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 	a := p.startApplier(ctx)
 	defer a.close()
 	b := batch.New()
+	timeout := p.cfg.kafkaTimeout()
+	lastRecord, lastWarn := time.Now(), time.Now()
 	for len(remaining) > 0 {
-		fs := cl.PollRecords(ctx, p.cfg.MaxEvents-b.Events)
+		pctx, cancel := context.WithTimeout(ctx, min(timeout/4, 5*time.Second))
+		fs := cl.PollRecords(pctx, p.cfg.MaxEvents-b.Events)
+		cancel()
 		if ctx.Err() != nil {
 			break // stopped: finish the batches in flight below
 		}
 		if err := p.fetchErrors(fs); err != nil {
 			return err
+		}
+		if fs.NumRecords() > 0 {
+			lastRecord = time.Now()
+		} else if quiet := time.Since(lastRecord); quiet >= timeout {
+			// The records are there (up to the end offsets seen at start):
+			// the brokers stopped serving them.
+			return fmt.Errorf("no records from Kafka brokers %s for %s with %d partitions still to read (kafka.unreachable_timeout); are the brokers up?",
+				seeds(cl), timeout.Round(time.Second), len(remaining))
+		} else if time.Since(lastWarn) >= min(timeout/4, 10*time.Second) {
+			lastWarn = time.Now()
+			p.log.Warn("waiting for records from Kafka", "brokers", seeds(cl), "partitions_left", len(remaining),
+				"quiet_for", quiet.Round(time.Second), "gives_up_in", (timeout - quiet).Round(time.Second))
 		}
 		var recs []*kgo.Record
 		fs.EachRecord(func(r *kgo.Record) {

@@ -27,15 +27,18 @@ import (
 	"log/slog"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/failpoint"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
@@ -61,6 +64,24 @@ type Config struct {
 	// InstanceID makes the member static.
 	SessionTimeout time.Duration
 	InstanceID     string
+	// KafkaTimeout bounds how long the brokers may stay unreachable: at
+	// start in both modes, and while one-pass mode drains; continuous mode
+	// keeps retrying after start. Zero means DefaultKafkaTimeout.
+	KafkaTimeout time.Duration
+	// ResetTopics are topics allowed to restart from the beginning of
+	// their log when their stored offsets belong to an earlier topic of
+	// the same name (deleted and recreated).
+	ResetTopics []string
+}
+
+// DefaultKafkaTimeout is Config.KafkaTimeout's default.
+const DefaultKafkaTimeout = time.Minute
+
+func (c Config) kafkaTimeout() time.Duration {
+	if c.KafkaTimeout > 0 {
+		return c.KafkaTimeout
+	}
+	return DefaultKafkaTimeout
 }
 
 // Summary is what a run did.
@@ -90,6 +111,12 @@ type Pipeline struct {
 	// records holds each batch's records, for bisecting a batch the
 	// warehouse rejects (see flush).
 	records map[*batch.Batch][]*kgo.Record
+
+	// fatal is an error found in a group callback (a recreated topic)
+	// that stops continuous mode.
+	fatalMu sync.Mutex
+	fatal   error
+	adm     *kadm.Client // continuous mode: metadata for the assignment callback
 
 	// rebalanceWanted is set when the group wants to rebalance and the
 	// loop holds it back: the loop then commits and allows it.
@@ -170,24 +197,58 @@ func (p *Pipeline) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 	return append(opts, extra...)
 }
 
-// Ping checks that the brokers answer, so a wrong address fails fast with
-// a clear error instead of retrying forever.
-func Ping(ctx context.Context, opts []kgo.Opt) error {
+// Ping checks that the brokers answer, waiting for them at most timeout
+// and saying so, so that a wrong address or a cluster that is down fails
+// with a clear error instead of retrying forever.
+func Ping(ctx context.Context, opts []kgo.Opt, timeout time.Duration, log *slog.Logger) error {
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
-	return ping(ctx, cl)
+	return ping(ctx, cl, timeout, log)
 }
 
-func ping(ctx context.Context, cl *kgo.Client) error {
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := cl.Ping(pctx); err != nil {
-		return fmt.Errorf("cannot reach Kafka brokers: %w", err)
+func ping(ctx context.Context, cl *kgo.Client, timeout time.Duration, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	return nil
+	if timeout <= 0 {
+		timeout = DefaultKafkaTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	lastWarn := time.Now()
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, min(time.Until(deadline), 10*time.Second))
+		err := cl.Ping(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("cannot reach Kafka brokers %s for %s (kafka.unreachable_timeout): %w", seeds(cl), timeout, err)
+		}
+		if time.Since(lastWarn) >= 10*time.Second { // a brief outage is not worth a warning
+			lastWarn = time.Now()
+			log.Warn("waiting for Kafka brokers", "brokers", seeds(cl), "attempt", attempt, "gives_up_in", time.Until(deadline).Round(time.Second), "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(time.Second, time.Until(deadline))):
+		}
+	}
+}
+
+// seeds names the client's bootstrap brokers.
+func seeds(cl *kgo.Client) string {
+	if v, ok := cl.OptValue(kgo.SeedBrokers).([]string); ok {
+		return strings.Join(v, ",")
+	}
+	return "?"
 }
 
 // addRecords decodes records into the batch, in order. Large fetches are
@@ -328,23 +389,30 @@ func (p *Pipeline) full(b *batch.Batch) bool {
 // flush applies the batch, retrying transient warehouse errors, and moves
 // the stored offsets on. It returns warehouse.ErrFenced (wrapped) when
 // another consumer committed the batch's partitions meanwhile. A batch the
-// warehouse rejects is applied in parts, and the record at fault becomes a
-// dead letter.
+// warehouse rejects for a value (warehouse.IsRejected) is applied in
+// parts, and the record at fault becomes a dead letter; any other error is
+// returned, and stops the pipeline: it is never blamed on a record.
 func (p *Pipeline) flush(ctx context.Context, b *batch.Batch) error {
 	p.mu.Lock()
 	recs := p.records[b]
 	delete(p.records, b)
 	p.mu.Unlock()
 	err := p.apply(ctx, b)
-	if err == nil || warehouse.IsTransient(err) || errors.Is(err, warehouse.ErrFenced) || ctx.Err() != nil || len(recs) == 0 {
+	if err == nil || !isolable(ctx, err) || len(recs) == 0 {
 		return err
 	}
-	// The warehouse rejected the batch (a value it cannot take that the
-	// decoder let through, say). Nothing may be stuck behind one record:
-	// apply the batch in halves, down to the record at fault, which goes to
-	// the dead-letter table with the warehouse's reason.
-	p.log.Warn("the warehouse rejected a batch; applying it in parts to isolate the record at fault", "events", b.Events, "err", err)
+	// The warehouse refused a value the decoder let through. Nothing may
+	// be stuck behind one record: apply the batch in halves, down to the
+	// record at fault, which goes to the dead-letter table with the
+	// warehouse's reason.
+	p.log.Warn("the warehouse rejected a value; applying the batch in parts to isolate the record at fault", "events", b.Events, "err", err)
 	return p.bisect(ctx, newAssembler(p.cfg.Decoder, 1), recs, err)
+}
+
+// isolable reports whether an apply error may be blamed on one record of
+// the batch: only the warehouse refusing a value may.
+func isolable(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && warehouse.IsRejected(err) && !warehouse.IsTransient(err) && !errors.Is(err, warehouse.ErrFenced)
 }
 
 // drop forgets a batch that will not be applied (its records follow a
@@ -355,8 +423,11 @@ func (p *Pipeline) drop(b *batch.Batch) {
 	p.mu.Unlock()
 }
 
-// bisect applies recs in halves; a single record the warehouse rejects
-// becomes a dead letter with the reason.
+// bisect applies recs in halves; a single record the warehouse rejects on
+// its own becomes a dead letter with the reason — and the dead letter's
+// own commit, with the record's offset, shows the warehouse works without
+// it. A part failing for any other reason stops the bisection with that
+// error.
 func (p *Pipeline) bisect(ctx context.Context, asm *assembler, recs []*kgo.Record, cause error) error {
 	if len(recs) == 1 {
 		r := recs[0]
@@ -374,7 +445,7 @@ func (p *Pipeline) bisect(ctx context.Context, asm *assembler, recs []*kgo.Recor
 		if err == nil {
 			continue
 		}
-		if warehouse.IsTransient(err) || errors.Is(err, warehouse.ErrFenced) || ctx.Err() != nil {
+		if !isolable(ctx, err) {
 			return err
 		}
 		if err := p.bisect(ctx, asm, part, err); err != nil {
@@ -424,6 +495,7 @@ func (p *Pipeline) apply(ctx context.Context, b *batch.Batch) error {
 		}
 		p.log.Warn("warehouse error, retrying the batch", "attempt", attempt, "backoff", backoff, "err", err)
 		p.met.retries.Inc()
+		failpoint.Hit("retry")
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

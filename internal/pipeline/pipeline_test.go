@@ -2,6 +2,8 @@ package pipeline_test
 
 import (
 	"context"
+	"database/sql"
+	"math/rand"
 	"fmt"
 	"log/slog"
 	"os"
@@ -196,5 +198,71 @@ func TestRejectedRecordIsIsolated(t *testing.T) {
 	// before the warehouse sees it, naming the column.
 	if rows != 39 || dead != 1 || !strings.Contains(reason, `column "name"`) || !strings.Contains(reason, "NUL") || sum.Events != 40 {
 		t.Fatalf("rows %d, dead letters %d (%q), events %d; want 39, 1 naming the column and NUL, 40", rows, dead, reason, sum.Events)
+	}
+}
+
+// TestRejectedValueInNewTableIsIsolated: a value only the warehouse can
+// refuse — a primary key too large for PostgreSQL's index (SQLSTATE 54000)
+// — in the first batch of a new table, with its landing table created in
+// that batch's transaction. The failed transaction takes the new landing
+// table with it; the parts must not believe it exists. Exactly the record
+// at fault is dead-lettered, with PostgreSQL's reason; every other lands.
+func TestRejectedValueInNewTableIsIsolated(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	const topic = "db.app.tags"
+	// Incompressible, so PostgreSQL cannot shrink it into the index.
+	rng := rand.New(rand.NewSource(5))
+	var sb strings.Builder
+	for sb.Len() < 12000 {
+		fmt.Fprintf(&sb, "%016x", rng.Uint64())
+	}
+	big := sb.String()
+	var events []workload.Event
+	for i := 1; i <= 40; i++ {
+		key := fmt.Sprintf("tag-%d", i)
+		if i == 23 {
+			key = big
+		}
+		events = append(events, workload.Event{Topic: topic, Partition: int32(i % 2),
+			Key:   []byte(fmt.Sprintf(`{"name":%q}`, key)),
+			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"name":%q,"n":%d},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, key, i, 100+i))})
+	}
+	c, err := kafkatest.Start(2, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := kafkatest.Produce(context.Background(), c.Addr(), events); err != nil {
+		t.Fatal(err)
+	}
+	wh, err := postgres.Open(context.Background(), dsn, warehouse.Options{Group: "reject", Landing: true,
+		Schema: fmt.Sprintf("rejectnew_%d", time.Now().UnixNano()%1_000_000_000)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	cfg := pipeline.Config{Topics: regexp.MustCompile(`^db\.app\..*$`), Group: "reject", Once: true,
+		MaxEvents: 1000, MaxBytes: 8 << 20, Interval: time.Second, Kafka: kafkatestOpts(c.Addr()),
+		MetadataRefresh: time.Second, FetchMaxBytes: 4 << 20}
+	sum, err := pipeline.New(cfg, wh, testLogger(t), nil).Run(context.Background())
+	if err != nil {
+		t.Fatalf("the pipeline stopped: %v", err)
+	}
+	schema := sqlapply.Quote(wh.Dialect().Schema())
+	var rows, landed, dead int
+	var reason sql.NullString
+	var offset sql.NullInt64
+	if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + schema + `.tags`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + schema + `._cdc_landing_tags`).Scan(&landed); err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.DB().QueryRow(`SELECT count(*), max(reason), max(kafka_offset) FROM `+schema+`._cdc_dead_letters`).Scan(&dead, &reason, &offset); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 39 || landed != 39 || dead != 1 || !strings.Contains(reason.String, "index row") || sum.Events != 40 {
+		t.Fatalf("rows %d, landed %d, dead letters %d (%q), events %d; want 39, 39, 1 with PostgreSQL's index-size reason, 40",
+			rows, landed, dead, reason.String, sum.Events)
 	}
 }

@@ -25,6 +25,21 @@ type Warehouse interface {
 	// given topics that has one. Consumption resumes there.
 	Offsets(ctx context.Context, topics []string) (map[batch.TopicPartition]int64, error)
 
+	// TopicIDs returns the Kafka topic ID stored with the offsets of each
+	// of topics that has stored offsets ("" for offsets stored without
+	// one). A different ID now means the topic was deleted and recreated:
+	// its stored offsets belong to the earlier topic.
+	TopicIDs(ctx context.Context, topics []string) (map[string]string, error)
+
+	// SetTopicIDs sets the topic IDs Apply stores with the offsets of
+	// these topics from now on.
+	SetTopicIDs(ids map[string]string)
+
+	// ResetTopic forgets the stored offsets of topic, and the truncate
+	// marks of the tables it feeds, so that it is read again from the
+	// start of its log. Target and landing tables keep their rows.
+	ResetTopic(ctx context.Context, topic string) error
+
 	// Apply applies a batch in one transaction: landing rows, target
 	// tables (truncates, then the last change per key: deletes and
 	// upserts), dead letters, and the partitions' next offsets. Either all
@@ -38,8 +53,20 @@ type Warehouse interface {
 	//
 	// Events the warehouse cannot apply (a schema change the table cannot
 	// take, a value that does not fit its column) become dead letters in
-	// the same transaction; they never fail the batch. Errors for which
-	// IsTransient is true may succeed when retried with the same batch.
+	// the same transaction; they never fail the batch.
+	//
+	// Any error rolls the whole batch back, and the warehouse's picture of
+	// its catalog with it: the next Apply starts from what the warehouse
+	// holds. Errors are of three kinds, and only one of them may ever be
+	// blamed on a record:
+	//   - IsTransient: the infrastructure failed (connection, I/O, disk
+	//     full, locks, serialization); the same batch may succeed when
+	//     retried.
+	//   - IsRejected: the warehouse refused a value of the batch (a data
+	//     exception). The caller may apply the batch in parts to find the
+	//     record at fault; a record is at fault only when it is rejected on
+	//     its own while the rest of the batch applies.
+	//   - anything else: cdcsync cannot go on safely; the caller stops.
 	//
 	// Apply may reorder and filter the batch's tables in place; the batch
 	// is not reused afterwards.
@@ -106,8 +133,25 @@ func IsTransient(err error) bool {
 	return errors.As(err, &t)
 }
 
-// Names of cdcsync's own tables and columns. One prefix for all of them, so
-// they never clash with source names.
+// RejectedError marks an error the warehouse raised for a value it refuses
+// to store (a data exception: an invalid character, a number out of range,
+// a constraint): one record of the batch may be at fault.
+type RejectedError struct{ Err error }
+
+func (e *RejectedError) Error() string { return e.Err.Error() }
+func (e *RejectedError) Unwrap() error { return e.Err }
+
+// IsRejected reports whether err is the warehouse refusing a value, the only
+// kind of error a record can be blamed for.
+func IsRejected(err error) bool {
+	var r *RejectedError
+	return errors.As(err, &r)
+}
+
+// Names of cdcsync's own tables and columns. One prefix for all of them.
+// Tables with the prefix are cdcsync's: no topic may map to one
+// (Identifiers.CheckTable). cdcsync's columns are the exact names below;
+// a source column with one of them lands renamed (Identifiers.Column).
 const (
 	Prefix           = "_cdc_"
 	OffsetsTable     = Prefix + "offsets"
@@ -123,7 +167,15 @@ const (
 	ColSourceTs      = Prefix + "source_ts"
 	ColRefreshedAt   = Prefix + "refreshed_at"
 	ColUnchanged     = Prefix + "unchanged" // staging only
+	ColOldKeyPrefix  = Prefix + "old_"      // staging only: a key column's value before a key change
+
+	// SourceColumnPrefix is put before a source column named like one of
+	// cdcsync's columns.
+	SourceColumnPrefix = "src"
 )
+
+// MetaColumns are cdcsync's columns on every target table.
+var MetaColumns = []string{ColOp, ColPosition, ColPartition, ColOffset, ColSourceTs, ColRefreshedAt}
 
 // LandingTable is the landing table of a target table.
 func LandingTable(table string) string { return LandingPrefix + table }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -72,6 +73,12 @@ func (Dialect) Name() string { return "DuckDB" }
 
 // Schema is DuckDB's default schema.
 func (Dialect) Schema() string { return "main" }
+
+// Identifiers: DuckDB keeps names of any length and their case, but
+// compares them case-insensitively, quoted or not.
+func (Dialect) Identifiers() warehouse.Identifiers {
+	return warehouse.Identifiers{Warehouse: "DuckDB", CaseInsensitive: true}
+}
 
 // SQLType renders a type.
 func (Dialect) SQLType(t change.Type) string { return sqlType(t) }
@@ -143,8 +150,51 @@ func (Dialect) AlterColumn(table string, c warehouse.Column) (string, bool) {
 	return "ALTER TABLE " + table + " ALTER COLUMN " + sqlapply.Quote(c.Name) + " SET DATA TYPE " + c.SQL, true
 }
 
-// Transient: an embedded database has no connection to lose.
-func (Dialect) Transient(error) bool { return false }
+// Transient reports the file system failing under DuckDB — disk full, a
+// read-only or unwritable directory, an I/O error — and transaction
+// conflicts: DuckDB rolls the transaction back and stays usable, so the
+// batch is retried until the fault clears. A database DuckDB invalidated
+// after a fatal error is not transient: the process must stop.
+func (Dialect) Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errorIs(err, duckdb.ErrorTypeFatal) {
+		return false
+	}
+	if errorIs(err, duckdb.ErrorTypeIO, duckdb.ErrorTypePermission, duckdb.ErrorTypeInterrupt) {
+		return true
+	}
+	s := err.Error()
+	for _, m := range []string{"IO Error", "No space left on device", "Read-only file system", "Permission denied", "Failed to commit", "Conflict on"} {
+		if strings.Contains(s, m) {
+			return !strings.Contains(s, "database has been invalidated")
+		}
+	}
+	return false
+}
+
+// Rejected reports DuckDB refusing a value: a conversion, invalid input,
+// a value out of range, a constraint.
+func (Dialect) Rejected(err error) bool {
+	return errorIs(err, duckdb.ErrorTypeConversion, duckdb.ErrorTypeInvalidInput, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeConstraint)
+}
+
+// Unsupported reports DuckDB refusing a schema change (the type of a
+// primary-key column cannot change).
+func (Dialect) Unsupported(err error) bool {
+	return errorIs(err, duckdb.ErrorTypeNotImplemented, duckdb.ErrorTypeDependency) ||
+		(errorIs(err, duckdb.ErrorTypeBinder) && strings.Contains(err.Error(), "Cannot change the type"))
+}
+
+// errorIs reports whether err is a DuckDB error of one of the types.
+func errorIs(err error, types ...duckdb.ErrorType) bool {
+	var de *duckdb.Error
+	if !errors.As(err, &de) {
+		return false
+	}
+	return slices.Contains(types, de.Type)
+}
 
 // Bind converts a value for the appender.
 func (Dialect) Bind(v any, t change.Type, sqlType string) (any, error) { return bind(v, t, sqlType) }

@@ -58,7 +58,7 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 		db.Close()
 		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), cause(err))
 	}
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlapply.Quote(schema)); err != nil {
+	if err := createSchema(ctx, db, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("target %s: create schema %s: %w", redact.DSN(dsn), schema, cause(err))
 	}
@@ -103,13 +103,46 @@ type Dialect struct {
 var (
 	_ sqlapply.Dialect       = (*Dialect)(nil)
 	_ sqlapply.SchemaEliding = (*Dialect)(nil)
+	_ sqlapply.DDLLocker     = (*Dialect)(nil)
 )
+
+// createSchema creates the schema under the DDL lock: CREATE SCHEMA IF NOT
+// EXISTS fails in one of two sessions running it at once.
+func createSchema(ctx context.Context, db *sql.DB, schema string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	if _, err := tx.ExecContext(ctx, ddlLock(schema)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlapply.Quote(schema)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// ddlLock takes the transaction-scoped advisory lock that serializes
+// cdcsync's DDL in one schema across sessions.
+func ddlLock(schema string) string {
+	return "SELECT pg_advisory_xact_lock(hashtext(" + sqlapply.Literal("cdcsync ddl "+schema) + "))"
+}
+
+// DDLLock implements sqlapply.DDLLocker.
+func (d *Dialect) DDLLock() string { return ddlLock(d.schema) }
 
 // Name names the warehouse.
 func (d *Dialect) Name() string { return "PostgreSQL" }
 
 // Schema is the target schema.
 func (d *Dialect) Schema() string { return d.schema }
+
+// Identifiers: quoted names keep their case and are compared exactly;
+// names over 63 bytes (NAMEDATALEN-1) would be silently truncated.
+func (d *Dialect) Identifiers() warehouse.Identifiers {
+	return warehouse.Identifiers{Warehouse: "PostgreSQL", MaxBytes: 63}
+}
 
 // BytesLiteral renders a string as a bytea literal (PostgreSQL keeps
 // landing schemas once: see sqlapply.SchemaEliding).
@@ -222,12 +255,15 @@ func Transient(err error) bool {
 	if errors.As(err, &pe) {
 		switch {
 		case strings.HasPrefix(pe.Code, "08"), // connection exception
-			pe.Code == "40001", // serialization_failure
-			pe.Code == "40P01", // deadlock_detected
-			pe.Code == "57P01", // admin_shutdown
-			pe.Code == "57P02", // crash_shutdown
-			pe.Code == "57P03", // cannot_connect_now
-			pe.Code == "53300": // too_many_connections
+			pe.Code == "40001",               // serialization_failure
+			pe.Code == "40P01",               // deadlock_detected
+			pe.Code == "57P01",               // admin_shutdown
+			pe.Code == "57P02",               // crash_shutdown
+			pe.Code == "57P03",               // cannot_connect_now
+			pe.Code == "57014",               // query_canceled (statement_timeout)
+			pe.Code == "55P03",               // lock_not_available (lock_timeout)
+			strings.HasPrefix(pe.Code, "53"), // insufficient resources: disk full, out of memory, too many connections
+			strings.HasPrefix(pe.Code, "58"): // system error: I/O
 			return true
 		}
 		return false
@@ -244,6 +280,38 @@ func Transient(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "conn closed") || strings.Contains(s, "connection reset") ||
 		strings.Contains(s, "broken pipe") || strings.Contains(s, "driver: bad connection")
+}
+
+// Rejected reports PostgreSQL refusing a value: a data exception (class
+// 22: invalid text, out of range, bad datetime), an integrity constraint
+// (class 23) or a program limit (class 54: a key too large to index).
+func (d *Dialect) Rejected(err error) bool { return Rejected(err) }
+
+// Rejected is Dialect.Rejected, shared with the Redshift dialect.
+func Rejected(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23") || strings.HasPrefix(pe.Code, "54")
+}
+
+// Unsupported reports PostgreSQL refusing a schema change: a feature it
+// does not support (0A000), a type it cannot convert (42804), a
+// definition it refuses (42P16) or a dependent object (2BP01).
+func (d *Dialect) Unsupported(err error) bool { return Unsupported(err) }
+
+// Unsupported is Dialect.Unsupported, shared with the Redshift dialect.
+func Unsupported(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "0A000", "42804", "42P16", "2BP01":
+		return true
+	}
+	return false
 }
 
 var (

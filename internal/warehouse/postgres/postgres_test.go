@@ -3,9 +3,11 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
@@ -25,4 +27,54 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { wh.Close() })
 		return wh
 	})
+}
+
+// TestConcurrentStartsOnFreshSchema: processes starting at once on a fresh
+// schema create it and cdcsync's tables concurrently, then create the same
+// new target table. CREATE … IF NOT EXISTS alone races in PostgreSQL
+// (duplicate key value violates unique constraint "pg_type_typname_nsp_index");
+// under the DDL lock every start succeeds.
+func TestConcurrentStartsOnFreshSchema(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	schema := fmt.Sprintf("race_%d", time.Now().UnixNano()%1_000_000_000)
+	const n = 8
+	whs := make([]*sqlapply.Warehouse, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			whs[i], errs[i] = postgres.Open(context.Background(), dsn, warehouse.Options{Group: "race", Landing: true, Schema: schema}, nil)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		t.Cleanup(func() { whs[i].Close() })
+	}
+	// Every process creates the same new table (and its landing table),
+	// each from its own partition.
+	batches := make([]*batch.Batch, n)
+	for i := range n {
+		batches[i] = warehousetest.PersonBatch(int32(i), 0, int64(i))
+	}
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = whs[i].Apply(context.Background(), batches[i], nil)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("apply %d: %v", i, err)
+		}
+	}
+	var rows int
+	if err := whs[0].DB().QueryRow(`SELECT count(*) FROM ` + sqlapply.Quote(schema) + `.people`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != n {
+		t.Fatalf("%d rows, want %d", rows, n)
+	}
 }

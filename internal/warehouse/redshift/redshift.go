@@ -248,6 +248,17 @@ func (d *Dialect) Name() string {
 // Schema is the target schema.
 func (d *Dialect) Schema() string { return d.schema }
 
+// Identifiers: Redshift lowercases names (quoted too, unless
+// enable_case_sensitive_identifier is set) and takes at most 127 bytes.
+// Compatibility mode lowercases too, within PostgreSQL's 63 bytes.
+func (d *Dialect) Identifiers() warehouse.Identifiers {
+	ids := warehouse.Identifiers{Warehouse: "Redshift", MaxBytes: 127, CaseInsensitive: true, Lowercase: true}
+	if d.compat {
+		ids.MaxBytes = 63
+	}
+	return ids
+}
+
 // Now is the transaction's start time (SYSDATE in Redshift).
 func (d *Dialect) Now() string {
 	if d.compat {
@@ -607,6 +618,15 @@ func valueSize(v any) int {
 func (d *Dialect) Transient(err error) bool {
 	return postgres.Transient(err) || (err != nil && strings.Contains(err.Error(), "Serializable isolation violation"))
 }
+
+// Rejected reports Redshift refusing a value; its SQLSTATEs follow
+// PostgreSQL's.
+func (d *Dialect) Rejected(err error) bool { return postgres.Rejected(err) }
+
+// Unsupported reports Redshift refusing a schema change, as PostgreSQL's
+// SQLSTATEs say it (a distribution or sort key column cannot be dropped:
+// 0A000).
+func (d *Dialect) Unsupported(err error) bool { return postgres.Unsupported(err) }
 
 // NewDialect returns the dialect for a schema (for tests and tools).
 func NewDialect(schema string) *Dialect { return &Dialect{schema: schema} }

@@ -56,18 +56,43 @@ type Dialect interface {
 	// BulkLoad appends rows (values from Bind) to a staging table inside the
 	// open transaction.
 	BulkLoad(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error
-	// Transient reports whether an error is worth retrying (connection
-	// lost, serialization failure, server restart).
+	// Transient reports whether an error is the infrastructure failing in
+	// a way worth retrying with the same batch: connection lost, server
+	// restart, serialization failure or deadlock, lock timeout, disk full,
+	// I/O error.
 	Transient(err error) bool
+	// Rejected reports whether an error is the warehouse refusing a value
+	// (a data exception: invalid text, a number or date out of range, a
+	// constraint). Only such an error may be blamed on a record; every
+	// other non-transient error stops the pipeline.
+	Rejected(err error) bool
+	// Unsupported reports whether an error is the warehouse refusing a
+	// schema change it cannot make (a type change of a key column, say):
+	// the events needing it become dead letters.
+	Unsupported(err error) bool
 	// EpochMicros is the expression of a timestamp column as microseconds
 	// since the epoch (for comparisons in tests and verification).
 	EpochMicros(expr string) string
+	// Identifiers says how the warehouse treats identifiers: their length
+	// limit and whether it folds case. Every table and column name cdcsync
+	// writes goes through it.
+	Identifiers() warehouse.Identifiers
 }
 
 // TableOptioner is implemented by dialects that append options to CREATE
 // TABLE of target and landing tables (Redshift: DISTKEY, SORTKEY).
 type TableOptioner interface {
 	TableOptions(key []string) string
+}
+
+// DDLLocker is implemented by dialects that serialize cdcsync's DDL across
+// sessions (PostgreSQL: a transaction-scoped advisory lock), because
+// CREATE … IF NOT EXISTS is not safe against a concurrent session creating
+// the same table. DDLLock returns the statement taking the lock inside the
+// open transaction; the lock is released when it ends. Dialects without it
+// retry a DDL collision instead.
+type DDLLocker interface {
+	DDLLock() string
 }
 
 // ColumnOptioner is implemented by dialects that append options to column

@@ -12,8 +12,11 @@ import (
 // Dump reads a table's columns as canonical text: timestamps as
 // microseconds since the epoch, everything else as the warehouse's text
 // cast, NULL as nil. A column the table does not have reads as NULL (no
-// applied event ever carried it). Tests compare warehouse contents with it.
+// applied event ever carried it). Table and column names are the source's,
+// mapped as Apply maps them. Tests compare warehouse contents with it.
 func (w *Warehouse) Dump(ctx context.Context, table string, cols []string, timestamps map[string]bool) ([][]*string, error) {
+	ids := w.d.Identifiers()
+	table = ids.Table(table)
 	conn, err := w.db.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -23,19 +26,20 @@ func (w *Warehouse) Dump(ctx context.Context, table string, cols []string, times
 	if err != nil {
 		return nil, err
 	}
-	exists := map[string]bool{}
+	exists := map[string]string{}
 	for _, c := range have {
-		exists[c.Name] = true
+		exists[ids.Fold(c.Name)] = c.Name
 	}
 	text := w.d.SQLType(change.String)
 	sel := make([]string, len(cols))
 	for i, c := range cols {
-		if !exists[c] {
+		name, ok := exists[ids.Fold(ids.Column(c))]
+		if !ok {
 			sel[i] = "CAST(NULL AS " + text + ")"
 		} else if timestamps[c] {
-			sel[i] = "CAST(" + w.d.EpochMicros(Quote(c)) + " AS " + text + ")"
+			sel[i] = "CAST(" + w.d.EpochMicros(Quote(name)) + " AS " + text + ")"
 		} else {
-			sel[i] = "CAST(" + Quote(c) + " AS " + text + ")"
+			sel[i] = "CAST(" + Quote(name) + " AS " + text + ")"
 		}
 	}
 	rows, err := w.db.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+w.qualify(table))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/failpoint"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
@@ -58,9 +59,9 @@ var landingColumns = []struct {
 // table itself, or, where schemas are elided, the table under its view.
 func (w *Warehouse) landingStore(table string) string {
 	if _, ok := w.d.(SchemaEliding); ok {
-		return warehouse.LandingTable(table) + "_raw"
+		return w.d.Identifiers().LandingStore(table)
 	}
-	return warehouse.LandingTable(table)
+	return w.d.Identifiers().Landing(table)
 }
 
 func (w *Warehouse) createSchemasTable(ctx context.Context) error {
@@ -90,6 +91,10 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 		opts = o.TableOptions(nil)
 	}
 	store := w.qualify(w.landingStore(t.name))
+	if err := w.lockDDL(ctx); err != nil { // in the batch's transaction
+		return err
+	}
+	failpoint.Hit("ddl")
 	if _, err := w.exec(ctx, "CREATE TABLE IF NOT EXISTS "+store+" ("+strings.Join(defs, ", ")+")"+opts); err != nil {
 		return fmt.Errorf("create landing table: %w", err)
 	}
@@ -110,7 +115,7 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 				" || " + payload + " || " + el.BytesLiteral(`}`) + " END AS kafka_value"
 		}
 	}
-	view := "CREATE OR REPLACE VIEW " + w.qualify(warehouse.LandingTable(t.name)) + " AS SELECT " + strings.Join(sel, ", ") +
+	view := "CREATE OR REPLACE VIEW " + w.qualify(w.d.Identifiers().Landing(t.name)) + " AS SELECT " + strings.Join(sel, ", ") +
 		" FROM " + store + " AS r LEFT JOIN " + w.qualify(schemasTable) + " AS s ON s.schema_id = r." + Quote(colSchemaID)
 	if _, err := w.exec(ctx, view); err != nil {
 		return fmt.Errorf("create landing view: %w", err)
@@ -122,6 +127,7 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error {
 	_, elide := w.d.(SchemaEliding)
 	_, keepsPayload := w.d.(PayloadKeeping)
+	failpoint.Hit("landing")
 	if !t.landing {
 		if err := w.createLanding(ctx, t); err != nil {
 			return err

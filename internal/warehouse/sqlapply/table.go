@@ -19,12 +19,15 @@ import (
 
 // table is the catalog's view of one target table.
 type table struct {
-	name    string
-	topic   string
+	name    string // the warehouse's identifier (Identifiers.Table of source)
+	source  string // the name the topic maps to
+	topic   string // the topic that owns the table
+	ids     warehouse.Identifiers
 	exists  bool
 	cols    []warehouse.Column
 	key     []string
-	byName  map[string]int
+	byName  map[string]int // column index by catalog name
+	byFold  map[string]int // column index by folded name, for source names
 	mark    *batch.Mark
 	landing bool // the landing table exists
 	staged  bool // the staging table matches cols on the current connection
@@ -59,16 +62,125 @@ var metaColumns = []struct {
 // unchanged, position, partition, offset, source ts.
 const nStagingMeta = 6
 
-func (w *Warehouse) table(ctx context.Context, name, topic string) (*table, error) {
-	if t, ok := w.tables[name]; ok {
+// table returns the target table a topic's source table maps to, checking
+// the mapping first: the name must not be cdcsync's, and no other topic may
+// own a table the warehouse takes for the same (case folding, identifier
+// limits, two databases with one table name). The owner is recorded in
+// the tables table the first time, so the check holds across restarts and
+// for topics discovered later. A violation is a *warehouse.NameError.
+func (w *Warehouse) table(ctx context.Context, source, topic string) (*table, error) {
+	ids := w.d.Identifiers()
+	if err := ids.CheckTable(topic, source); err != nil {
+		return nil, err
+	}
+	name := ids.Table(source)
+	key := ids.Fold(name)
+	if t, ok := w.tables[key]; ok {
+		if t.topic != topic {
+			return nil, w.collision(t.topic, t.name, topic, name)
+		}
 		return t, nil
 	}
-	t := &table{name: name, topic: topic, byName: map[string]int{}, plans: map[*change.Schema]*plan{}}
+	owner, ownedName, err := w.claim(ctx, name, topic)
+	if err != nil {
+		return nil, fmt.Errorf("record the owner of table %s: %w", name, err)
+	}
+	if owner != topic {
+		return nil, w.collision(owner, ownedName, topic, name)
+	}
+	t := &table{name: name, source: source, topic: topic, ids: ids, byName: map[string]int{}, byFold: map[string]int{},
+		plans: map[*change.Schema]*plan{}}
 	if err := w.loadTable(ctx, t); err != nil {
 		return nil, fmt.Errorf("read the catalog of %s: %w", name, err)
 	}
-	w.tables[name] = t
+	if name != source {
+		w.log.Info("table renamed to fit the warehouse's identifiers", "topic", topic, "source_table", source,
+			"table", name, "max_bytes", ids.MaxBytes)
+	}
+	w.tables[key] = t
 	return t, nil
+}
+
+// collision is the error for a topic whose table another topic owns.
+func (w *Warehouse) collision(owner, ownedName, topic, name string) error {
+	ids := w.d.Identifiers()
+	reason := "the same table name"
+	switch {
+	case ownedName == name:
+	case ids.Fold(ownedName) == ids.Fold(name):
+		reason = ids.Warehouse + " compares table names case-insensitively"
+	default:
+		reason = fmt.Sprintf("names cut to %s's %d-byte identifiers", ids.Warehouse, ids.MaxBytes)
+	}
+	return &warehouse.NameError{Topic: topic, Table: ownedName, Owner: owner, Reason: reason}
+}
+
+// addTablesColumns adds the tables table's columns that came after its
+// first version: landing_table, the landing table's name as the
+// warehouse's identifiers made it.
+func (w *Warehouse) addTablesColumns(ctx context.Context) error {
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return err
+	}
+	cols, err := w.d.Columns(ctx, conn, warehouse.TablesTable)
+	if err != nil {
+		return w.classify(oneLine(err))
+	}
+	for _, c := range cols {
+		if c.Name == "landing_table" {
+			return nil
+		}
+	}
+	_, err = w.exec(ctx, w.d.AddColumn(w.qualify(warehouse.TablesTable), warehouse.Column{Name: "landing_table", Type: change.String, SQL: w.d.SQLType(change.String)}))
+	return err
+}
+
+// claim returns the topic that owns a table, and the table's name as
+// recorded, comparing names as the warehouse does; a table no topic owns
+// yet is recorded as topic's. The claim is made outside the batch's
+// transaction: it only reserves the name.
+func (w *Warehouse) claim(ctx context.Context, name, topic string) (owner, ownedName string, err error) {
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	ids := w.d.Identifiers()
+	rows, err := conn.QueryContext(ctx, `SELECT table_name, topic FROM `+w.qualify(warehouse.TablesTable))
+	if err != nil {
+		return "", "", w.classify(oneLine(err))
+	}
+	found := false
+	for rows.Next() {
+		var tn string
+		var tp sql.NullString
+		if err := rows.Scan(&tn, &tp); err != nil {
+			rows.Close()
+			return "", "", w.classify(oneLine(err))
+		}
+		if ids.Fold(tn) == ids.Fold(name) && (!found || tp.String != "") {
+			found, owner, ownedName = true, tp.String, tn
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return "", "", w.classify(oneLine(err))
+	}
+	if err := rows.Err(); err != nil {
+		return "", "", w.classify(oneLine(err))
+	}
+	switch {
+	case found && owner != "":
+		return owner, ownedName, nil
+	case found:
+		_, err = w.exec(ctx, `UPDATE `+w.qualify(warehouse.TablesTable)+` SET topic = $1 WHERE table_name = $2`, topic, ownedName)
+	default:
+		_, err = w.exec(ctx, `INSERT INTO `+w.qualify(warehouse.TablesTable)+` (table_name, topic, created_at, landing_table) VALUES ($1, $2, `+w.d.Now()+`, $3)`,
+			name, topic, ids.Landing(name))
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return topic, name, nil
 }
 
 // loadTable reads a table's catalog entry. It changes t only when every
@@ -83,13 +195,16 @@ func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 	if err != nil {
 		return w.classify(oneLine(err))
 	}
+	// cdcsync's columns are an exact set: every other column, whatever
+	// its name, is a source column.
 	var cols []warehouse.Column
-	byName := map[string]int{}
+	byName, byFold := map[string]int{}, map[string]int{}
 	for _, c := range all {
-		if strings.HasPrefix(c.Name, warehouse.Prefix) {
+		if t.ids.IsMetaColumn(c.Name) {
 			continue
 		}
 		byName[c.Name] = len(cols)
+		byFold[t.ids.Fold(c.Name)] = len(cols)
 		cols = append(cols, c)
 	}
 	var key []string
@@ -112,10 +227,10 @@ func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 	}
 	var n int
 	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`,
-		w.d.Schema(), warehouse.LandingTable(t.name)).Scan(&n); err != nil {
+		w.d.Schema(), t.ids.Landing(t.name)).Scan(&n); err != nil {
 		return w.classify(oneLine(err))
 	}
-	t.cols, t.key, t.byName, t.exists, t.staged = cols, key, byName, len(all) > 0, false
+	t.cols, t.key, t.byName, t.byFold, t.exists, t.staged = cols, key, byName, byFold, len(all) > 0, false
 	t.mark, t.landing = mark, n > 0
 	clear(t.plans)
 	return nil
@@ -168,6 +283,13 @@ func (w *Warehouse) evolve(ctx context.Context, wk *tableWork, dead *[]batch.Dea
 		}
 	}
 	wk.changes = kept
+	// A later schema's DDL reloads the catalog and forgets earlier plans:
+	// map every kept schema again (no DDL is left to do) for stage.
+	for _, c := range kept {
+		if _, err := w.planFor(ctx, t, c.Schema); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -178,16 +300,24 @@ func (w *Warehouse) planFor(ctx context.Context, t *table, s *change.Schema) (*p
 	if p, ok := t.plans[s]; ok {
 		return p, nil
 	}
-	ev := warehouse.Evolve(t.cols, t.key, s, w.d.SQLType)
+	ts, reason := t.targetSchema(s)
+	if reason != "" {
+		p := &plan{reason: reason}
+		t.plans[s] = p
+		return p, nil
+	}
+	ev := warehouse.Evolve(t.cols, t.key, ts, w.d.SQLType)
 	if ev.Incompatible != "" {
 		p := &plan{reason: ev.Incompatible}
 		t.plans[s] = p
 		return p, nil
 	}
 	if !ev.Empty() {
-		if err := w.applyEvolution(ctx, t, s, ev); err != nil {
-			var tr *warehouse.TransientError
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &tr) {
+		if err := w.applyEvolution(ctx, t, ts, ev); err != nil {
+			var refused *refusedChange
+			if !errors.As(err, &refused) && !warehouse.IsRejected(err) && !w.d.Unsupported(err) {
+				// The infrastructure or cdcsync failed, not the schema:
+				// retried or fatal, never the events' fault.
 				return nil, err
 			}
 			// The warehouse refused the change (e.g. a primary-key column
@@ -201,23 +331,77 @@ func (w *Warehouse) planFor(ctx context.Context, t *table, s *change.Schema) (*p
 			return p, nil
 		}
 	}
-	return t.plan(s), nil
+	return t.mapping(s, ts)
 }
 
-// plan returns the mapping of a schema the table takes onto its columns.
-func (t *table) plan(s *change.Schema) *plan {
-	if p, ok := t.plans[s]; ok {
-		return p
+// plan returns the mapping of a schema onto the table's columns, made by
+// planFor during evolve for every change that reaches stage.
+func (t *table) plan(s *change.Schema) *plan { return t.plans[s] }
+
+// targetSchema returns s with each column named as the target column it
+// lands in: Identifiers.Column of its name, spelled as the catalog spells
+// it where the warehouse folds case (a source column renamed only in case
+// is the same column there). A schema two of whose columns would land in
+// one column cannot be applied: the reason says why.
+func (t *table) targetSchema(s *change.Schema) (*change.Schema, string) {
+	target := func(name string) string {
+		n := t.ids.Column(name)
+		if i, ok := t.byFold[t.ids.Fold(n)]; ok {
+			return t.cols[i].Name
+		}
+		return n
 	}
-	p := &plan{cols: make([]int, len(s.Columns)), keys: make([]int, len(s.Key))}
+	same := true
+	seen := make(map[string]string, len(s.Columns))
+	cols := make([]change.Column, len(s.Columns))
 	for i, c := range s.Columns {
-		p.cols[i] = t.byName[c.Name]
+		cols[i] = c
+		cols[i].Name = target(c.Name)
+		same = same && cols[i].Name == c.Name
+		k := t.ids.Fold(cols[i].Name)
+		if other, dup := seen[k]; dup {
+			return nil, fmt.Sprintf("source columns %q and %q would land in one column %q (%s: %s)",
+				other, c.Name, cols[i].Name, t.ids.Warehouse, t.ids.Describe())
+		}
+		seen[k] = c.Name
 	}
+	key := make([]change.Column, len(s.Key))
 	for i, c := range s.Key {
-		p.keys[i] = t.byName[c.Name]
+		key[i] = c
+		key[i].Name = target(c.Name)
+		same = same && key[i].Name == c.Name
+	}
+	if same {
+		return s, ""
+	}
+	return change.NewSchema(cols, key), ""
+}
+
+// mapping maps the columns of s, named as in ts (targetSchema), onto the
+// table's columns. Every column must have one: a missing one is an error,
+// never a silent default.
+func (t *table) mapping(s, ts *change.Schema) (*plan, error) {
+	p := &plan{cols: make([]int, len(ts.Columns)), keys: make([]int, len(ts.Key))}
+	find := func(name, source string) (int, error) {
+		i, ok := t.byFold[t.ids.Fold(name)]
+		if !ok {
+			return 0, fmt.Errorf("table %s has no column %q for source column %q after its schema change", t.name, name, source)
+		}
+		return i, nil
+	}
+	var err error
+	for i, c := range ts.Columns {
+		if p.cols[i], err = find(c.Name, s.Columns[i].Name); err != nil {
+			return nil, err
+		}
+	}
+	for i, c := range ts.Key {
+		if p.keys[i], err = find(c.Name, s.Key[i].Name); err != nil {
+			return nil, err
+		}
 	}
 	t.plans[s] = p
-	return p
+	return p, nil
 }
 
 func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Schema, ev warehouse.Evolution) error {
@@ -259,19 +443,31 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 		for _, c := range ev.Alter {
 			st, ok := w.d.AlterColumn(w.qualify(t.name), c)
 			if !ok {
-				return fmt.Errorf("%s cannot widen column %q to %s", w.d.Name(), c.Name, c.SQL)
+				return &refusedChange{fmt.Sprintf("%s cannot widen column %q to %s", w.d.Name(), c.Name, c.SQL)}
 			}
 			stmts = append(stmts, st)
 		}
 	}
-	for _, st := range stmts {
-		if _, err := w.exec(ctx, st); err != nil {
-			return err
+	err := w.ddl(ctx, func() error {
+		for _, st := range stmts {
+			failpoint.Hit("ddl")
+			if _, err := w.exec(ctx, st); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	w.log.Info("table schema changed", "table", t.name, "created", !t.exists, "added", names(ev.Add), "widened", names(ev.Alter))
 	return w.loadTable(ctx, t)
 }
+
+// refusedChange is a schema change the dialect cannot make.
+type refusedChange struct{ reason string }
+
+func (e *refusedChange) Error() string { return e.reason }
 
 func names(cols []warehouse.Column) []string {
 	out := make([]string, len(cols))
@@ -396,7 +592,11 @@ func (w *Warehouse) stagingColumns(t *table) (names, types []string) {
 
 // oldKeyColumn is the staging column holding a key column's value before a
 // primary-key change.
-func oldKeyColumn(k string) string { return warehouse.Prefix + "old_" + k }
+// Staging columns are never seen by users: they fit the smallest limit of
+// the supported warehouses (PostgreSQL's 63 bytes).
+func oldKeyColumn(k string) string {
+	return warehouse.Identifiers{MaxBytes: 63}.Fit(warehouse.ColOldKeyPrefix + k)
+}
 
 // ensureStaging (re)creates the table's staging table on the connection
 // when its columns changed.
@@ -409,7 +609,7 @@ func (w *Warehouse) ensureStaging(ctx context.Context, t *table) error {
 	for i := range names {
 		defs[i] = Quote(names[i]) + " " + types[i]
 	}
-	stg := Quote(warehouse.StagingPrefix + t.name)
+	stg := Quote(t.ids.Staging(t.name))
 	if _, err := w.exec(ctx, "DROP TABLE IF EXISTS "+stg); err != nil {
 		return err
 	}
@@ -462,13 +662,16 @@ func (w *Warehouse) truncate(ctx context.Context, t *table, tr *change.Change) e
 			return fmt.Errorf("truncate: %w", err)
 		}
 	}
-	if _, err := w.exec(ctx, `DELETE FROM `+w.qualify(warehouse.TablesTable)+` WHERE table_name = $1`, t.name); err != nil {
-		return fmt.Errorf("record truncate: %w", err)
-	}
-	_, err := w.exec(ctx, `INSERT INTO `+w.qualify(warehouse.TablesTable)+` VALUES ($1, $2, $3, $4, $5, `+w.d.Now()+`, `+w.d.Now()+`)`,
-		t.name, t.topic, tr.Partition, tr.Offset, string(tr.Pos))
+	// The table's row exists: the table was claimed (see claim) before
+	// its batch was prepared.
+	res, err := w.exec(ctx, `UPDATE `+w.qualify(warehouse.TablesTable)+` SET truncate_partition = $1, truncate_offset = $2,
+		truncate_position = $3, truncated_at = `+w.d.Now()+` WHERE table_name = $4 AND topic = $5`,
+		tr.Partition, tr.Offset, string(tr.Pos), t.name, t.topic)
 	if err != nil {
 		return fmt.Errorf("record truncate: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n != 1 {
+		return fmt.Errorf("record truncate: table %s is not recorded as topic %s's in %s", t.name, t.topic, warehouse.TablesTable)
 	}
 	return nil
 }
@@ -480,7 +683,7 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 	if err := w.ensureStaging(ctx, t); err != nil {
 		return err
 	}
-	stgName := warehouse.StagingPrefix + t.name
+	stgName := t.ids.Staging(t.name)
 	stg := Quote(stgName)
 	if _, err := w.exec(ctx, "DELETE FROM "+stg); err != nil {
 		return err

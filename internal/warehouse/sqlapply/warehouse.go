@@ -23,7 +23,8 @@ type Warehouse struct {
 	log  *slog.Logger
 
 	tables        map[string]*table
-	landingStaged bool // the landing staging table exists on conn
+	topicIDs      map[string]string // Kafka topic IDs written with the offsets (SetTopicIDs)
+	landingStaged bool              // the landing staging table exists on conn
 	lastRetention time.Time
 }
 
@@ -35,7 +36,7 @@ func New(ctx context.Context, d Dialect, db *sql.DB, opts warehouse.Options, log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &Warehouse{d: d, db: db, opts: opts, log: log, tables: map[string]*table{}}
+	w := &Warehouse{d: d, db: db, opts: opts, log: log, tables: map[string]*table{}, topicIDs: map[string]string{}}
 	if err := w.setup(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -78,19 +79,32 @@ func (w *Warehouse) connection(ctx context.Context) (*sql.Conn, error) {
 	return c, nil
 }
 
-// classify wraps transient errors and drops the connection they broke.
+// classify marks transient errors (dropping the connection they may have
+// broken) and rejected values; other errors are returned as they are.
 func (w *Warehouse) classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	if w.d.Transient(err) {
+	switch {
+	case err == nil, warehouse.IsTransient(err), warehouse.IsRejected(err):
+		return err
+	case w.d.Transient(err):
 		if w.conn != nil {
 			w.conn.Close()
 			w.conn = nil
 		}
 		return &warehouse.TransientError{Err: err}
+	case w.d.Rejected(err):
+		return &warehouse.RejectedError{Err: err}
 	}
 	return err
+}
+
+// forgetCatalog drops every picture of the warehouse this process holds —
+// tables, their columns and keys, landing tables, truncate marks, staging
+// tables — after a batch failed: the failed transaction may have created
+// or changed some of them, and the next batch must start from what the
+// warehouse holds.
+func (w *Warehouse) forgetCatalog() {
+	clear(w.tables)
+	w.landingStaged = false
 }
 
 func (w *Warehouse) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -105,6 +119,8 @@ func (w *Warehouse) exec(ctx context.Context, query string, args ...any) (sql.Re
 	return res, nil
 }
 
+// setup creates cdcsync's own tables and brings older ones up to date, as
+// one DDL unit (see ddl): several processes may start on one fresh schema.
 func (w *Warehouse) setup(ctx context.Context) error {
 	text, i32, i64 := w.d.SQLType(change.String), w.d.SQLType(change.Int32), w.d.SQLType(change.Int64)
 	ts, blob := w.d.SQLType(change.TimestampTZ), w.d.SQLType(change.Bytes)
@@ -115,6 +131,7 @@ func (w *Warehouse) setup(ctx context.Context) error {
 			kafka_partition ` + i32 + ` NOT NULL,
 			next_offset ` + i64 + ` NOT NULL,
 			updated_at ` + ts + ` NOT NULL,
+			topic_id ` + text + `,
 			PRIMARY KEY (consumer_group, topic, kafka_partition))`,
 		`CREATE TABLE IF NOT EXISTS ` + w.qualify(warehouse.DeadLettersTable) + ` (
 			consumer_group ` + text + `,
@@ -133,7 +150,8 @@ func (w *Warehouse) setup(ctx context.Context) error {
 			truncate_offset ` + i64 + `,
 			truncate_position ` + text + `,
 			truncated_at ` + ts + `,
-			created_at ` + ts + `)`,
+			created_at ` + ts + `,
+			landing_table ` + text + `)`,
 		`CREATE TABLE IF NOT EXISTS ` + w.qualify(warehouse.RunsTable) + ` (
 			run_id ` + text + ` NOT NULL PRIMARY KEY,
 			consumer_group ` + text + `,
@@ -146,13 +164,95 @@ func (w *Warehouse) setup(ctx context.Context) error {
 			batches ` + i64 + `,
 			error ` + text + `)`,
 	}
-	for _, s := range stmts {
-		if _, err := w.exec(ctx, s); err != nil {
-			return fmt.Errorf("create cdcsync tables in %s: %w", w.d.Name(), err)
+	err := w.ddl(ctx, func() error {
+		for _, s := range stmts {
+			if _, err := w.exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		if err := w.migrateOffsets(ctx); err != nil {
+			return err
+		}
+		return w.createSchemasTable(ctx)
+	})
+	if err != nil {
+		return fmt.Errorf("create cdcsync tables in %s: %w", w.d.Name(), err)
+	}
+	return nil
+}
+
+// migrateOffsets adds the topic_id column to an offsets table created by a
+// version without it. Offsets stored without an ID take the topic's ID on
+// their next write.
+func (w *Warehouse) migrateOffsets(ctx context.Context) error {
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return err
+	}
+	cols, err := w.d.Columns(ctx, conn, warehouse.OffsetsTable)
+	if err != nil {
+		return w.classify(oneLine(err))
+	}
+	for _, c := range cols {
+		if c.Name == "topic_id" {
+			return nil
 		}
 	}
-	if err := w.createSchemasTable(ctx); err != nil {
-		return fmt.Errorf("create cdcsync tables in %s: %w", w.d.Name(), err)
+	_, err = w.exec(ctx, w.d.AddColumn(w.qualify(warehouse.OffsetsTable),
+		warehouse.Column{Name: "topic_id", Type: change.String, SQL: w.d.SQLType(change.String)}))
+	return err
+}
+
+// ddl runs fn, which issues DDL outside a batch transaction, so that
+// concurrent processes on one schema cannot collide: under the dialect's
+// DDL lock in a transaction of its own when it has one (DDLLocker), else
+// retrying a collision (a unique violation in the warehouse's catalog,
+// which CREATE … IF NOT EXISTS raises when two sessions race) a few times.
+func (w *Warehouse) ddl(ctx context.Context, fn func() error) error {
+	l, ok := w.d.(DDLLocker)
+	if !ok {
+		var err error
+		for attempt := 1; attempt <= 5; attempt++ {
+			if err = fn(); err == nil || !isUniqueViolation(err) || ctx.Err() != nil {
+				return err
+			}
+			w.log.Info("concurrent DDL in the warehouse; retrying", "attempt", attempt, "err", err)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+			}
+		}
+		return err
+	}
+	if err := w.begin(ctx); err != nil {
+		return err
+	}
+	committed := false
+	defer w.rollbackUnless(&committed)
+	if _, err := w.exec(ctx, l.DDLLock()); err != nil {
+		return fmt.Errorf("take the DDL lock: %w", err)
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	if _, err := w.exec(ctx, "COMMIT"); err != nil {
+		return err
+	}
+	committed = true
+	return nil
+}
+
+// lockDDL takes the dialect's DDL lock inside the open transaction, before
+// DDL that runs in a batch's transaction (landing tables).
+func (w *Warehouse) lockDDL(ctx context.Context) error {
+	if l, ok := w.d.(DDLLocker); ok {
+		if _, err := w.exec(ctx, l.DDLLock()); err != nil {
+			return fmt.Errorf("take the DDL lock: %w", err)
+		}
+	}
+	if err := w.addTablesColumns(ctx); err != nil {
+		return fmt.Errorf("upgrade %s in %s: %w", warehouse.TablesTable, w.d.Name(), err)
 	}
 	if err := w.createMovesTable(ctx); err != nil {
 		return fmt.Errorf("create cdcsync tables in %s: %w", w.d.Name(), err)
@@ -192,8 +292,93 @@ func (w *Warehouse) Offsets(ctx context.Context, topics []string) (map[batch.Top
 	return out, nil
 }
 
-// RecordRun writes a run-history row.
+// TopicIDs returns the Kafka topic ID stored with the offsets of each of
+// topics that has stored offsets; "" for offsets stored without one.
+func (w *Warehouse) TopicIDs(ctx context.Context, topics []string) (map[string]string, error) {
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT topic, topic_id FROM `+w.qualify(warehouse.OffsetsTable)+` WHERE consumer_group = $1`, w.opts.Group)
+	if err != nil {
+		return nil, fmt.Errorf("read topic ids: %w", w.classify(oneLine(err)))
+	}
+	defer rows.Close()
+	want := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		want[t] = true
+	}
+	out := map[string]string{}
+	for rows.Next() {
+		var topic string
+		var id sql.NullString
+		if err := rows.Scan(&topic, &id); err != nil {
+			return nil, fmt.Errorf("read topic ids: %w", err)
+		}
+		if want[topic] && (id.String != "" || out[topic] == "") {
+			out[topic] = id.String
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read topic ids: %w", w.classify(err))
+	}
+	return out, nil
+}
+
+// SetTopicIDs sets the Kafka topic IDs that Apply stores with the offsets
+// of these topics from now on.
+func (w *Warehouse) SetTopicIDs(ids map[string]string) {
+	for t, id := range ids {
+		w.topicIDs[t] = id
+	}
+}
+
+// ResetTopic deletes the stored offsets of topic and the truncate marks of
+// the tables it feeds, in one transaction, so that the topic is read again
+// from the start of its log. Target and landing tables keep their rows.
+func (w *Warehouse) ResetTopic(ctx context.Context, topic string) error {
+	if err := w.begin(ctx); err != nil {
+		return fmt.Errorf("reset topic %s: %w", topic, err)
+	}
+	committed := false
+	defer w.rollbackUnless(&committed)
+	if _, err := w.exec(ctx, `DELETE FROM `+w.qualify(warehouse.OffsetsTable)+` WHERE consumer_group = $1 AND topic = $2`, w.opts.Group, topic); err != nil {
+		return fmt.Errorf("reset topic %s: %w", topic, err)
+	}
+	if _, err := w.exec(ctx, `UPDATE `+w.qualify(warehouse.TablesTable)+` SET truncate_partition = NULL, truncate_offset = NULL, truncate_position = NULL, truncated_at = NULL WHERE topic = $1`, topic); err != nil {
+		return fmt.Errorf("reset topic %s: %w", topic, err)
+	}
+	if _, err := w.exec(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("reset topic %s: %w", topic, err)
+	}
+	committed = true
+	for name, t := range w.tables {
+		if t.topic == topic {
+			delete(w.tables, name) // read the catalog again: its mark is gone
+		}
+	}
+	return nil
+}
+
+// RecordRun writes a run-history row. It is written at the end of a run
+// that may have failed because of the warehouse connection: a failed
+// attempt is retried once on a new connection.
 func (w *Warehouse) RecordRun(ctx context.Context, r warehouse.Run) error {
+	err := w.recordRun(ctx, r)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	if w.conn != nil {
+		w.conn.Close()
+		w.conn = nil
+	}
+	if err2 := w.recordRun(ctx, r); err2 != nil {
+		return err2
+	}
+	return nil
+}
+
+func (w *Warehouse) recordRun(ctx context.Context, r warehouse.Run) error {
 	var finished any
 	if !r.FinishedAt.IsZero() {
 		finished = r.FinishedAt
@@ -242,8 +427,17 @@ func (w *Warehouse) rollbackUnless(committed *bool) {
 	}
 }
 
-// Apply applies one batch in one transaction.
+// Apply applies one batch in one transaction. After any failure the
+// catalog is read again from the warehouse.
 func (w *Warehouse) Apply(ctx context.Context, b *batch.Batch, from map[batch.TopicPartition]int64) (warehouse.Stats, error) {
+	st, err := w.apply(ctx, b, from)
+	if err != nil {
+		w.forgetCatalog()
+	}
+	return st, err
+}
+
+func (w *Warehouse) apply(ctx context.Context, b *batch.Batch, from map[batch.TopicPartition]int64) (warehouse.Stats, error) {
 	var st warehouse.Stats
 	dead := append([]batch.DeadLetter(nil), b.DeadLetters...)
 
@@ -259,9 +453,6 @@ func (w *Warehouse) Apply(ctx context.Context, b *batch.Batch, from map[batch.To
 		}
 		wk := &tableWork{t: t, tb: tb, changes: tb.Changes()}
 		if err := w.evolve(ctx, wk, &dead); err != nil {
-			// The catalog may be behind what the warehouse did (DDL
-			// committed, then the connection lost): read it again next time.
-			delete(w.tables, tb.Name)
 			return st, err
 		}
 		wk.stage(w.d, &dead)
@@ -284,6 +475,7 @@ func (w *Warehouse) Apply(ctx context.Context, b *batch.Batch, from map[batch.To
 		return st, err
 	}
 	st.DeadLetters = len(dead)
+	failpoint.Hit("offsets")
 	if err := w.writeOffsets(ctx, b.Next, from); err != nil {
 		return st, err
 	}
@@ -313,14 +505,15 @@ func (w *Warehouse) writeOffsets(ctx context.Context, next, from map[batch.Topic
 		var err error
 		prev, had := from[tp]
 		if had {
-			res, err = w.exec(ctx, `UPDATE `+w.qualify(warehouse.OffsetsTable)+` SET next_offset = $1, updated_at = $2
+			res, err = w.exec(ctx, `UPDATE `+w.qualify(warehouse.OffsetsTable)+` SET next_offset = $1, updated_at = $2, topic_id = $7
 				WHERE consumer_group = $3 AND topic = $4 AND kafka_partition = $5 AND next_offset = $6`,
-				n, now, w.opts.Group, tp.Topic, tp.Partition, prev)
+				n, now, w.opts.Group, tp.Topic, tp.Partition, prev, nilIfEmpty(w.topicIDs[tp.Topic]))
 		} else {
 			res, err = w.exec(ctx, `INSERT INTO `+w.qualify(warehouse.OffsetsTable)+`
-				SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM `+w.qualify(warehouse.OffsetsTable)+`
+				(consumer_group, topic, kafka_partition, next_offset, updated_at, topic_id)
+				SELECT $1, $2, $3, $4, $5, $9 WHERE NOT EXISTS (SELECT 1 FROM `+w.qualify(warehouse.OffsetsTable)+`
 				WHERE consumer_group = $6 AND topic = $7 AND kafka_partition = $8)`,
-				w.opts.Group, tp.Topic, tp.Partition, n, now, w.opts.Group, tp.Topic, tp.Partition)
+				w.opts.Group, tp.Topic, tp.Partition, n, now, w.opts.Group, tp.Topic, tp.Partition, nilIfEmpty(w.topicIDs[tp.Topic]))
 		}
 		if err != nil {
 			if isUniqueViolation(err) {

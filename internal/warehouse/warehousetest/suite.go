@@ -46,6 +46,53 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SchemaEvolution", func(t *testing.T) { testEvolution(t, open) })
 	t.Run("ValueThatDoesNotFitIsDeadLettered", func(t *testing.T) { testDoesNotFit(t, open) })
 	t.Run("Values", func(t *testing.T) { runValues(t, open) })
+	t.Run("TopicIDsAndReset", func(t *testing.T) { testTopicIDs(t, open) })
+	runNames(t, open)
+}
+
+// PersonBatch is a batch of one upsert of person id on partition part of
+// topic t.db.people, table people, at offset off.
+func PersonBatch(part int32, off int64, id int64) *batch.Batch {
+	return batchOf(upsert(part, off, fmt.Sprintf("%08d", off), id, "p", nil))
+}
+
+// testTopicIDs: the topic ID set before Apply is stored with the offsets
+// and read back; ResetTopic forgets the topic's offsets and its tables'
+// truncate marks (the recreated topic's offsets start again at 0) and
+// keeps the rows.
+func testTopicIDs(t *testing.T, open Opener) {
+	ctx := context.Background()
+	wh := open(t, "topicids", warehouse.Options{Group: "g"})
+	const topic = "t.db.people"
+	wh.SetTopicIDs(map[string]string{topic: "id-1"})
+	apply(t, wh, batchOf(upsert(0, 0, "a", 1, "x", nil), truncateAt(0, 1, "b"), upsert(0, 2, "c", 2, "y", nil)), nil)
+	ids, err := wh.TopicIDs(ctx, []string{topic, "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || ids[topic] != "id-1" {
+		t.Fatalf("topic ids %v, want %s: id-1", ids, topic)
+	}
+	if err := wh.ResetTopic(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	offs, err := wh.Offsets(ctx, []string{topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(offs) != 0 {
+		t.Fatalf("offsets after reset: %v, want none", offs)
+	}
+	// The new topic's offset 0 precedes the old truncate at offset 1: it
+	// must apply all the same.
+	wh.SetTopicIDs(map[string]string{topic: "id-2"})
+	apply(t, wh, batchOf(upsert(0, 0, "a", 3, "z", nil)), nil)
+	if got := people(t, wh); len(got) != 2 {
+		t.Fatalf("rows after reset %v, want ids 2 and 3", got)
+	}
+	if ids, _ := wh.TopicIDs(ctx, []string{topic}); ids[topic] != "id-2" {
+		t.Fatalf("topic id after reset %q, want id-2", ids[topic])
+	}
 }
 
 // Converge drains a seeded workload with the pipeline (one pass, on an

@@ -1,0 +1,276 @@
+package pipeline_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/cdcsync/cdcsync/internal/failpoint"
+	"github.com/cdcsync/cdcsync/internal/kafkatest"
+	"github.com/cdcsync/cdcsync/internal/pgtest"
+	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+	"github.com/cdcsync/cdcsync/internal/workload"
+)
+
+// The fault-injection suite: a real failure of the warehouse's
+// infrastructure — its connection cut, its disk full — at each step of
+// applying a batch, to a table the batch creates and to one that exists.
+// The failure is cleared when the pipeline is about to retry. The pipeline
+// must retry until it succeeds, and the target must then equal the source
+// with no dead letter: an infrastructure failure is never a record's fault.
+
+// faultSteps are the failpoints of a batch's apply, in order (see package
+// failpoint).
+var faultSteps = []string{"ddl", "before-begin", "landing", "staged", "offsets", "before-commit", "after-commit"}
+
+// warehouseFault is a warehouse under test and a real fault of it.
+type warehouseFault struct {
+	name string
+	// open opens the warehouse; each call of one setup opens the same one.
+	setup func(t *testing.T) (open func() *sqlapply.Warehouse, inject, clear func())
+}
+
+func TestFaultsNeverLoseOrDeadLetter(t *testing.T) {
+	faults := []warehouseFault{
+		{"postgres-connection-cut", postgresConnectionCut},
+		{"duckdb-disk-full", duckdbDiskFull},
+	}
+	for _, f := range faults {
+		for _, existing := range []bool{false, true} {
+			table := "new-table"
+			if existing {
+				table = "existing-table"
+			}
+			for _, step := range faultSteps {
+				t.Run(f.name+"/"+table+"/"+step, func(t *testing.T) {
+					testFault(t, f, existing, step)
+				})
+			}
+		}
+	}
+}
+
+func testFault(t *testing.T, f warehouseFault, existing bool, step string) {
+	open, inject, clear := f.setup(t)
+	// Schema changes mid-stream: the part applied under the fault widens a
+	// column of an existing table (DDL) and creates the others' tables.
+	w := workload.New(workload.Options{Seed: 42, Partitions: 2, Schemas: true, SnapshotRows: 20, Ops: 400,
+		PKChanges: true, Tombstones: true, Truncates: true, SchemaChanges: true})
+	var topics []string
+	for _, tb := range w.Tables {
+		topics = append(topics, w.Topic(tb))
+	}
+	c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx := context.Background()
+	cfg := pipelineConfig(w, c.Addr(), true)
+	cfg.MaxEvents = 40 // many batches: the fault falls mid-stream
+
+	split := 0
+	if existing {
+		// Past the added column (a quarter of the operations), before the
+		// widening (half): the faulted run alters an existing table.
+		split = len(w.Events) * 2 / 5
+		if err := kafkatest.Produce(ctx, c.Addr(), w.Events[:split]); err != nil {
+			t.Fatal(err)
+		}
+		wh := open()
+		if _, err := pipeline.New(cfg, wh, testLogger(t), nil).Run(ctx); err != nil {
+			t.Fatalf("the run before the fault: %v", err)
+		}
+		wh.Close()
+	}
+	if err := kafkatest.Produce(ctx, c.Addr(), w.Events[split:]); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	injected, cleared := false, false
+	defer failpoint.Inject(step, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !injected {
+			injected = true
+			inject()
+		}
+	})()
+	defer failpoint.Inject("retry", func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if injected && !cleared {
+			cleared = true
+			clear()
+		}
+	})()
+	wh := open()
+	defer wh.Close()
+	sum, err := pipeline.New(cfg, wh, testLogger(t), nil).Run(ctx)
+	mu.Lock()
+	wasInjected, retried := injected, cleared
+	if !cleared {
+		cleared = true
+		clear() // a fault after the last commit fails nothing
+	}
+	mu.Unlock()
+	if !wasInjected {
+		t.Fatalf("the fault was never injected: no batch reached %q", step)
+	}
+	if step != "after-commit" && !retried {
+		t.Fatalf("the fault at %q failed nothing: the test proves nothing", step)
+	}
+	if err != nil {
+		t.Fatalf("an infrastructure failure at %q stopped the pipeline instead of being retried: %v", step, err)
+	}
+	if sum.DeadLetters != 0 {
+		t.Errorf("%d events dead-lettered for an infrastructure failure at %q", sum.DeadLetters, step)
+	}
+	assertConverged(t, wh, w)
+	if n := countDeadLettersIn(t, wh); n != 0 {
+		t.Errorf("%d dead letters in the warehouse after a fault at %q", n, step)
+	}
+}
+
+// countDeadLettersIn counts the dead letters in the warehouse's schema.
+func countDeadLettersIn(t *testing.T, wh *sqlapply.Warehouse) int {
+	t.Helper()
+	var n int
+	q := `SELECT count(*) FROM ` + sqlapply.Quote(wh.Dialect().Schema()) + `.` + sqlapply.Quote(warehouse.DeadLettersTable)
+	if err := wh.DB().QueryRow(q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// postgresConnectionCut: the server ends the warehouse's connection
+// (pg_terminate_backend, waiting until the backend is gone), as a restart
+// or a network failure would. The fault is over at once: the next
+// connection works.
+func postgresConnectionCut(t *testing.T) (open func() *sqlapply.Warehouse, inject, clear func()) {
+	dsn := pgtest.DSN(t)
+	app := fmt.Sprintf("cdcsync_fault_%d_%d", os.Getpid(), faultSeq.Add(1))
+	schema := app
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`) //nolint:errcheck // best effort
+		admin.Close()
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	whDSN := dsn + sep + "application_name=" + app
+	open = func() *sqlapply.Warehouse {
+		wh, err := postgres.Open(context.Background(), whDSN, warehouse.Options{Group: "test", Landing: true, Schema: schema}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wh
+	}
+	inject = func() {
+		var pids []int64
+		rows, err := admin.Query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
+		if err == nil {
+			for rows.Next() {
+				var pid int64
+				if err = rows.Scan(&pid); err != nil {
+					break
+				}
+				pids = append(pids, pid)
+			}
+			rows.Close()
+		}
+		if err != nil || len(pids) == 0 {
+			t.Errorf("find the warehouse's connection: %v (%d found)", err, len(pids))
+			return
+		}
+		for _, pid := range pids {
+			var ok bool
+			if err := admin.QueryRow(`SELECT pg_terminate_backend($1, 10000)`, pid).Scan(&ok); err != nil || !ok {
+				t.Errorf("cut the warehouse's connection %d: %v", pid, err)
+			}
+		}
+	}
+	return open, inject, func() {}
+}
+
+// duckdbDiskFull: the DuckDB file lives on a small filesystem of its own,
+// which the fault fills to the last byte; clearing it frees the space.
+func duckdbDiskFull(t *testing.T) (open func() *sqlapply.Warehouse, inject, clear func()) {
+	dir := filepath.Join(t.TempDir(), "fs")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", dir).CombinedOutput(); err != nil {
+		if os.Geteuid() == 0 {
+			t.Fatalf("mount a small filesystem for the disk-full test: %v: %s", err, out)
+		}
+		t.Skipf("mounting a small filesystem needs root: %s", out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	path := filepath.Join(dir, "t.duckdb")
+	filler := filepath.Join(dir, "filler")
+	open = func() *sqlapply.Warehouse {
+		wh, err := duckdb.Open(context.Background(), path, warehouse.Options{Group: "test", Landing: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wh
+	}
+	inject = func() {
+		f, err := os.Create(filler)
+		if err != nil {
+			t.Errorf("fill the disk: %v", err)
+			return
+		}
+		defer f.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := f.Write(buf); err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Errorf("fill the disk: %v", err)
+				}
+				break
+			}
+		}
+		// The last bytes: smaller writes until not one more fits.
+		for _, n := range []int{4096, 512, 1} {
+			for {
+				if _, err := f.Write(buf[:n]); err != nil {
+					break
+				}
+			}
+		}
+	}
+	clear = func() {
+		if err := os.Remove(filler); err != nil {
+			t.Errorf("free the disk: %v", err)
+		}
+	}
+	return open, inject, clear
+}
+
+// faultSeq numbers the fault tests' schemas and connections.
+var faultSeq atomic.Int64

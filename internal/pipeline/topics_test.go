@@ -1,0 +1,195 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cdcsync/cdcsync/internal/kafkatest"
+	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/workload"
+)
+
+// peopleEvents are n creates of people with ids from first on, over two
+// partitions.
+func peopleEvents(topic string, first, n int) []workload.Event {
+	var out []workload.Event
+	for i := first; i < first+n; i++ {
+		out = append(out, workload.Event{Topic: topic, Partition: int32(i % 2),
+			Key:   []byte(fmt.Sprintf(`{"id":%d}`, i)),
+			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"id":%d,"name":"p%d"},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, i, i, 100+i))})
+	}
+	return out
+}
+
+func peopleConfig(addr string, once bool) pipeline.Config {
+	return pipeline.Config{Topics: regexp.MustCompile(`^db\.app\.people$`), Group: "test", Once: once,
+		MaxEvents: 1000, MaxBytes: 8 << 20, Interval: 50 * time.Millisecond, Kafka: kafkatestOpts(addr),
+		MetadataRefresh: time.Second, FetchMaxBytes: 4 << 20, KafkaTimeout: 10 * time.Second}
+}
+
+// recreate deletes topic and creates it again with two partitions.
+func recreate(t *testing.T, addr, topic string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	if _, err := adm.DeleteTopic(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTopics_RecreatedTopicStops: a topic deleted and recreated with more
+// records than were read from the old one. The stored offsets belong to the
+// old topic: resuming there would skip the new topic's first records. Both
+// modes stop with an error naming the topic and --reset-topic; with it, the
+// topic is read again from the beginning and nothing is skipped.
+func TestTopics_RecreatedTopicStops(t *testing.T) {
+	const topic = "db.app.people"
+	c, err := kafkatest.Start(2, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 1, 20)); err != nil {
+		t.Fatal(err)
+	}
+	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
+	defer wh.Close()
+	if _, err := pipeline.New(peopleConfig(c.Addr(), true), wh, testLogger(t), nil).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	recreate(t, c.Addr(), topic)
+	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 101, 40)); err != nil {
+		t.Fatal(err)
+	}
+	wantErr := func(mode string, err error) {
+		t.Helper()
+		if !errors.Is(err, pipeline.ErrTopicRecreated) || !strings.Contains(err.Error(), topic) ||
+			!strings.Contains(err.Error(), "--reset-topic "+topic) || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("%s: got %v, want a one-line error naming %s and --reset-topic", mode, err, topic)
+		}
+	}
+	sum, err := pipeline.New(peopleConfig(c.Addr(), true), wh, testLogger(t), nil).Run(ctx)
+	wantErr("once", err)
+	if sum.Events != 0 {
+		t.Fatalf("once read %d events of the recreated topic before stopping", sum.Events)
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	_, err = pipeline.New(peopleConfig(c.Addr(), false), wh, testLogger(t), nil).Run(cctx)
+	if cctx.Err() != nil {
+		t.Fatal("continuous mode did not stop on the recreated topic")
+	}
+	wantErr("continuous", err)
+
+	cfg := peopleConfig(c.Addr(), true)
+	cfg.ResetTopics = []string{topic}
+	sum, err = pipeline.New(cfg, wh, testLogger(t), nil).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Events != 40 {
+		t.Fatalf("after --reset-topic read %d events, want all 40 of the new topic", sum.Events)
+	}
+	var rows int
+	if err := wh.DB().QueryRow(`SELECT count(*) FROM people WHERE id > 100`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 40 {
+		t.Fatalf("%d rows of the new topic, want 40", rows)
+	}
+	// The reset is a no-op once the offsets are the new topic's.
+	if sum, err = pipeline.New(cfg, wh, testLogger(t), nil).Run(ctx); err != nil || sum.Events != 0 {
+		t.Fatalf("a second run with --reset-topic: %d events, %v; want 0, nil", sum.Events, err)
+	}
+}
+
+// TestTopics_OffsetsBeyondLogEnd: offsets stored without a topic ID (by an
+// older version) and beyond the end of the recreated topic's log are a
+// recreated topic too.
+func TestTopics_OffsetsBeyondLogEnd(t *testing.T) {
+	const topic = "db.app.people"
+	c, err := kafkatest.Start(2, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 1, 20)); err != nil {
+		t.Fatal(err)
+	}
+	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
+	defer wh.Close()
+	if _, err := pipeline.New(peopleConfig(c.Addr(), true), wh, testLogger(t), nil).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wh.DB().Exec(`UPDATE _cdc_offsets SET topic_id = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	recreate(t, c.Addr(), topic)
+	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 101, 4)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = pipeline.New(peopleConfig(c.Addr(), true), wh, testLogger(t), nil).Run(ctx)
+	if !errors.Is(err, pipeline.ErrTopicRecreated) || !strings.Contains(err.Error(), "beyond the end") {
+		t.Fatalf("got %v, want an error on offsets beyond the log end", err)
+	}
+}
+
+// TestOnce_BrokerDownGivesUp: the brokers stop serving records while --once
+// reads. It gives up after kafka.unreachable_timeout with an error that says
+// so, instead of waiting forever.
+func TestOnce_BrokerDownGivesUp(t *testing.T) {
+	const topic = "db.app.people"
+	c, err := kafkatest.Start(2, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 1, 20)); err != nil {
+		t.Fatal(err)
+	}
+	// Every fetch closes the connection, as a broker going down does.
+	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		return nil, errors.New("broker down"), true
+	})
+	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
+	defer wh.Close()
+	cfg := peopleConfig(c.Addr(), true)
+	cfg.KafkaTimeout = 3 * time.Second
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = pipeline.New(cfg, wh, testLogger(t), nil).Run(cctx)
+	if cctx.Err() != nil {
+		t.Fatal("--once kept waiting for the brokers")
+	}
+	if err == nil || !strings.Contains(err.Error(), "kafka.unreachable_timeout") {
+		t.Fatalf("got %v, want an error naming kafka.unreachable_timeout", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("gave up after %s, want about 3s", took)
+	}
+}
