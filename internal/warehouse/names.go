@@ -74,12 +74,13 @@ func (id Identifiers) Staging(table string) string { return id.Fit(StagingPrefix
 
 // Column returns the identifier of the target column a source column lands
 // in. cdcsync's own column names are an exact set (MetaColumns, and the
-// staging columns ColUnchanged and ColOldKeyPrefix…): a source column with
+// staging columns ColUnchanged, ColKeyID, ColOtherKeyID and
+// ColOldKeyPrefix…): a source column with
 // one of those names lands in SourceColumnPrefix + name instead, so
 // `_cdc_op` lands in `src_cdc_op`. Every other name is the source's, made
 // to Fit.
 func (id Identifiers) Column(name string) string {
-	if id.IsMetaColumn(name) || id.Fold(name) == ColUnchanged || strings.HasPrefix(id.Fold(name), ColOldKeyPrefix) {
+	if f := id.Fold(name); id.IsMetaColumn(name) || f == ColUnchanged || f == ColKeyID || f == ColOtherKeyID || strings.HasPrefix(f, ColOldKeyPrefix) {
 		name = SourceColumnPrefix + name
 	}
 	return id.Fit(name)

@@ -168,6 +168,8 @@ const (
 	ColRefreshedAt   = Prefix + "refreshed_at"
 	ColUnchanged     = Prefix + "unchanged" // staging only
 	ColOldKeyPrefix  = Prefix + "old_"      // staging only: a key column's value before a key change
+	ColKeyID         = Prefix + "key_id"    // staging only: the row key's ID, as text
+	ColOtherKeyID    = Prefix + "other_id"  // staging only: the other key of a primary-key change
 
 	// SourceColumnPrefix is put before a source column named like one of
 	// cdcsync's columns.

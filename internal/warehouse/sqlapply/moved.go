@@ -49,9 +49,9 @@ import (
 const MovesTable = warehouse.Prefix + "moves"
 
 const (
-	opMove        = "m"                           // staging op of a move row
-	colKeyID      = warehouse.Prefix + "key_id"   // staging: the row key's ID, as text
-	colOtherKeyID = warehouse.Prefix + "other_id" // staging: the old key's ID (the new key's for a move row)
+	opMove        = "m" // staging op of a move row
+	colKeyID      = warehouse.ColKeyID
+	colOtherKeyID = warehouse.ColOtherKeyID
 )
 
 // keyIDText renders a change.KeyID as text any warehouse stores.
