@@ -69,15 +69,7 @@ func testFault(t *testing.T, f warehouseFault, existing bool, step string) {
 	// column of an existing table (DDL) and creates the others' tables.
 	w := workload.New(workload.Options{Seed: 42, Partitions: 2, Schemas: true, SnapshotRows: 20, Ops: 400,
 		PKChanges: true, Tombstones: true, Truncates: true, SchemaChanges: true})
-	var topics []string
-	for _, tb := range w.Tables {
-		topics = append(topics, w.Topic(tb))
-	}
-	c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := startCluster(t, w)
 	ctx := context.Background()
 	cfg := pipelineConfig(w, c.Addr(), true)
 	cfg.MaxEvents = 40 // many batches: the fault falls mid-stream

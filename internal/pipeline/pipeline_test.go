@@ -37,6 +37,16 @@ func testLogger(t *testing.T) *slog.Logger {
 // produces its events.
 func startWorkload(t *testing.T, w *workload.Workload) *kafkatest.Cluster {
 	t.Helper()
+	c := startCluster(t, w)
+	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// startCluster starts an in-process Kafka with the workload's topics, empty.
+func startCluster(t *testing.T, w *workload.Workload) *kafkatest.Cluster {
+	t.Helper()
 	var topics []string
 	for _, tb := range w.Tables {
 		topics = append(topics, w.Topic(tb))
@@ -46,9 +56,6 @@ func startWorkload(t *testing.T, w *workload.Workload) *kafkatest.Cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events); err != nil {
-		t.Fatal(err)
-	}
 	return c
 }
 
@@ -164,27 +171,7 @@ func TestRejectedRecordIsIsolated(t *testing.T) {
 			Key:   []byte(fmt.Sprintf(`{"id":%d}`, i)),
 			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"id":%d,"name":"%s"},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, i, name, 100+i))})
 	}
-	c, err := kafkatest.Start(2, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := kafkatest.Produce(context.Background(), c.Addr(), events); err != nil {
-		t.Fatal(err)
-	}
-	wh, err := postgres.Open(context.Background(), dsn, warehouse.Options{Group: "reject", Landing: true,
-		Schema: fmt.Sprintf("reject_%d", time.Now().UnixNano()%1_000_000_000)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wh.Close()
-	cfg := pipeline.Config{Topics: regexp.MustCompile(`^db\.app\..*$`), Group: "reject", Once: true,
-		MaxEvents: 1000, MaxBytes: 8 << 20, Interval: time.Second, Kafka: kafkatestOpts(c.Addr()),
-		MetadataRefresh: time.Second, FetchMaxBytes: 4 << 20}
-	sum, err := pipeline.New(cfg, wh, testLogger(t), nil).Run(context.Background())
-	if err != nil {
-		t.Fatalf("the pipeline got stuck: %v", err)
-	}
+	wh, sum := drainToPostgres(t, dsn, "reject", topic, events)
 	schema := sqlapply.Quote(wh.Dialect().Schema())
 	var rows, dead int
 	var reason string
@@ -227,27 +214,7 @@ func TestRejectedValueInNewTableIsIsolated(t *testing.T) {
 			Key:   []byte(fmt.Sprintf(`{"name":%q}`, key)),
 			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"name":%q,"n":%d},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, key, i, 100+i))})
 	}
-	c, err := kafkatest.Start(2, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := kafkatest.Produce(context.Background(), c.Addr(), events); err != nil {
-		t.Fatal(err)
-	}
-	wh, err := postgres.Open(context.Background(), dsn, warehouse.Options{Group: "reject", Landing: true,
-		Schema: fmt.Sprintf("rejectnew_%d", time.Now().UnixNano()%1_000_000_000)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wh.Close()
-	cfg := pipeline.Config{Topics: regexp.MustCompile(`^db\.app\..*$`), Group: "reject", Once: true,
-		MaxEvents: 1000, MaxBytes: 8 << 20, Interval: time.Second, Kafka: kafkatestOpts(c.Addr()),
-		MetadataRefresh: time.Second, FetchMaxBytes: 4 << 20}
-	sum, err := pipeline.New(cfg, wh, testLogger(t), nil).Run(context.Background())
-	if err != nil {
-		t.Fatalf("the pipeline stopped: %v", err)
-	}
+	wh, sum := drainToPostgres(t, dsn, "rejectnew", topic, events)
 	schema := sqlapply.Quote(wh.Dialect().Schema())
 	var rows, landed, dead int
 	var reason sql.NullString
@@ -265,4 +232,32 @@ func TestRejectedValueInNewTableIsIsolated(t *testing.T) {
 		t.Fatalf("rows %d, landed %d, dead letters %d (%q), events %d; want 39, 39, 1 with PostgreSQL's index-size reason, 40",
 			rows, landed, dead, reason.String, sum.Events)
 	}
+}
+
+// drainToPostgres produces events to topic (two partitions) and drains them
+// with --once into a fresh schema of the test PostgreSQL.
+func drainToPostgres(t *testing.T, dsn, schema, topic string, events []workload.Event) (*sqlapply.Warehouse, pipeline.Summary) {
+	t.Helper()
+	c, err := kafkatest.Start(2, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := kafkatest.Produce(context.Background(), c.Addr(), events); err != nil {
+		t.Fatal(err)
+	}
+	wh, err := postgres.Open(context.Background(), dsn, warehouse.Options{Group: "reject", Landing: true,
+		Schema: fmt.Sprintf("%s_%d", schema, time.Now().UnixNano()%1_000_000_000)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+	cfg := pipeline.Config{Topics: regexp.MustCompile(`^db\.app\..*$`), Group: "reject", Once: true,
+		MaxEvents: 1000, MaxBytes: 8 << 20, Interval: time.Second, Kafka: kafkatestOpts(c.Addr()),
+		MetadataRefresh: time.Second, FetchMaxBytes: 4 << 20}
+	sum, err := pipeline.New(cfg, wh, testLogger(t), nil).Run(context.Background())
+	if err != nil {
+		t.Fatalf("the pipeline stopped: %v", err)
+	}
+	return wh, sum
 }
