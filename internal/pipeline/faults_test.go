@@ -48,6 +48,10 @@ func TestFaultsNeverLoseOrDeadLetter(t *testing.T) {
 		{"postgres-connection-cut", postgresConnectionCut},
 		{"duckdb-disk-full", duckdbDiskFull},
 	}
+	// Schema changes mid-stream: the part applied under the fault widens a
+	// column of an existing table (DDL) and creates the others' tables.
+	changes := workload.Options{Seed: 42, Partitions: 2, Schemas: true, SnapshotRows: 20, Ops: 400,
+		PKChanges: true, Tombstones: true, Truncates: true, SchemaChanges: true}
 	for _, f := range faults {
 		for _, existing := range []bool{false, true} {
 			table := "new-table"
@@ -56,23 +60,38 @@ func TestFaultsNeverLoseOrDeadLetter(t *testing.T) {
 			}
 			for _, step := range faultSteps {
 				t.Run(f.name+"/"+table+"/"+step, func(t *testing.T) {
-					testFault(t, f, existing, step)
+					testFault(t, f, changes, 40, existing, step, 1)
 				})
 			}
 		}
 	}
+	// PostgreSQL's unchanged TOAST values across primary-key changes, the
+	// delete and the create in different partitions and batches (7 events
+	// a batch, 3 partitions): the fault falls mid-stream (the 30th time a
+	// step is reached; DDL only happens at the start), while values are in
+	// flight between the two halves of key changes, and they survive it.
+	toast := workload.Options{Seed: 17, Partitions: 3, Schemas: true, SnapshotRows: 20, Ops: 400,
+		PKChanges: true, Tombstones: true, Toast: true}
+	for _, step := range faultSteps {
+		at := 30
+		if step == "ddl" {
+			at = 1
+		}
+		t.Run("postgres-connection-cut/toast-key-change/"+step, func(t *testing.T) {
+			testFault(t, faults[0], toast, 7, false, step, at)
+		})
+	}
 }
 
-func testFault(t *testing.T, f warehouseFault, existing bool, step string) {
+// testFault drains a workload with the fault injected the at-th time a
+// batch reaches step, and cleared when the pipeline is about to retry.
+func testFault(t *testing.T, f warehouseFault, opts workload.Options, batchEvents int, existing bool, step string, at int) {
 	open, inject, clear := f.setup(t)
-	// Schema changes mid-stream: the part applied under the fault widens a
-	// column of an existing table (DDL) and creates the others' tables.
-	w := workload.New(workload.Options{Seed: 42, Partitions: 2, Schemas: true, SnapshotRows: 20, Ops: 400,
-		PKChanges: true, Tombstones: true, Truncates: true, SchemaChanges: true})
+	w := workload.New(opts)
 	c := startCluster(t, w)
 	ctx := context.Background()
 	cfg := pipelineConfig(w, c.Addr(), true)
-	cfg.MaxEvents = 40 // many batches: the fault falls mid-stream
+	cfg.MaxEvents = batchEvents // many batches: the fault falls mid-stream
 
 	split := 0
 	if existing {
@@ -93,11 +112,11 @@ func testFault(t *testing.T, f warehouseFault, existing bool, step string) {
 	}
 
 	var mu sync.Mutex
-	injected, cleared := false, false
+	injected, cleared, hits := false, false, 0
 	defer failpoint.Inject(step, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if !injected {
+		if hits++; hits == at {
 			injected = true
 			inject()
 		}

@@ -173,6 +173,12 @@ func (w *Warehouse) setup(ctx context.Context) error {
 		if err := w.migrateOffsets(ctx); err != nil {
 			return err
 		}
+		if err := w.addTablesColumns(ctx); err != nil {
+			return fmt.Errorf("upgrade %s: %w", warehouse.TablesTable, err)
+		}
+		if err := w.createMovesTable(ctx); err != nil {
+			return err
+		}
 		return w.createSchemasTable(ctx)
 	})
 	if err != nil {
@@ -250,12 +256,6 @@ func (w *Warehouse) lockDDL(ctx context.Context) error {
 		if _, err := w.exec(ctx, l.DDLLock()); err != nil {
 			return fmt.Errorf("take the DDL lock: %w", err)
 		}
-	}
-	if err := w.addTablesColumns(ctx); err != nil {
-		return fmt.Errorf("upgrade %s in %s: %w", warehouse.TablesTable, w.d.Name(), err)
-	}
-	if err := w.createMovesTable(ctx); err != nil {
-		return fmt.Errorf("create cdcsync tables in %s: %w", w.d.Name(), err)
 	}
 	return nil
 }
