@@ -3,9 +3,9 @@ package pipeline_test
 import (
 	"context"
 	"database/sql"
-	"math/rand"
 	"fmt"
 	"log/slog"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"regexp"
