@@ -234,9 +234,8 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 		return err
 	}
 	pcfg.ResetTopics = ro.resetTopics
-	if err := pipeline.Ping(ctx, pcfg.Kafka, pcfg.KafkaTimeout, log); err != nil {
-		return err
-	}
+	// The target first: it fails at once when it is unreachable, while
+	// the brokers are waited for up to kafka.unreachable_timeout.
 	wh, err := target.Open(ctx, cfg.Target, warehouse.Options{
 		Group:            cfg.Group,
 		Landing:          cfg.LandingEnabled(),
@@ -246,6 +245,9 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 		return err
 	}
 	defer wh.Close()
+	if err := pipeline.Ping(ctx, pcfg.Kafka, pcfg.KafkaTimeout, log); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	met := pipeline.NewMetrics(reg)

@@ -141,6 +141,17 @@ func (w *Warehouse) addTablesColumns(ctx context.Context) error {
 // yet is recorded as topic's. The claim is made outside the batch's
 // transaction: it only reserves the name.
 func (w *Warehouse) claim(ctx context.Context, name, topic string) (owner, ownedName string, err error) {
+	// Under the DDL lock (or retried after a concurrent insert), so that
+	// processes starting together agree on one owner.
+	err = w.ddl(ctx, func() error {
+		var err error
+		owner, ownedName, err = w.claimOnce(ctx, name, topic)
+		return err
+	})
+	return owner, ownedName, err
+}
+
+func (w *Warehouse) claimOnce(ctx context.Context, name, topic string) (owner, ownedName string, err error) {
 	conn, err := w.connection(ctx)
 	if err != nil {
 		return "", "", err
