@@ -4,7 +4,7 @@
 GO ?= go
 BIN := bin/cdcsync
 
-.PHONY: build demo test unit bench fuzz e2e lint clean
+.PHONY: build demo test bench fuzz e2e lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/cdcsync
@@ -32,6 +32,20 @@ test:
 # Throughput and memory over 1,000,000 schema-embedded events (see README).
 bench: build
 	$(GO) test -run '^$$' -bench BenchmarkPipeline -benchtime 1x -timeout 60m ./internal/bench/
+
+# Static checks (.golangci.yml): errcheck, staticcheck, revive's doc-comment
+# rule, depguard's layering (only internal/warehouse/<x> imports a database
+# driver), gofmt. The pinned golangci-lint is built into .cache/bin once.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := .cache/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+$(GOLANGCI_LINT):
+	mkdir -p .cache/bin
+	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv .cache/bin/golangci-lint $@
+
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/debezium/
