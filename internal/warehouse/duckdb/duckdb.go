@@ -62,12 +62,6 @@ const DefaultMemoryLimit = "1GB"
 // Dialect is DuckDB's dialect.
 type Dialect struct{}
 
-var (
-	_ sqlapply.Dialect        = Dialect{}
-	_ sqlapply.SchemaEliding  = Dialect{}
-	_ sqlapply.PayloadKeeping = Dialect{}
-)
-
 // Name names the warehouse.
 func (Dialect) Name() string { return "DuckDB" }
 

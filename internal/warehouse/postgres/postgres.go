@@ -100,12 +100,6 @@ type Dialect struct {
 	schema string
 }
 
-var (
-	_ sqlapply.Dialect       = (*Dialect)(nil)
-	_ sqlapply.SchemaEliding = (*Dialect)(nil)
-	_ sqlapply.DDLLocker     = (*Dialect)(nil)
-)
-
 // createSchema creates the schema under the DDL lock: CREATE SCHEMA IF NOT
 // EXISTS fails in one of two sessions running it at once.
 func createSchema(ctx context.Context, db *sql.DB, schema string) error {
