@@ -100,7 +100,6 @@ func (Dialect) PayloadBytes(expr string) string { return "encode(CAST(" + expr +
 // Now is the transaction's timestamp.
 func (Dialect) Now() string { return "now()" }
 
-
 // Staging stages JSON and TIME_NS as text the appender can write.
 func (Dialect) Staging(sqlType string) (string, string) {
 	switch {
