@@ -22,6 +22,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
 
@@ -82,7 +83,13 @@ func demo(ctx context.Context, out io.Writer, path string) error {
 	}
 
 	// 2. The pipeline, continuous mode, into DuckDB.
-	wh, err := duckdb.Open(ctx, path, warehouse.Options{Group: "cdcsync-demo", Landing: true}, slog.New(slog.DiscardHandler))
+	// The demo reads the file while the pipeline writes it: one database,
+	// shared by the warehouse and the demo's queries.
+	db, err := duckdb.Connect(ctx, path)
+	if err != nil {
+		return err
+	}
+	wh, err := sqlapply.New(ctx, duckdb.Dialect{}, db, warehouse.Options{Group: "cdcsync-demo", Landing: true}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -103,7 +110,6 @@ func demo(ctx context.Context, out io.Writer, path string) error {
 		_, err := p.Run(pctx)
 		done <- err
 	}()
-	db := wh.DB()
 	if err := waitFor(ctx, done, func() (bool, error) { return offsetsReached(ctx, db, int64(len(w.Events))) }); err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/target"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
-	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
@@ -250,13 +250,14 @@ func testTargets(t *testing.T) []testTarget {
 	}})
 }
 
-func openTarget(t *testing.T, dsn string) *sqlapply.Warehouse {
+// openTarget opens the test target a DSN names (a DuckDB file or a
+// PostgreSQL schema, the two testTargets) with its Inspector.
+func openTarget(t *testing.T, dsn string) sqlapplytest.Inspected {
 	t.Helper()
-	wh, err := target.Open(context.Background(), dsn, warehouse.Options{Group: "x"}, nil)
-	if err != nil {
-		t.Fatal(err)
+	if k, ok := target.Lookup(dsn); ok && k.Name == "duckdb" {
+		return sqlapplytest.OpenDuckDB(t, strings.TrimPrefix(dsn, "duckdb://"), warehouse.Options{Group: "x"})
 	}
-	return wh.(*sqlapply.Warehouse)
+	return sqlapplytest.OpenPostgres(t, dsn, warehouse.Options{Group: "x"})
 }
 
 func assertTables(t *testing.T, dsn string, w *workload.Workload) {
@@ -268,7 +269,7 @@ func assertTables(t *testing.T, dsn string, w *workload.Workload) {
 		// Exactly once, landing included: every decoded record of the
 		// topic landed once.
 		var n, distinct int
-		err := wh.DB().QueryRow(`SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset)) FROM `+qualified(wh, warehouse.LandingTable(tb.Name))).Scan(&n, &distinct)
+		err := wh.DB.QueryRow(`SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset)) FROM `+qualified(wh, warehouse.LandingTable(tb.Name))).Scan(&n, &distinct)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +278,7 @@ func assertTables(t *testing.T, dsn string, w *workload.Workload) {
 		}
 	}
 	var dead, deadDistinct int
-	if err := wh.DB().QueryRow(`SELECT count(*), count(DISTINCT (topic, kafka_partition, kafka_offset)) FROM `+qualified(wh, warehouse.DeadLettersTable)).Scan(&dead, &deadDistinct); err != nil {
+	if err := wh.DB.QueryRow(`SELECT count(*), count(DISTINCT (topic, kafka_partition, kafka_offset)) FROM `+qualified(wh, warehouse.DeadLettersTable)).Scan(&dead, &deadDistinct); err != nil {
 		t.Fatal(err)
 	}
 	if dead != w.Poisoned || deadDistinct != dead {
@@ -285,9 +286,7 @@ func assertTables(t *testing.T, dsn string, w *workload.Workload) {
 	}
 }
 
-func qualified(wh *sqlapply.Warehouse, table string) string {
-	return sqlapply.Quote(wh.Dialect().Schema()) + "." + sqlapply.Quote(table)
-}
+func qualified(wh sqlapplytest.Inspected, table string) string { return wh.Qualified(table) }
 
 // TestContinuousSurvivesKill9 runs the real binary in continuous mode over
 // a seeded workload produced in chunks, and kills it with SIGKILL at the

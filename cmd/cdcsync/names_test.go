@@ -65,7 +65,7 @@ func TestNames_CollisionWhileRunningStops(t *testing.T) {
 				t.Errorf("offsets stored for the refused topics: %v", offs)
 			}
 			var dead int
-			if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + qualified(wh, warehouse.DeadLettersTable)).Scan(&dead); err != nil {
+			if err := wh.DB.QueryRow(`SELECT count(*) FROM ` + qualified(wh, warehouse.DeadLettersTable)).Scan(&dead); err != nil {
 				t.Fatal(err)
 			}
 			if dead != 0 {

@@ -34,7 +34,7 @@ func lastRun(t *testing.T, dsn string) (status, errText string) {
 	wh := openTarget(t, dsn)
 	defer wh.Close()
 	var e *string
-	if err := wh.DB().QueryRow(`SELECT status, error FROM _cdc_runs ORDER BY started_at DESC LIMIT 1`).Scan(&status, &e); err != nil {
+	if err := wh.DB.QueryRow(`SELECT status, error FROM _cdc_runs ORDER BY started_at DESC LIMIT 1`).Scan(&status, &e); err != nil {
 		t.Fatal(err)
 	}
 	if e != nil {
@@ -129,7 +129,7 @@ func TestRecreatedTopicBinary(t *testing.T) {
 	wh := openTarget(t, dst)
 	defer wh.Close()
 	var n int
-	if err := wh.DB().QueryRow(`SELECT count(*) FROM people WHERE id > 100`).Scan(&n); err != nil {
+	if err := wh.DB.QueryRow(`SELECT count(*) FROM people WHERE id > 100`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 40 {

@@ -3,16 +3,12 @@ package main
 import (
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/target"
-	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
-	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
-	"github.com/cdcsync/cdcsync/internal/warehouse/redshift"
 )
 
 func kafkaOpts(addr string) []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(addr)} }
@@ -34,35 +30,12 @@ DSN's schema first on the search path.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			redact.Remember(targetDSN)
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
-			print := func(rows *sql.Rows) error { return printRows(out, rows, "") }
-			var (
-				db     *sql.DB
-				schema string
-				err    error
-			)
-			switch target.Kind(targetDSN) {
-			case "duckdb":
-				db, err = duckdb.OpenReadOnly(ctx, strings.TrimPrefix(targetDSN, "duckdb://"))
-			case "postgres":
-				db, schema, err = postgres.OpenReadOnly(ctx, targetDSN)
-			case "redshift":
-				db, schema, err = redshift.OpenReadOnly(ctx, targetDSN)
-			default:
-				return fmt.Errorf("target: %q is not %s", redact.DSN(targetDSN), target.Supported)
-			}
+			h, err := target.OpenReadOnly(ctx, targetDSN, nil)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			if schema == "" {
-				rows, err := db.QueryContext(ctx, args[0])
-				if err != nil {
-					return fmt.Errorf("query: %w", err)
-				}
-				defer rows.Close()
-				return print(rows)
-			}
-			if err := postgres.QueryReadOnly(ctx, db, schema, args[0], print); err != nil {
+			defer h.Close()
+			if err := h.Run(ctx, args[0], func(rows *sql.Rows) error { return printRows(out, rows, "") }); err != nil {
 				return fmt.Errorf("query: %w", err)
 			}
 			return nil

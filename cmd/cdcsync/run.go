@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -99,8 +96,8 @@ func runCmd() *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			if target.Kind(cfg.Target) == "" {
-				return fmt.Errorf("target: %q is not %s", redact.DSN(cfg.Target), target.Supported)
+			if err := target.Check(cfg.Target); err != nil {
+				return err
 			}
 			log := newLogger(cfg.Log)
 			cfg.WarnReadableSecrets(log)
@@ -212,19 +209,15 @@ func peakRSSMiB() int64 {
 	return -1
 }
 
-// instanceID is the static group member id: the configured one, else for
-// a DuckDB file one derived from its absolute path — one file has one
-// writer, and a restarted writer should get its partitions back at once.
+// instanceID is the static group member id: the configured one, else the
+// one the target implies (a DuckDB file's, derived from its path: one file
+// has one writer, and a restarted writer should get its partitions back at
+// once).
 func instanceID(cfg config.Config) string {
-	if cfg.Kafka.InstanceID != "" || target.Kind(cfg.Target) != "duckdb" {
+	if cfg.Kafka.InstanceID != "" {
 		return cfg.Kafka.InstanceID
 	}
-	abs, err := filepath.Abs(strings.TrimPrefix(cfg.Target, "duckdb://"))
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(abs))
-	return "cdcsync-" + hex.EncodeToString(sum[:6])
+	return target.InstanceID(cfg.Target)
 }
 
 func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger) error {

@@ -235,10 +235,10 @@ func TestQuery_PostgresIsReadOnly(t *testing.T) {
 	dsn := base + "&schema=" + schema
 	wh := openTarget(t, dsn) // creates the schema and cdcsync's tables
 	defer wh.Close()
-	if _, err := wh.DB().Exec(fmt.Sprintf(`CREATE TABLE %q.t (id int PRIMARY KEY); INSERT INTO %q.t VALUES (1), (2)`, schema, schema)); err != nil {
+	if _, err := wh.DB.Exec(fmt.Sprintf(`CREATE TABLE %q.t (id int PRIMARY KEY); INSERT INTO %q.t VALUES (1), (2)`, schema, schema)); err != nil {
 		t.Fatal(err)
 	}
-	defer wh.DB().Exec(fmt.Sprintf(`DROP SCHEMA %q CASCADE`, schema)) //nolint:errcheck
+	defer wh.DB.Exec(fmt.Sprintf(`DROP SCHEMA %q CASCADE`, schema)) //nolint:errcheck
 	if out, err := query(dsn, "SELECT count(*) AS n FROM t"); err != nil || !strings.Contains(out, "2") {
 		t.Fatalf("a plain SELECT on the DSN's schema must work: %v: %s", err, out)
 	}
@@ -264,7 +264,7 @@ func TestQuery_PostgresIsReadOnly(t *testing.T) {
 		})
 	}
 	var n int
-	if err := wh.DB().QueryRow(fmt.Sprintf(`SELECT count(*) FROM %q.t`, schema)).Scan(&n); err != nil || n != 2 {
+	if err := wh.DB.QueryRow(fmt.Sprintf(`SELECT count(*) FROM %q.t`, schema)).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("table t: %d rows, %v; want 2", n, err)
 	}
 }

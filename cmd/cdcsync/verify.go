@@ -52,7 +52,7 @@ differing columns. Exits 0 only when every table is equal.`,
 				return fmt.Errorf("source: %w", err)
 			}
 			defer src.Close()
-			tgt, err := verify.Open(ctx, targetDSN)
+			tgt, err := verify.OpenTarget(ctx, targetDSN)
 			if err != nil {
 				return fmt.Errorf("target: %w", err)
 			}

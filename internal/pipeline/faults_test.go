@@ -19,9 +19,8 @@ import (
 	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
-	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
-	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
 
@@ -40,7 +39,7 @@ var faultSteps = []string{"ddl", "before-begin", "landing", "staged", "offsets",
 type warehouseFault struct {
 	name string
 	// open opens the warehouse; each call of one setup opens the same one.
-	setup func(t *testing.T) (open func() *sqlapply.Warehouse, inject, clear func())
+	setup func(t *testing.T) (open func() sqlapplytest.Inspected, inject, clear func())
 }
 
 func TestFaultsNeverLoseOrDeadLetter(t *testing.T) {
@@ -158,11 +157,11 @@ func testFault(t *testing.T, f warehouseFault, opts workload.Options, batchEvent
 }
 
 // countDeadLettersIn counts the dead letters in the warehouse's schema.
-func countDeadLettersIn(t *testing.T, wh *sqlapply.Warehouse) int {
+func countDeadLettersIn(t *testing.T, wh sqlapplytest.Inspected) int {
 	t.Helper()
 	var n int
-	q := `SELECT count(*) FROM ` + sqlapply.Quote(wh.Dialect().Schema()) + `.` + sqlapply.Quote(warehouse.DeadLettersTable)
-	if err := wh.DB().QueryRow(q).Scan(&n); err != nil {
+	q := `SELECT count(*) FROM ` + sqlapply.Quote(wh.Inspector.Dialect.Schema()) + `.` + sqlapply.Quote(warehouse.DeadLettersTable)
+	if err := wh.DB.QueryRow(q).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -172,7 +171,7 @@ func countDeadLettersIn(t *testing.T, wh *sqlapply.Warehouse) int {
 // (pg_terminate_backend, waiting until the backend is gone), as a restart
 // or a network failure would. The fault is over at once: the next
 // connection works.
-func postgresConnectionCut(t *testing.T) (open func() *sqlapply.Warehouse, inject, clear func()) {
+func postgresConnectionCut(t *testing.T) (open func() sqlapplytest.Inspected, inject, clear func()) {
 	dsn := pgtest.DSN(t)
 	app := fmt.Sprintf("cdcsync_fault_%d_%d", os.Getpid(), faultSeq.Add(1))
 	schema := app
@@ -189,12 +188,8 @@ func postgresConnectionCut(t *testing.T) (open func() *sqlapply.Warehouse, injec
 		sep = "&"
 	}
 	whDSN := dsn + sep + "application_name=" + app
-	open = func() *sqlapply.Warehouse {
-		wh, err := postgres.Open(context.Background(), whDSN, warehouse.Options{Group: "test", Landing: true, Schema: schema}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return wh
+	open = func() sqlapplytest.Inspected {
+		return sqlapplytest.OpenPostgres(t, whDSN, warehouse.Options{Group: "test", Landing: true, Schema: schema})
 	}
 	inject = func() {
 		var pids []int64
@@ -225,7 +220,7 @@ func postgresConnectionCut(t *testing.T) (open func() *sqlapply.Warehouse, injec
 
 // duckdbDiskFull: the DuckDB file lives on a small filesystem of its own,
 // which the fault fills to the last byte; clearing it frees the space.
-func duckdbDiskFull(t *testing.T) (open func() *sqlapply.Warehouse, inject, clear func()) {
+func duckdbDiskFull(t *testing.T) (open func() sqlapplytest.Inspected, inject, clear func()) {
 	dir := filepath.Join(t.TempDir(), "fs")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -243,12 +238,8 @@ func duckdbDiskFull(t *testing.T) (open func() *sqlapply.Warehouse, inject, clea
 	})
 	path := filepath.Join(dir, "t.duckdb")
 	filler := filepath.Join(dir, "filler")
-	open = func() *sqlapply.Warehouse {
-		wh, err := duckdb.Open(context.Background(), path, warehouse.Options{Group: "test", Landing: true}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return wh
+	open = func() sqlapplytest.Inspected {
+		return sqlapplytest.OpenDuckDB(t, path, warehouse.Options{Group: "test", Landing: true})
 	}
 	inject = func() {
 		f, err := os.Create(filler)

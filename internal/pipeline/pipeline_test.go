@@ -19,9 +19,8 @@ import (
 	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
-	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
-	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
@@ -91,25 +90,21 @@ func pipelineConfig(w *workload.Workload, addr string, once bool) pipeline.Confi
 	}
 }
 
-func openDuck(t *testing.T, path string) *sqlapply.Warehouse {
+func openDuck(t *testing.T, path string) sqlapplytest.Inspected {
 	t.Helper()
-	wh, err := duckdb.Open(context.Background(), path, warehouse.Options{Group: "test", Landing: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wh
+	return sqlapplytest.OpenDuckDB(t, path, warehouse.Options{Group: "test", Landing: true})
 }
 
 // assertConverged compares every table of the workload with the warehouse.
-func assertConverged(t *testing.T, wh *sqlapply.Warehouse, w *workload.Workload) {
+func assertConverged(t *testing.T, wh sqlapplytest.Inspected, w *workload.Workload) {
 	t.Helper()
 	warehousetest.AssertTables(t, wh, w)
 }
 
-func countDeadLetters(t *testing.T, wh *sqlapply.Warehouse) int {
+func countDeadLetters(t *testing.T, wh sqlapplytest.Inspected) int {
 	t.Helper()
 	var n int
-	if err := wh.DB().QueryRow(`SELECT count(*) FROM _cdc_dead_letters`).Scan(&n); err != nil {
+	if err := wh.DB.QueryRow(`SELECT count(*) FROM _cdc_dead_letters`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -172,13 +167,13 @@ func TestRejectedRecordIsIsolated(t *testing.T) {
 			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"id":%d,"name":"%s"},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, i, name, 100+i))})
 	}
 	wh, sum := drainToPostgres(t, dsn, "reject", topic, events)
-	schema := sqlapply.Quote(wh.Dialect().Schema())
+	schema := sqlapply.Quote(wh.Inspector.Dialect.Schema())
 	var rows, dead int
 	var reason string
-	if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + schema + `.people`).Scan(&rows); err != nil {
+	if err := wh.DB.QueryRow(`SELECT count(*) FROM ` + schema + `.people`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
-	if err := wh.DB().QueryRow(`SELECT count(*), max(reason) FROM `+schema+`._cdc_dead_letters WHERE kafka_offset IS NOT NULL`).Scan(&dead, &reason); err != nil {
+	if err := wh.DB.QueryRow(`SELECT count(*), max(reason) FROM `+schema+`._cdc_dead_letters WHERE kafka_offset IS NOT NULL`).Scan(&dead, &reason); err != nil {
 		t.Fatal(err)
 	}
 	// PostgreSQL's text cannot hold NUL: the dialect refuses the value
@@ -215,17 +210,17 @@ func TestRejectedValueInNewTableIsIsolated(t *testing.T) {
 			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"name":%q,"n":%d},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, key, i, 100+i))})
 	}
 	wh, sum := drainToPostgres(t, dsn, "rejectnew", topic, events)
-	schema := sqlapply.Quote(wh.Dialect().Schema())
+	schema := sqlapply.Quote(wh.Inspector.Dialect.Schema())
 	var rows, landed, dead int
 	var reason sql.NullString
 	var offset sql.NullInt64
-	if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + schema + `.tags`).Scan(&rows); err != nil {
+	if err := wh.DB.QueryRow(`SELECT count(*) FROM ` + schema + `.tags`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
-	if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + schema + `._cdc_landing_tags`).Scan(&landed); err != nil {
+	if err := wh.DB.QueryRow(`SELECT count(*) FROM ` + schema + `._cdc_landing_tags`).Scan(&landed); err != nil {
 		t.Fatal(err)
 	}
-	if err := wh.DB().QueryRow(`SELECT count(*), max(reason), max(kafka_offset) FROM `+schema+`._cdc_dead_letters`).Scan(&dead, &reason, &offset); err != nil {
+	if err := wh.DB.QueryRow(`SELECT count(*), max(reason), max(kafka_offset) FROM `+schema+`._cdc_dead_letters`).Scan(&dead, &reason, &offset); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 39 || landed != 39 || dead != 1 || !strings.Contains(reason.String, "index row") || sum.Events != 40 {
@@ -236,7 +231,7 @@ func TestRejectedValueInNewTableIsIsolated(t *testing.T) {
 
 // drainToPostgres produces events to topic (two partitions) and drains them
 // with --once into a fresh schema of the test PostgreSQL.
-func drainToPostgres(t *testing.T, dsn, schema, topic string, events []workload.Event) (*sqlapply.Warehouse, pipeline.Summary) {
+func drainToPostgres(t *testing.T, dsn, schema, topic string, events []workload.Event) (sqlapplytest.Inspected, pipeline.Summary) {
 	t.Helper()
 	c, err := kafkatest.Start(2, topic)
 	if err != nil {
@@ -246,12 +241,8 @@ func drainToPostgres(t *testing.T, dsn, schema, topic string, events []workload.
 	if err := kafkatest.Produce(context.Background(), c.Addr(), events); err != nil {
 		t.Fatal(err)
 	}
-	wh, err := postgres.Open(context.Background(), dsn, warehouse.Options{Group: "reject", Landing: true,
-		Schema: fmt.Sprintf("%s_%d", schema, time.Now().UnixNano()%1_000_000_000)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { wh.Close() })
+	wh := sqlapplytest.OpenPostgres(t, dsn, warehouse.Options{Group: "reject", Landing: true,
+		Schema: fmt.Sprintf("%s_%d", schema, time.Now().UnixNano()%1_000_000_000)})
 	cfg := pipeline.Config{Topics: regexp.MustCompile(`^db\.app\..*$`), Group: "reject", Once: true,
 		MaxEvents: 1000, MaxBytes: 8 << 20, Interval: time.Second, Kafka: kafkatestOpts(c.Addr()),
 		MetadataRefresh: time.Second, FetchMaxBytes: 4 << 20}

@@ -112,7 +112,7 @@ func TestTopics_RecreatedTopicStops(t *testing.T) {
 		t.Fatalf("after --reset-topic read %d events, want all 40 of the new topic", sum.Events)
 	}
 	var rows int
-	if err := wh.DB().QueryRow(`SELECT count(*) FROM people WHERE id > 100`).Scan(&rows); err != nil {
+	if err := wh.DB.QueryRow(`SELECT count(*) FROM people WHERE id > 100`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 40 {
@@ -143,7 +143,7 @@ func TestTopics_OffsetsBeyondLogEnd(t *testing.T) {
 	if _, err := pipeline.New(peopleConfig(c.Addr(), true), wh, testLogger(t), nil).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wh.DB().Exec(`UPDATE _cdc_offsets SET topic_id = NULL`); err != nil {
+	if _, err := wh.DB.Exec(`UPDATE _cdc_offsets SET topic_id = NULL`); err != nil {
 		t.Fatal(err)
 	}
 	recreate(t, c.Addr(), topic)

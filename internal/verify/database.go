@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/cdcsync/cdcsync/internal/redact"
+	"github.com/cdcsync/cdcsync/internal/target"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
 // ErrNoTable means a table does not exist.
@@ -51,11 +53,10 @@ type Range struct {
 	After, UpTo []any
 }
 
-// Open opens the database a DSN names:
+// Open opens the source database a DSN names:
 //
 //	mysql://USER:PASS@HOST:PORT/DB                 MySQL or MariaDB (also mariadb://)
 //	postgres://USER:PASS@HOST:PORT/DB[?schema=S]   PostgreSQL, schema S (default public)
-//	PATH.duckdb                                    a DuckDB file, opened read-only
 //
 // Errors never show the DSN's password, even when a driver echoes it.
 func Open(ctx context.Context, dsn string) (_ Database, err error) {
@@ -65,8 +66,50 @@ func Open(ctx context.Context, dsn string) (_ Database, err error) {
 		return openMySQL(ctx, dsn)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return openPostgres(ctx, dsn)
-	case strings.HasPrefix(dsn, "duckdb://"), strings.HasSuffix(dsn, ".duckdb"):
-		return openDuckDB(ctx, strings.TrimPrefix(dsn, "duckdb://"))
 	}
-	return nil, fmt.Errorf("%q is not a mysql://, postgres:// or .duckdb DSN", redact.DSN(dsn))
+	return nil, fmt.Errorf("%q is not a mysql:// or postgres:// DSN", redact.DSN(dsn))
+}
+
+// OpenTarget opens the target a DSN names, as the registry (package
+// target) opens it read-only: a DuckDB file, or a PostgreSQL schema
+// (postgres://…[?schema=S]). Only the opening is shared with cdcsync: the
+// target's tables are read with verify's own catalog queries and type
+// mapping (targetReaders), so that a mistake in cdcsync's mapping shows up
+// as a difference instead of being repeated here.
+//
+// Errors never show the DSN's password, even when a driver echoes it.
+func OpenTarget(ctx context.Context, dsn string) (_ Database, err error) {
+	defer func() { err = redact.Error(err, dsn) }()
+	k, ok := target.Lookup(dsn)
+	if !ok {
+		return nil, target.Check(dsn)
+	}
+	reader, ok := targetReaders[k.Name]
+	if !ok {
+		return nil, fmt.Errorf("%q: verify cannot read %s targets", target.Redact(dsn), k.Name)
+	}
+	h, err := target.OpenReadOnly(ctx, dsn, pgSettings)
+	if err != nil {
+		return nil, oneLine(err)
+	}
+	d, err := reader(ctx, h)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &sqlDatabase{db: h.DB, d: d}, nil
+}
+
+// targetReaders are verify's own readers of each kind of target
+// (warehouse.Kind.Name), independent of the warehouse's package on purpose:
+// verify checks cdcsync's type mapping rather than reusing it. A kind
+// missing here cannot be verified.
+var targetReaders = map[string]func(ctx context.Context, h *warehouse.ReadOnly) (dialect, error){
+	"duckdb": func(context.Context, *warehouse.ReadOnly) (dialect, error) { return duckDialect{}, nil },
+	"postgres": func(ctx context.Context, h *warehouse.ReadOnly) (dialect, error) {
+		if err := pgSchemaExists(ctx, h.DB, h.Schema); err != nil {
+			return nil, fmt.Errorf("PostgreSQL: %w", err)
+		}
+		return pgDialect{schema: h.Schema}, nil
+	},
 }

@@ -11,6 +11,11 @@
 // family's normal form (see Family). Nothing else is asked of a database,
 // so a new target is one small implementation.
 //
+// A target is opened through cdcsync's registry of warehouses (package
+// target: OpenTarget), but read with verify's own catalog queries and its
+// own mapping of column types to families, on purpose: verify is an
+// independent check of cdcsync's type mapping, so it must not reuse it.
+//
 // # Algorithm
 //
 // For each table, Compare counts both sides, then walks the source in

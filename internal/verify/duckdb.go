@@ -4,30 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"strings"
-
-	duckdbdrv "github.com/duckdb/duckdb-go/v2"
 )
-
-// openDuckDB opens a DuckDB file read-only: verifying never writes, and a
-// missing file is an error rather than a new empty database.
-func openDuckDB(ctx context.Context, path string) (Database, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("DuckDB %s: %w", path, err)
-	}
-	connector, err := duckdbdrv.NewConnector(path+"?access_mode=read_only", nil)
-	if err != nil {
-		return nil, fmt.Errorf("DuckDB %s: %w", path, oneLine(err))
-	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(1)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("DuckDB %s: %w", path, oneLine(err))
-	}
-	return &sqlDatabase{db: db, d: duckDialect{}}, nil
-}
 
 // duckDialect reads the tables cdcsync keeps in schema main of a DuckDB
 // file.

@@ -82,7 +82,7 @@ func TestDuckDBTarget(t *testing.T) {
 	mem.add(srcT, src...)
 
 	ctx := context.Background()
-	tgt, err := Open(ctx, path)
+	tgt, err := OpenTarget(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestDuckDBKeyTypes(t *testing.T) {
 			('00000000-0000-0000-0000-' || lpad(CAST(i AS VARCHAR), 12, '0'))::UUID, DATE '2024-01-01' + CAST(i % 2 AS INTEGER), i FROM range(200) t(i)`,
 	)
 	ctx := context.Background()
-	tgt, err := Open(ctx, path)
+	tgt, err := OpenTarget(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +176,7 @@ func TestDuckDBKeyTypes(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
 	for dsn, want := range map[string]string{
-		"/nonexistent/x.duckdb":                 "DuckDB /nonexistent/x.duckdb: stat",
-		"sqlserver://a":                         `"sqlserver://a" is not a mysql://, postgres:// or .duckdb DSN`,
+		"sqlserver://a":                         `"sqlserver://a" is not a mysql:// or postgres:// DSN`,
 		"mysql://root:secret@127.0.0.1:1/":      `bad MySQL DSN "mysql://root:xxxxx@127.0.0.1:1/"`,
 		"mysql://root:secret@127.0.0.1:1/db":    "MySQL 127.0.0.1:1/db: dial tcp 127.0.0.1:1",
 		"postgres://u:secret@127.0.0.1:1/db":    "PostgreSQL 127.0.0.1:1/db:",
@@ -191,6 +190,23 @@ func TestOpenErrors(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %v, want %q on one line without the password", dsn, err, want)
+		}
+	}
+	for dsn, want := range map[string]string{
+		"/nonexistent/x.duckdb":                "DuckDB file /nonexistent/x.duckdb: stat",
+		"sqlserver://a":                        `"sqlserver://a" is not a DuckDB file path ending in .duckdb, a postgres:// URL or a redshift:// URL`,
+		"redshift://u:secret@127.0.0.1:1/db":   "verify cannot read redshift targets",
+		"postgres://u:secret@127.0.0.1:1/db":   "127.0.0.1",
+		"postgres://u:secret@127.0.0.1:port/x": "postgres://u:xxxxx@127.0.0.1:port/x",
+	} {
+		db, err := OpenTarget(ctx, dsn)
+		if err == nil {
+			db.Close()
+			t.Errorf("target %s: no error", dsn)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("target %s: %v, want %q on one line without the password", dsn, err, want)
 		}
 	}
 }

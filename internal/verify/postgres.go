@@ -31,26 +31,36 @@ func openPostgres(ctx context.Context, dsn string) (Database, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bad PostgreSQL DSN %q: %w", redact.DSN(dsn), oneLine(err))
 	}
-	// Read timestamps with time zone in UTC and intervals as ISO-8601.
-	cfg.RuntimeParams["timezone"] = "UTC"
-	cfg.RuntimeParams["intervalstyle"] = "iso_8601"
-	cfg.RuntimeParams["datestyle"] = "ISO, YMD"
+	for k, v := range pgSettings {
+		cfg.RuntimeParams[k] = v
+	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(2)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("PostgreSQL %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, oneLine(err))
 	}
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, schema).Scan(&n); err != nil {
+	if err := pgSchemaExists(ctx, db, schema); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("PostgreSQL %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, oneLine(err))
-	}
-	if n == 0 {
-		db.Close()
-		return nil, fmt.Errorf("PostgreSQL %s:%d/%s: no schema %q", cfg.Host, cfg.Port, cfg.Database, schema)
+		return nil, fmt.Errorf("PostgreSQL %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err)
 	}
 	return &sqlDatabase{db: db, d: pgDialect{schema: schema}}, nil
+}
+
+// pgSettings make PostgreSQL sessions read timestamps with time zone in
+// UTC and intervals as ISO-8601, as normalize expects.
+var pgSettings = map[string]string{"timezone": "UTC", "intervalstyle": "iso_8601", "datestyle": "ISO, YMD"}
+
+// pgSchemaExists returns an error unless the schema exists.
+func pgSchemaExists(ctx context.Context, db *sql.DB, schema string) error {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, schema).Scan(&n); err != nil {
+		return oneLine(err)
+	}
+	if n == 0 {
+		return fmt.Errorf("no schema %q", schema)
+	}
+	return nil
 }
 
 // pgDialect reads the base tables of one PostgreSQL schema, as a source

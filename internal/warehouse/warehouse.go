@@ -3,9 +3,10 @@
 // events' schemas, and how cdcsync names its own tables and columns.
 //
 // Each warehouse (DuckDB, PostgreSQL, Redshift) is one implementation of
-// Warehouse in a package of its own. The conformance suite in
-// warehousetest is the definition of "correct": a new warehouse is added by
-// passing it.
+// Warehouse in a package of its own, which exports one Kind describing it;
+// package target lists the kinds. The conformance suite in warehousetest
+// is the definition of "correct": a new warehouse is added by passing it
+// and adding its Kind to that list.
 package warehouse
 
 import (

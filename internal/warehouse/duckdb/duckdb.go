@@ -32,6 +32,21 @@ import (
 // own default (80% of RAM) lets its buffer pool grow with the file, and
 // cdcsync's memory should be bounded by its batches, not by the warehouse.
 func Open(ctx context.Context, path string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
+	db, err := Connect(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := sqlapply.New(ctx, Dialect{}, db, opts, log)
+	if err != nil {
+		return nil, fmt.Errorf("DuckDB file %s: %w", path, err)
+	}
+	return w, nil
+}
+
+// Connect opens (creating if needed) the DuckDB file at path, with the
+// settings Open describes. Open is Connect and sqlapply.New with Dialect;
+// a caller that needs the database too (the demo, tests) does the same.
+func Connect(ctx context.Context, path string) (*sql.DB, error) {
 	dsn := path
 	if !strings.Contains(path, "memory_limit=") {
 		sep := "?"
@@ -49,11 +64,7 @@ func Open(ctx context.Context, path string, opts warehouse.Options, log *slog.Lo
 		db.Close()
 		return nil, fmt.Errorf("open DuckDB file %s: %w", path, firstLine(err))
 	}
-	w, err := sqlapply.New(ctx, Dialect{}, db, opts, log)
-	if err != nil {
-		return nil, fmt.Errorf("DuckDB file %s: %w", path, err)
-	}
-	return w, nil
+	return db, nil
 }
 
 // DefaultMemoryLimit bounds DuckDB's buffer pool in cdcsync's process.
@@ -61,12 +72,6 @@ const DefaultMemoryLimit = "1GB"
 
 // Dialect is DuckDB's dialect.
 type Dialect struct{}
-
-var (
-	_ sqlapply.Dialect        = Dialect{}
-	_ sqlapply.SchemaEliding  = Dialect{}
-	_ sqlapply.PayloadKeeping = Dialect{}
-)
 
 // Name names the warehouse.
 func (Dialect) Name() string { return "DuckDB" }
@@ -94,9 +99,6 @@ func (Dialect) PayloadBytes(expr string) string { return "encode(CAST(" + expr +
 
 // Now is the transaction's timestamp.
 func (Dialect) Now() string { return "now()" }
-
-// EpochMicros converts a timestamp to epoch microseconds.
-func (Dialect) EpochMicros(expr string) string { return "epoch_us(" + expr + ")" }
 
 // Staging stages JSON and TIME_NS as text the appender can write.
 func (Dialect) Staging(sqlType string) (string, string) {

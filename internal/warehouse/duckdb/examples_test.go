@@ -13,7 +13,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
-	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 )
 
 // examplesDir is ../shared/debezium-examples next to the repository.
@@ -57,11 +57,7 @@ func TestExamplesLand(t *testing.T) {
 		}
 		t.Run(rel, func(t *testing.T) {
 			c := res.Change
-			wh, err := duckdb.Open(context.Background(), filepath.Join(t.TempDir(), "x.duckdb"), warehouse.Options{Group: "x"}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer wh.Close()
+			wh, ins := sqlapplytest.DuckDB(t, filepath.Join(t.TempDir(), "x.duckdb"), warehouse.Options{Group: "x"})
 			b := batch.New()
 			if c.Op == change.OpDelete {
 				// A delete needs a row to delete: land one first.
@@ -88,7 +84,7 @@ func TestExamplesLand(t *testing.T) {
 				t.Fatalf("%d dead letters", st.DeadLetters)
 			}
 			var n int
-			if err := wh.DB().QueryRow(`SELECT count(*) FROM customers WHERE id = 1004`).Scan(&n); err != nil {
+			if err := ins.DB.QueryRow(`SELECT count(*) FROM customers WHERE id = 1004`).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			if c.Op == change.OpDelete {
@@ -102,7 +98,7 @@ func TestExamplesLand(t *testing.T) {
 			}
 			for i, col := range c.Schema.Columns {
 				var got sql.NullString
-				if err := wh.DB().QueryRow(fmt.Sprintf(`SELECT %q::VARCHAR FROM customers`, col.Name)).Scan(&got); err != nil {
+				if err := ins.DB.QueryRow(fmt.Sprintf(`SELECT %q::VARCHAR FROM customers`, col.Name)).Scan(&got); err != nil {
 					t.Fatal(err)
 				}
 				if strings.Contains(got.String, debezium.DefaultPlaceholder) {

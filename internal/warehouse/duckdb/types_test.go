@@ -11,7 +11,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
-	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 )
 
 // typeCase is one column type with one value: the Connect field schema,
@@ -105,11 +105,7 @@ func event(field, value string, id int) (key, val []byte) {
 // it to DuckDB and reads the stored value back as text.
 func TestTypesLandExactly(t *testing.T) {
 	ctx := context.Background()
-	wh, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "types.duckdb"), warehouse.Options{Group: "types"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wh.Close()
+	wh, ins := sqlapplytest.DuckDB(t, filepath.Join(t.TempDir(), "types.duckdb"), warehouse.Options{Group: "types"})
 	dec := debezium.NewDecoder(debezium.Options{})
 	b := batch.New()
 	for i, tc := range typeCases {
@@ -130,7 +126,7 @@ func TestTypesLandExactly(t *testing.T) {
 	}
 	if st.DeadLetters != 0 {
 		var reasons []string
-		rows, _ := wh.DB().Query(`SELECT table_name || ': ' || reason FROM _cdc_dead_letters`)
+		rows, _ := ins.DB.Query(`SELECT table_name || ': ' || reason FROM _cdc_dead_letters`)
 		for rows.Next() {
 			var s string
 			rows.Scan(&s)
@@ -138,7 +134,7 @@ func TestTypesLandExactly(t *testing.T) {
 		}
 		t.Fatalf("%d dead letters: %v", st.DeadLetters, reasons)
 	}
-	conn, err := wh.DB().Conn(ctx)
+	conn, err := ins.DB.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,11 +168,7 @@ func TestTypesLandExactly(t *testing.T) {
 // naming the column and the reason; the rest of the batch applies.
 func TestValuesThatDoNotFitAreDeadLettered(t *testing.T) {
 	ctx := context.Background()
-	wh, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "bad.duckdb"), warehouse.Options{Group: "bad"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wh.Close()
+	wh, ins := sqlapplytest.DuckDB(t, filepath.Join(t.TempDir(), "bad.duckdb"), warehouse.Options{Group: "bad"})
 	dec := debezium.NewDecoder(debezium.Options{})
 	bad := []typeCase{
 		{"decimal wider than its precision", `{"type":"bytes","name":"org.apache.kafka.connect.data.Decimal","parameters":{"scale":"2","connect.decimal.precision":"3"}}`, `"EtaH"`, "", "does not fit"},
@@ -205,7 +197,7 @@ func TestValuesThatDoNotFitAreDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got int
-	if err := wh.DB().QueryRow(`SELECT count(*) FROM _cdc_dead_letters WHERE reason LIKE '%"v"%'`).Scan(&got); err != nil {
+	if err := ins.DB.QueryRow(`SELECT count(*) FROM _cdc_dead_letters WHERE reason LIKE '%"v"%'`).Scan(&got); err != nil {
 		t.Fatal(err)
 	}
 	if got != n || n != len(bad) {

@@ -37,16 +37,33 @@ import (
 func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (_ *sqlapply.Warehouse, err error) {
 	// Drivers echo the DSN in their errors.
 	defer func() { err = redact.Error(err, dsn) }()
-	connStr, schema, err := SplitSchema(dsn)
+	db, d, err := Connect(ctx, dsn, opts.Schema)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Schema != "" {
-		schema = opts.Schema
+	w, err := sqlapply.New(ctx, d, db, opts, log)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), cause(err))
+	}
+	return w, nil
+}
+
+// Connect connects to the database a postgres:// DSN names and creates the
+// target schema: schema if not empty, else the DSN's. Open is Connect and
+// sqlapply.New; a caller that needs the database too (tests) does the
+// same.
+func Connect(ctx context.Context, dsn, schema string) (_ *sql.DB, _ *Dialect, err error) {
+	defer func() { err = redact.Error(err, dsn) }()
+	connStr, dsnSchema, err := SplitSchema(dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if schema == "" {
+		schema = dsnSchema
 	}
 	cfg, err := pgx.ParseConfig(connStr)
 	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), err)
+		return nil, nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), err)
 	}
 	// Describe every statement instead of caching descriptions: cdcsync
 	// alters and recreates tables as schemas evolve, and a cached
@@ -56,17 +73,13 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 	db.SetMaxOpenConns(4)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), cause(err))
+		return nil, nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), cause(err))
 	}
 	if err := createSchema(ctx, db, schema); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("target %s: create schema %s: %w", redact.DSN(dsn), schema, cause(err))
+		return nil, nil, fmt.Errorf("target %s: create schema %s: %w", redact.DSN(dsn), schema, cause(err))
 	}
-	w, err := sqlapply.New(ctx, &Dialect{schema: schema}, db, opts, log)
-	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), cause(err))
-	}
-	return w, nil
+	return db, &Dialect{schema: schema}, nil
 }
 
 // SplitSchema removes cdcsync's `schema` parameter from a DSN and returns
@@ -99,12 +112,6 @@ func cause(err error) error {
 type Dialect struct {
 	schema string
 }
-
-var (
-	_ sqlapply.Dialect       = (*Dialect)(nil)
-	_ sqlapply.SchemaEliding = (*Dialect)(nil)
-	_ sqlapply.DDLLocker     = (*Dialect)(nil)
-)
 
 // createSchema creates the schema under the DDL lock: CREATE SCHEMA IF NOT
 // EXISTS fails in one of two sessions running it at once.
@@ -152,11 +159,6 @@ func (d *Dialect) BytesLiteral(s string) string {
 
 // Now is the transaction's timestamp.
 func (d *Dialect) Now() string { return "now()" }
-
-// EpochMicros converts a timestamp to epoch microseconds.
-func (d *Dialect) EpochMicros(expr string) string {
-	return "CAST(EXTRACT(EPOCH FROM " + expr + ") * 1000000 AS BIGINT)"
-}
 
 // SQLType renders a type.
 func (d *Dialect) SQLType(t change.Type) string { return sqlType(t) }

@@ -12,20 +12,16 @@ import (
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
 )
 
 func TestConformance(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	run := fmt.Sprintf("t%d", time.Now().UnixNano()%1_000_000_000)
-	warehousetest.Run(t, func(t *testing.T, name string, opts warehouse.Options) *sqlapply.Warehouse {
+	warehousetest.Run(t, func(t *testing.T, name string, opts warehouse.Options) (warehouse.Warehouse, warehousetest.Inspector) {
 		opts.Schema = run + "_" + name
-		wh, err := postgres.Open(context.Background(), dsn, opts, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { wh.Close() })
-		return wh
+		return sqlapplytest.Postgres(t, dsn, opts)
 	})
 }
 
@@ -70,8 +66,9 @@ func TestConcurrentStartsOnFreshSchema(t *testing.T) {
 			t.Fatalf("apply %d: %v", i, err)
 		}
 	}
-	var rows int
-	if err := whs[0].DB().QueryRow(`SELECT count(*) FROM ` + sqlapply.Quote(schema) + `.people`).Scan(&rows); err != nil {
+	_, ins := sqlapplytest.Postgres(t, dsn, warehouse.Options{Group: "race", Schema: schema})
+	rows, err := ins.Count(context.Background(), "people", "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if rows != n {

@@ -14,8 +14,9 @@ import (
 
 // OpenReadOnly connects to the PostgreSQL database a postgres:// DSN names
 // for running untrusted statements with QueryReadOnly, and returns the
-// DSN's schema. Sessions default to read-only transactions too.
-func OpenReadOnly(ctx context.Context, dsn string) (_ *sql.DB, schema string, err error) {
+// DSN's schema. Sessions default to read-only transactions too; settings
+// are further runtime parameters every session gets.
+func OpenReadOnly(ctx context.Context, dsn string, settings map[string]string) (_ *sql.DB, schema string, err error) {
 	defer func() { err = redact.Error(err, dsn) }()
 	connStr, schema, err := SplitSchema(dsn)
 	if err != nil {
@@ -24,6 +25,9 @@ func OpenReadOnly(ctx context.Context, dsn string) (_ *sql.DB, schema string, er
 	cfg, err := pgx.ParseConfig(connStr)
 	if err != nil {
 		return nil, "", fmt.Errorf("target %s: %w", redact.DSN(dsn), err)
+	}
+	for k, v := range settings {
+		cfg.RuntimeParams[k] = v
 	}
 	cfg.RuntimeParams["default_transaction_read_only"] = "on"
 	db, err := ReadOnlyDB(ctx, cfg)

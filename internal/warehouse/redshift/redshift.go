@@ -66,18 +66,34 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 // OpenCompat opens a PostgreSQL database (postgres:// DSN) with the
 // Redshift dialect in compatibility mode: the conformance suite's way of
 // running Redshift's SQL where a cluster is not available.
-func OpenCompat(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (_ *sqlapply.Warehouse, err error) {
-	defer func() { err = redact.Error(err, dsn) }()
-	connStr, schema, err := postgres.SplitSchema(dsn)
+func OpenCompat(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
+	db, d, err := ConnectCompat(ctx, dsn, opts.Schema)
 	if err != nil {
 		return nil, err
+	}
+	w, err := sqlapply.New(ctx, d, db, opts, log)
+	if err != nil {
+		return nil, redact.Error(fmt.Errorf("target %s: %w", redact.DSN(dsn), err), dsn)
+	}
+	return w, nil
+}
+
+// ConnectCompat is OpenCompat's connection and dialect, for a caller that
+// needs the database too (tests): schema if not empty, else the DSN's.
+func ConnectCompat(ctx context.Context, dsn, schema string) (_ *sql.DB, _ *Dialect, err error) {
+	defer func() { err = redact.Error(err, dsn) }()
+	connStr, dsnSchema, err := postgres.SplitSchema(dsn)
+	if err != nil {
+		return nil, nil, err
 	}
 	cfg, err := pgx.ParseConfig(connStr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	return open(ctx, cfg, nil, &Dialect{schema: schemaOr(opts.Schema, schema), compat: true}, dsn, opts, log)
+	d := &Dialect{schema: schemaOr(schema, dsnSchema), compat: true}
+	db, err := connect(ctx, cfg, nil, d, dsn)
+	return db, d, err
 }
 
 func schemaOr(a, b string) string {
@@ -88,6 +104,19 @@ func schemaOr(a, b string) string {
 }
 
 func open(ctx context.Context, cfg *pgx.ConnConfig, before beforeConnect, d *Dialect, dsn string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
+	db, err := connect(ctx, cfg, before, d, dsn)
+	if err != nil {
+		return nil, err
+	}
+	w, err := sqlapply.New(ctx, d, db, opts, log)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), err)
+	}
+	return w, nil
+}
+
+// connect opens the database and creates the dialect's schema.
+func connect(ctx context.Context, cfg *pgx.ConnConfig, before beforeConnect, d *Dialect, dsn string) (*sql.DB, error) {
 	var dbOpts []stdlib.OptionOpenDB
 	if before != nil {
 		dbOpts = append(dbOpts, stdlib.OptionBeforeConnect(before))
@@ -102,11 +131,7 @@ func open(ctx context.Context, cfg *pgx.ConnConfig, before beforeConnect, d *Dia
 		db.Close()
 		return nil, fmt.Errorf("target %s: create schema %s: %w", redact.DSN(dsn), d.schema, err)
 	}
-	w, err := sqlapply.New(ctx, d, db, opts, log)
-	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), err)
-	}
-	return w, nil
+	return db, nil
 }
 
 // ParseDSN turns a redshift:// DSN into a pgx configuration and the target
@@ -265,14 +290,6 @@ func (d *Dialect) Now() string {
 		return "now()"
 	}
 	return "SYSDATE"
-}
-
-// EpochMicros converts a timestamp to epoch microseconds.
-func (d *Dialect) EpochMicros(expr string) string {
-	if d.compat {
-		return "CAST(EXTRACT(EPOCH FROM " + expr + ") * 1000000 AS BIGINT)"
-	}
-	return "CAST(DATE_PART(epoch, " + expr + ") * 1000000 AS BIGINT)"
 }
 
 const (

@@ -11,7 +11,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/redshift"
-	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
 )
 
@@ -23,14 +23,13 @@ import (
 func TestConformanceOnPostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	run := fmt.Sprintf("rs%d", time.Now().UnixNano()%1_000_000_000)
-	warehousetest.Run(t, func(t *testing.T, name string, opts warehouse.Options) *sqlapply.Warehouse {
+	warehousetest.Run(t, func(t *testing.T, name string, opts warehouse.Options) (warehouse.Warehouse, warehousetest.Inspector) {
 		opts.Schema = run + "_" + name
-		wh, err := redshift.OpenCompat(context.Background(), dsn, opts, nil)
+		db, d, err := redshift.ConnectCompat(context.Background(), dsn, opts.Schema)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { wh.Close() })
-		return wh
+		return sqlapplytest.Open(t, db, d, opts)
 	})
 }
 

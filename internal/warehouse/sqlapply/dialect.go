@@ -70,9 +70,6 @@ type Dialect interface {
 	// schema change it cannot make (a type change of a key column, say):
 	// the events needing it become dead letters.
 	Unsupported(err error) bool
-	// EpochMicros is the expression of a timestamp column as microseconds
-	// since the epoch (for comparisons in tests and verification).
-	EpochMicros(expr string) string
 	// Identifiers says how the warehouse treats identifiers: their length
 	// limit and whether it folds case. Every table and column name cdcsync
 	// writes goes through it.

@@ -44,9 +44,6 @@ func New(ctx context.Context, d Dialect, db *sql.DB, opts warehouse.Options, log
 	return w, nil
 }
 
-// DB returns the database, for queries outside batches (verify, tests).
-func (w *Warehouse) DB() *sql.DB { return w.db }
-
 // Dialect returns the warehouse's dialect.
 func (w *Warehouse) Dialect() Dialect { return w.d }
 

@@ -1,15 +1,24 @@
 // Package warehousetest is the conformance suite every warehouse passes:
-// the definition of "correct" for a warehouse implementation. A new
-// warehouse is added by writing its dialect and calling Run from its tests.
+// the definition of "correct" for a warehouse implementation. It drives
+// warehouse.Warehouse only, and reads results back through an Inspector
+// the warehouse's test package provides, so a warehouse need not be SQL to
+// run it. A new warehouse is added by calling Run from its tests.
+//
+// Every case runs on every warehouse. Two assertions read optional
+// capabilities of the Inspector (CatalogInspector: the tables table;
+// MovesInspector: values in flight between the halves of a primary-key
+// change) and are skipped for a warehouse whose Inspector lacks them.
 package warehousetest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,14 +31,14 @@ import (
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
-	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
 
-// Opener opens the warehouse under test. Each call with a new name must
-// give an empty warehouse; calling it again with the same name reopens the
-// same one (a restart).
-type Opener func(t *testing.T, name string, opts warehouse.Options) *sqlapply.Warehouse
+// Opener opens the warehouse under test and an Inspector of it. Each call
+// with a new name must give an empty warehouse; calling it again with the
+// same name reopens the same one (a restart). The warehouse is closed when
+// the test ends (closing it earlier is allowed).
+type Opener func(t *testing.T, name string, opts warehouse.Options) (warehouse.Warehouse, Inspector)
 
 // Run runs the whole suite.
 func Run(t *testing.T, open Opener) {
@@ -62,7 +71,7 @@ func PersonBatch(part int32, off int64, id int64) *batch.Batch {
 // keeps the rows.
 func testTopicIDs(t *testing.T, open Opener) {
 	ctx := context.Background()
-	wh := open(t, "topicids", warehouse.Options{Group: "g"})
+	wh, ins := open(t, "topicids", warehouse.Options{Group: "g"})
 	const topic = "t.db.people"
 	wh.SetTopicIDs(map[string]string{topic: "id-1"})
 	apply(t, wh, batchOf(upsert(0, 0, "a", 1, "x", nil), truncateAt(0, 1, "b"), upsert(0, 2, "c", 2, "y", nil)), nil)
@@ -87,7 +96,7 @@ func testTopicIDs(t *testing.T, open Opener) {
 	// must apply all the same.
 	wh.SetTopicIDs(map[string]string{topic: "id-2"})
 	apply(t, wh, batchOf(upsert(0, 0, "a", 3, "z", nil)), nil)
-	if got := people(t, wh); len(got) != 2 {
+	if got := people(t, ins); len(got) != 2 {
 		t.Fatalf("rows after reset %v, want ids 2 and 3", got)
 	}
 	if ids, _ := wh.TopicIDs(ctx, []string{topic}); ids[topic] != "id-2" {
@@ -97,13 +106,13 @@ func testTopicIDs(t *testing.T, open Opener) {
 
 // Converge drains a seeded workload with the pipeline (one pass, on an
 // in-process Kafka) into wh and compares every table with the source state.
-func Converge(t *testing.T, wh *sqlapply.Warehouse, w *workload.Workload) {
+func Converge(t *testing.T, wh warehouse.Warehouse, ins Inspector, w *workload.Workload) {
 	t.Helper()
-	converge(t, wh, w, 700)
+	converge(t, wh, ins, w, 700)
 }
 
 // converge drains the workload in batches of at most maxEvents events.
-func converge(t *testing.T, wh *sqlapply.Warehouse, w *workload.Workload, maxEvents int) {
+func converge(t *testing.T, wh warehouse.Warehouse, ins Inspector, w *workload.Workload, maxEvents int) {
 	t.Helper()
 	var topics []string
 	for _, tb := range w.Tables {
@@ -147,12 +156,12 @@ func converge(t *testing.T, wh *sqlapply.Warehouse, w *workload.Workload, maxEve
 	if sum.Events != int64(len(w.Events)) {
 		t.Errorf("consumed %d events, produced %d", sum.Events, len(w.Events))
 	}
-	AssertTables(t, wh, w)
+	AssertTables(t, ins, w)
 }
 
 // AssertTables compares every table of the workload with the warehouse,
 // row by row.
-func AssertTables(t *testing.T, wh *sqlapply.Warehouse, w *workload.Workload) {
+func AssertTables(t *testing.T, ins Inspector, w *workload.Workload) {
 	t.Helper()
 	ctx := context.Background()
 	for _, tb := range w.Tables {
@@ -160,7 +169,7 @@ func AssertTables(t *testing.T, wh *sqlapply.Warehouse, w *workload.Workload) {
 		for _, c := range tb.Columns() {
 			ts[c] = tb.IsTimestamp(c)
 		}
-		got, err := wh.Dump(ctx, tb.Name, tb.Columns(), ts)
+		got, err := ins.Rows(ctx, tb.Name, tb.Columns(), ts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,29 +223,52 @@ func testConverges(t *testing.T, open Opener, schemas bool) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			w := workload.New(workload.Options{Seed: seed, Partitions: 3, Schemas: schemas, SnapshotRows: 30, Ops: 2500,
 				Truncates: true, PKChanges: true, Poison: true, Tombstones: true, SchemaChanges: true})
-			wh := open(t, fmt.Sprintf("conv_%v_%d", schemas, seed), warehouse.Options{Group: "conformance", Landing: true})
-			Converge(t, wh, w)
-			var dead, landed, distinct int
-			if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + qualified(wh, warehouse.DeadLettersTable)).Scan(&dead); err != nil {
-				t.Fatal(err)
-			}
-			if dead != w.Poisoned {
-				t.Errorf("dead letters: %d, want %d", dead, w.Poisoned)
-			}
-			err := wh.DB().QueryRow(`SELECT count(*), count(DISTINCT kafka_partition * 100000000 + kafka_offset) FROM `+
-				qualified(wh, warehouse.LandingTable("customers"))).Scan(&landed, &distinct)
+			wh, ins := open(t, fmt.Sprintf("conv_%v_%d", schemas, seed), warehouse.Options{Group: "conformance", Landing: true})
+			Converge(t, wh, ins, w)
+			dead, err := ins.DeadLetters(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if landed == 0 || landed != distinct {
-				t.Errorf("landing: %d rows for %d distinct records", landed, distinct)
+			if len(dead) != w.Poisoned {
+				t.Errorf("dead letters: %d, want %d", len(dead), w.Poisoned)
+			}
+			landed, distinct := 0, map[[2]int64]bool{}
+			for _, l := range landing(t, ins, "customers") {
+				landed++
+				distinct[[2]int64{int64(l.Partition), l.Offset}] = true
+			}
+			if landed == 0 || landed != len(distinct) {
+				t.Errorf("landing: %d rows for %d distinct records", landed, len(distinct))
 			}
 		})
 	}
 }
 
-func qualified(wh *sqlapply.Warehouse, table string) string {
-	return sqlapply.Quote(wh.Dialect().Schema()) + "." + sqlapply.Quote(table)
+// landing reads a table's landing rows.
+func landing(t *testing.T, ins Inspector, table string) []Landed {
+	t.Helper()
+	rows, err := ins.Landing(context.Background(), table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// noPendingMoves fails the test when values of primary-key changes are
+// still in flight, where the Inspector can tell.
+func noPendingMoves(t *testing.T, ins Inspector, when string) {
+	t.Helper()
+	mi, ok := ins.(MovesInspector)
+	if !ok {
+		return
+	}
+	left, err := mi.PendingMoves(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d values of key changes left in flight %s", left, when)
+	}
 }
 
 // A tiny table for hand-made batches: id key, name, bio.
@@ -274,9 +306,9 @@ func batchOf(changes ...*change.Change) *batch.Batch {
 	return b
 }
 
-func people(t *testing.T, wh *sqlapply.Warehouse) map[string]string {
+func people(t *testing.T, ins Inspector) map[string]string {
 	t.Helper()
-	rows, err := wh.Dump(context.Background(), "people", []string{"id", "name", "bio"}, nil)
+	rows, err := ins.Rows(context.Background(), "people", []string{"id", "name", "bio"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +325,7 @@ func people(t *testing.T, wh *sqlapply.Warehouse) map[string]string {
 	return out
 }
 
-func apply(t *testing.T, wh *sqlapply.Warehouse, b *batch.Batch, from map[batch.TopicPartition]int64) warehouse.Stats {
+func apply(t *testing.T, wh warehouse.Warehouse, b *batch.Batch, from map[batch.TopicPartition]int64) warehouse.Stats {
 	t.Helper()
 	st, err := wh.Apply(context.Background(), b, from)
 	if err != nil {
@@ -303,7 +335,7 @@ func apply(t *testing.T, wh *sqlapply.Warehouse, b *batch.Batch, from map[batch.
 }
 
 func testReplayIsFenced(t *testing.T, open Opener) {
-	wh := open(t, "replay", warehouse.Options{Group: "g", Landing: true})
+	wh, ins := open(t, "replay", warehouse.Options{Group: "g", Landing: true})
 	tp := batch.TopicPartition{Topic: "t.db.people", Partition: 0}
 	apply(t, wh, batchOf(upsert(0, 0, "m1", 1, "ann", "x")), nil)
 	// The same batch again, from a process that believes nothing is
@@ -318,7 +350,7 @@ func testReplayIsFenced(t *testing.T, open Opener) {
 	if !errors.Is(err, warehouse.ErrFenced) {
 		t.Fatalf("stale commit: err = %v, want ErrFenced", err)
 	}
-	if got := people(t, wh); got["1"] != "bob|y" || len(got) != 1 {
+	if got := people(t, ins); got["1"] != "bob|y" || len(got) != 1 {
 		t.Fatalf("people = %v, want only 1=bob|y", got)
 	}
 	offs, err := wh.Offsets(context.Background(), []string{"t.db.people"})
@@ -328,31 +360,27 @@ func testReplayIsFenced(t *testing.T, open Opener) {
 	if offs[tp] != 2 {
 		t.Fatalf("stored offset = %d, want 2", offs[tp])
 	}
-	var landed int
-	if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + qualified(wh, warehouse.LandingTable("people"))).Scan(&landed); err != nil {
-		t.Fatal(err)
-	}
-	if landed != 2 {
+	if landed := len(landing(t, ins, "people")); landed != 2 {
 		t.Fatalf("landing rows = %d, want 2 (fenced batches land nothing)", landed)
 	}
 }
 
 func testTruncateMark(t *testing.T, open Opener) {
 	opts := warehouse.Options{Group: "g"}
-	wh := open(t, "truncmark", opts)
+	wh, ins := open(t, "truncmark", opts)
 	// Partition 1 is ahead: its row at m20 follows the truncate at m15.
 	apply(t, wh, batchOf(upsert(0, 0, "m10", 1, "a", "x"), upsert(1, 0, "m20", 2, "b", "x")), nil)
 	apply(t, wh, batchOf(truncateAt(2, 0, "m15")), nil)
-	if got := people(t, wh); len(got) != 1 || got["2"] == "" {
+	if got := people(t, ins); len(got) != 1 || got["2"] == "" {
 		t.Fatalf("after truncate people = %v, want only 2 (it follows the truncate)", got)
 	}
 	wh.Close()
 	// After a restart, an event of partition 0 that precedes the
 	// truncate but is consumed late is ignored; a later one applies.
-	wh = open(t, "truncmark", opts)
+	wh, ins = open(t, "truncmark", opts)
 	tp0 := batch.TopicPartition{Topic: "t.db.people", Partition: 0}
 	st := apply(t, wh, batchOf(upsert(0, 1, "m12", 3, "late", "x"), upsert(0, 2, "m30", 4, "after", "x")), map[batch.TopicPartition]int64{tp0: 1})
-	got := people(t, wh)
+	got := people(t, ins)
 	if got["3"] != "" || got["4"] != "after|x" || got["2"] != "b|x" {
 		t.Fatalf("people = %v, want 2 and 4 only", got)
 	}
@@ -362,7 +390,7 @@ func testTruncateMark(t *testing.T, open Opener) {
 }
 
 func testUnchanged(t *testing.T, open Opener) {
-	wh := open(t, "toast", warehouse.Options{Group: "g"})
+	wh, ins := open(t, "toast", warehouse.Options{Group: "g"})
 	apply(t, wh, batchOf(upsert(0, 0, "p1", 1, "ann", "a long biography")), nil)
 	tp := batch.TopicPartition{Topic: "t.db.people", Partition: 0}
 	c := upsert(0, 1, "p2", 1, "ann b", nil)
@@ -370,7 +398,7 @@ func testUnchanged(t *testing.T, open Opener) {
 	d := upsert(0, 2, "p3", 2, "new", nil) // unchanged but no row to keep it from
 	d.Unchanged = []bool{false, false, true}
 	apply(t, wh, batchOf(c, d), map[batch.TopicPartition]int64{tp: 1})
-	got := people(t, wh)
+	got := people(t, ins)
 	if got["1"] != "ann b|a long biography" || got["2"] != "new|NULL" {
 		t.Fatalf("people = %v; the unchanged bio must be kept and the placeholder never written", got)
 	}
@@ -381,7 +409,7 @@ func testUnchanged(t *testing.T, open Opener) {
 // create of the new one with the placeholder. The new row keeps the bio,
 // whether the old row is in the warehouse or earlier in the same batch.
 func testUnchangedMoved(t *testing.T, open Opener) {
-	wh := open(t, "toastmove", warehouse.Options{Group: "g"})
+	wh, ins := open(t, "toastmove", warehouse.Options{Group: "g"})
 	tp := batch.TopicPartition{Topic: "t.db.people", Partition: 0}
 	moved := func(off int64, pos string, from, to int64) *change.Change {
 		c := upsert(0, off, pos, to, "moved", nil)
@@ -400,7 +428,7 @@ func testUnchangedMoved(t *testing.T, open Opener) {
 	// Within one batch: created, then moved.
 	apply(t, wh, batchOf(upsert(0, 3, "p4", 2, "bob", "bio of bob"), del(4, "p5", 2), moved(5, "p6", 2, 200)),
 		map[batch.TopicPartition]int64{tp: 3})
-	got := people(t, wh)
+	got := people(t, ins)
 	want := map[string]string{"100": "moved|bio of ann", "200": "moved|bio of bob"}
 	if len(got) != len(want) || got["100"] != want["100"] || got["200"] != want["200"] {
 		t.Fatalf("people = %v, want %v", got, want)
@@ -434,24 +462,18 @@ func testToastKeyChange(t *testing.T, open Opener) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			wh := open(t, "toastkey_"+strings.ToLower(tc.name), warehouse.Options{Group: "g"})
+			wh, ins := open(t, "toastkey_"+strings.ToLower(tc.name), warehouse.Options{Group: "g"})
 			from := map[batch.TopicPartition]int64{}
 			for _, cs := range tc.batches {
 				b := batchOf(cs...)
 				apply(t, wh, b, maps.Clone(from))
 				maps.Copy(from, b.Next)
 			}
-			got := people(t, wh)
+			got := people(t, ins)
 			if len(got) != 1 || got["100"] != tc.want {
 				t.Fatalf("people = %v, want only 100=%s (the old key's latest bio)", got, tc.want)
 			}
-			var left int
-			if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + qualified(wh, sqlapply.MovesTable)).Scan(&left); err != nil {
-				t.Fatal(err)
-			}
-			if left != 0 {
-				t.Fatalf("%d rows left in %s once both halves of the key change are applied", left, sqlapply.MovesTable)
-			}
+			noPendingMoves(t, ins, "once both halves of the key change are applied")
 		})
 	}
 }
@@ -469,15 +491,9 @@ func testToastKeyChangeWorkload(t *testing.T, open Opener) {
 			if w.Ops["customers"]["pk-change"] == 0 || w.Ops["orders"]["pk-change"] == 0 {
 				t.Fatalf("the workload has no primary-key change: %v", w.Ops)
 			}
-			wh := open(t, fmt.Sprintf("toastwl_%d", seed), warehouse.Options{Group: "conformance"})
-			converge(t, wh, w, 7)
-			var left int
-			if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + qualified(wh, sqlapply.MovesTable)).Scan(&left); err != nil {
-				t.Fatal(err)
-			}
-			if left != 0 {
-				t.Errorf("%d rows left in %s after draining", left, sqlapply.MovesTable)
-			}
+			wh, ins := open(t, fmt.Sprintf("toastwl_%d", seed), warehouse.Options{Group: "conformance"})
+			converge(t, wh, ins, w, 7)
+			noPendingMoves(t, ins, "after draining")
 		})
 	}
 }
@@ -509,7 +525,7 @@ func toastDel(part int32, off int64, pos string, id, to int64) *change.Change {
 // testLandingRaw: the landing table gives back every record's exact bytes,
 // whether the warehouse keeps embedded schemas once or in every row.
 func testLandingRaw(t *testing.T, open Opener) {
-	wh := open(t, "landing", warehouse.Options{Group: "g", Landing: true})
+	wh, ins := open(t, "landing", warehouse.Options{Group: "g", Landing: true})
 	schema := `{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"}],"optional":false,"name":"t.db.people.Value"}`
 	payload := `{"before":null,"after":{"id":1,"name":"ann \u00e9 \"q\""},"op":"c"}`
 	wrapped := []byte(`{"schema":` + schema + `,"payload":` + payload + `}`)
@@ -520,19 +536,11 @@ func testLandingRaw(t *testing.T, open Opener) {
 	tb.Landing[0].Schema, tb.Landing[0].SchemaID = wrapped[len(`{"schema":`):len(`{"schema":`)+len(schema)], "schema-1"
 	tb.Landing[1].Value, tb.Landing[1].Payload = bare, bare
 	apply(t, wh, b, nil)
-	rows, err := wh.DB().Query(`SELECT kafka_offset, kafka_value FROM ` + qualified(wh, warehouse.LandingTable("people")) + ` ORDER BY kafka_offset`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
+	rows := landing(t, ins, "people")
+	slices.SortFunc(rows, func(a, b Landed) int { return cmp.Compare(a.Offset, b.Offset) })
 	var got [][]byte
-	for rows.Next() {
-		var off int64
-		var v []byte
-		if err := rows.Scan(&off, &v); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, v)
+	for _, r := range rows {
+		got = append(got, r.Value)
 	}
 	if len(got) != 2 || string(got[0]) != string(wrapped) || string(got[1]) != string(bare) {
 		t.Fatalf("landing kafka_value = %q, want %q and %q", got, wrapped, bare)
@@ -542,19 +550,16 @@ func testLandingRaw(t *testing.T, open Opener) {
 // testLandingRetention: landing rows older than the retention are deleted
 // after a batch commits; target rows are not.
 func testLandingRetention(t *testing.T, open Opener) {
-	wh := open(t, "retention", warehouse.Options{Group: "g", Landing: true, LandingRetention: time.Nanosecond})
+	wh, ins := open(t, "retention", warehouse.Options{Group: "g", Landing: true, LandingRetention: time.Nanosecond})
 	apply(t, wh, batchOf(upsert(0, 0, "m1", 1, "ann", "x"), upsert(0, 1, "m2", 2, "bob", "y")), nil)
-	var landed int
-	if err := wh.DB().QueryRow(`SELECT count(*) FROM ` + qualified(wh, warehouse.LandingTable("people"))).Scan(&landed); err != nil {
-		t.Fatal(err)
-	}
-	if got := people(t, wh); landed != 0 || len(got) != 2 {
+	landed := len(landing(t, ins, "people"))
+	if got := people(t, ins); landed != 0 || len(got) != 2 {
 		t.Fatalf("landing rows %d (want 0 past a 1ns retention), people %v (want 2)", landed, got)
 	}
 }
 
 func testEvolution(t *testing.T, open Opener) {
-	wh := open(t, "evolve", warehouse.Options{Group: "g"})
+	wh, ins := open(t, "evolve", warehouse.Options{Group: "g"})
 	tp := batch.TopicPartition{Topic: "t.db.people", Partition: 0}
 	apply(t, wh, batchOf(upsert(0, 0, "m1", 1, "ann", "x")), nil)
 
@@ -583,7 +588,7 @@ func testEvolution(t *testing.T, open Opener) {
 	if st.DeadLetters != 1 {
 		t.Fatalf("dead letters = %d, want 1 (the incompatible change)", st.DeadLetters)
 	}
-	rows, err := wh.Dump(context.Background(), "people", []string{"id", "name", "bio", "age"}, nil)
+	rows, err := ins.Rows(context.Background(), "people", []string{"id", "name", "bio", "age"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -607,17 +612,17 @@ func testEvolution(t *testing.T, open Opener) {
 	if len(got) != len(want) {
 		t.Errorf("rows = %v, want %v", got, want)
 	}
-	var reason string
-	if err := wh.DB().QueryRow(`SELECT reason FROM ` + qualified(wh, warehouse.DeadLettersTable)).Scan(&reason); err != nil {
-		t.Fatal(err)
+	dead := deadLetters(t, ins)
+	if len(dead) != 1 {
+		t.Fatalf("dead letters %v, want one", dead)
 	}
-	if !strings.Contains(reason, `"name"`) {
+	if reason := dead[4]; !strings.Contains(reason, `"name"`) {
 		t.Errorf("dead-letter reason %q does not name the column", reason)
 	}
 }
 
 func testDoesNotFit(t *testing.T, open Opener) {
-	wh := open(t, "nofit", warehouse.Options{Group: "g"})
+	wh, ins := open(t, "nofit", warehouse.Options{Group: "g"})
 	s := change.NewSchema([]change.Column{{Name: "id", Type: change.Int64}, {Name: "price", Type: change.DecimalType(5, 2)}}, keyCols)
 	ok := upsert(0, 0, "m1", 1, nil, nil)
 	ok.Schema, ok.Row = s, []any{int64(1), change.Decimal{Unscaled: bigInt(12345), Scale: 2}}
@@ -627,7 +632,7 @@ func testDoesNotFit(t *testing.T, open Opener) {
 	if st.DeadLetters != 1 || st.Upserts != 1 {
 		t.Fatalf("stats = %+v, want 1 upsert and 1 dead letter", st)
 	}
-	rows, err := wh.Dump(context.Background(), "people", []string{"id", "price"}, nil)
+	rows, err := ins.Rows(context.Background(), "people", []string{"id", "price"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
-	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
 
@@ -42,7 +41,7 @@ type rawRecord struct{ key, value string }
 
 // consume produces the records of one table to an in-process Kafka and
 // drains them into wh in one pass.
-func consume(t *testing.T, wh *sqlapply.Warehouse, table string, declared map[string]change.Type, recs []rawRecord) pipeline.Summary {
+func consume(t *testing.T, wh warehouse.Warehouse, table string, declared map[string]change.Type, recs []rawRecord) pipeline.Summary {
 	t.Helper()
 	topic := "v.db." + table
 	c, err := kafkatest.Start(1, topic)
@@ -76,32 +75,26 @@ func consume(t *testing.T, wh *sqlapply.Warehouse, table string, declared map[st
 }
 
 // deadLetters returns the dead-letter reasons by Kafka offset.
-func deadLetters(t *testing.T, wh *sqlapply.Warehouse) map[int64]string {
+func deadLetters(t *testing.T, ins Inspector) map[int64]string {
 	t.Helper()
-	rows, err := wh.DB().Query(`SELECT kafka_offset, reason FROM ` + qualified(wh, warehouse.DeadLettersTable))
+	dls, err := ins.DeadLetters(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	out := map[int64]string{}
-	for rows.Next() {
-		var off int64
-		var reason string
-		if err := rows.Scan(&off, &reason); err != nil {
-			t.Fatal(err)
+	for _, d := range dls {
+		if d.Offset == nil {
+			t.Fatalf("dead letter without an offset: %+v", d)
 		}
-		out[off] = reason
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+		out[*d.Offset] = d.Reason
 	}
 	return out
 }
 
 // column returns id → the column's value as text ("NULL" for NULL).
-func column(t *testing.T, wh *sqlapply.Warehouse, table, col string) map[string]string {
+func column(t *testing.T, ins Inspector, table, col string) map[string]string {
 	t.Helper()
-	rows, err := wh.Dump(context.Background(), table, []string{"id", col}, nil)
+	rows, err := ins.Rows(context.Background(), table, []string{"id", col}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +115,7 @@ func upsertJSON(id int, fields string) rawRecord {
 }
 
 func testInvalidUTF8(t *testing.T, open Opener) {
-	wh := open(t, "utf8", warehouse.Options{Group: "values", Landing: true})
+	wh, ins := open(t, "utf8", warehouse.Options{Group: "values", Landing: true})
 	recs := []rawRecord{
 		upsertJSON(1, `,"name":"ann"`),
 		upsertJSON(2, ",\"name\":\"b\xffb\""),
@@ -132,20 +125,20 @@ func testInvalidUTF8(t *testing.T, open Opener) {
 		upsertJSON(6, `,"name":"rocket \ud83d\ude80"`),
 	}
 	consume(t, wh, "texts", nil, recs)
-	dead := deadLetters(t, wh)
+	dead := deadLetters(t, ins)
 	for off, want := range map[int64]string{1: `column "name"`, 2: `column "name"`, 3: `column "name"`, 4: `key: column "id"`} {
 		if !strings.Contains(dead[off], want) {
 			t.Errorf("offset %d: dead letter %q, want a reason containing %s", off, dead[off], want)
 		}
 	}
-	got := column(t, wh, "texts", "name")
+	got := column(t, ins, "texts", "name")
 	if len(dead) != 4 || len(got) != 2 || got["1"] != "ann" || got["6"] != "rocket 🚀" {
 		t.Errorf("rows %q, dead letters %v: want ann and the rocket landed, the rest dead letters", got, dead)
 	}
 }
 
 func testFloatOutOfRange(t *testing.T, open Opener) {
-	wh := open(t, "floats", warehouse.Options{Group: "values"})
+	wh, ins := open(t, "floats", warehouse.Options{Group: "values"})
 	schema := `{"type":"struct","name":"v.db.floats.Envelope","fields":[` +
 		`{"field":"after","type":"struct","optional":true,"fields":[{"field":"id","type":"int32"},{"field":"d","type":"double","optional":true},{"field":"f","type":"float","optional":true}]},` +
 		`{"field":"op","type":"string"}]}`
@@ -163,13 +156,13 @@ func testFloatOutOfRange(t *testing.T, open Opener) {
 		upsertJSON(7, `,"d":1e400`),
 	}
 	consume(t, wh, "floats", nil, recs)
-	dead := deadLetters(t, wh)
+	dead := deadLetters(t, ins)
 	for off, want := range map[int64]string{1: "out of range for float64", 2: "out of range for float64", 3: "out of range for float32", 6: "out of range for float64"} {
 		if !strings.Contains(dead[off], want) {
 			t.Errorf("offset %d: dead letter %q, want a reason containing %q", off, dead[off], want)
 		}
 	}
-	d, f := column(t, wh, "floats", "d"), column(t, wh, "floats", "f")
+	d, f := column(t, ins, "floats", "d"), column(t, ins, "floats", "f")
 	if len(dead) != 4 || len(d) != 3 || d["1"] != "1.5" || f["1"] != "2.5" ||
 		!sameFloat(d["5"], "+Inf") || !sameFloat(f["5"], "-Inf") || !sameFloat(d["6"], "NaN") {
 		t.Errorf("d %q, f %q, dead letters %v: want rows 1, 5 (±infinity) and 6 (NaN), the rest dead letters", d, f, dead)
@@ -177,7 +170,7 @@ func testFloatOutOfRange(t *testing.T, open Opener) {
 }
 
 func testUnsignedBigint(t *testing.T, open Opener) {
-	wh := open(t, "uint64", warehouse.Options{Group: "values"})
+	wh, ins := open(t, "uint64", warehouse.Options{Group: "values"})
 	recs := []rawRecord{
 		upsertJSON(1, `,"n":1`),
 		upsertJSON(2, `,"n":18446744073709551615`),
@@ -189,11 +182,11 @@ func testUnsignedBigint(t *testing.T, open Opener) {
 		upsertJSON(8, `,"n":8`),
 	}
 	consume(t, wh, "counters", nil, recs)
-	dead := deadLetters(t, wh)
+	dead := deadLetters(t, ins)
 	if len(dead) != 1 || !strings.Contains(dead[6], `column "n"`) {
 		t.Errorf("dead letters %v, want only offset 6 (39 digits), naming the column", dead)
 	}
-	got := column(t, wh, "counters", "n")
+	got := column(t, ins, "counters", "n")
 	want := map[string]string{"1": "1", "2": "18446744073709551615", "3": "3", "4": "-9223372036854775808",
 		"5": "123456789012345678901234567890", "6": "6", "8": "8"}
 	for id, w := range want {
@@ -229,7 +222,7 @@ func testHostileValues(t *testing.T, open Opener) {
 	}
 	for _, ty := range types {
 		t.Run(ty.name, func(t *testing.T) {
-			wh := open(t, "hostile_"+ty.name, warehouse.Options{Group: "values"})
+			wh, ins := open(t, "hostile_"+ty.name, warehouse.Options{Group: "values"})
 			var recs []rawRecord
 			var want []hostile
 			for i := 0; i < 120; i++ {
@@ -238,8 +231,8 @@ func testHostileValues(t *testing.T, open Opener) {
 				recs = append(recs, upsertJSON(i, `,"v":`+h.lit))
 			}
 			consume(t, wh, "hostile", map[string]change.Type{"v": ty.typ}, recs)
-			dead := deadLetters(t, wh)
-			got := column(t, wh, "hostile", "v")
+			dead := deadLetters(t, ins)
+			got := column(t, ins, "hostile", "v")
 			for i, h := range want {
 				g, landed := got[strconv.Itoa(i)]
 				reason, isDead := dead[int64(i)]

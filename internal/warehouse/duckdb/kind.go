@@ -1,0 +1,56 @@
+package duckdb
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/cdcsync/cdcsync/internal/redact"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+)
+
+// Kind describes DuckDB to the registry (package target): a path ending in
+// .duckdb, or duckdb://PATH.
+var Kind = warehouse.Kind{
+	Name: "duckdb",
+	DSNs: "a DuckDB file path ending in .duckdb",
+	Claims: func(dsn string) bool {
+		return strings.HasPrefix(dsn, "duckdb://") || strings.HasSuffix(dsn, ".duckdb")
+	},
+	Open: func(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (warehouse.Warehouse, error) {
+		return Open(ctx, path(dsn), opts, log)
+	},
+	OpenReadOnly: func(ctx context.Context, dsn string, _ map[string]string) (*warehouse.ReadOnly, error) {
+		db, err := OpenReadOnly(ctx, path(dsn))
+		if err != nil {
+			return nil, err
+		}
+		return &warehouse.ReadOnly{DB: db}, nil
+	},
+	Redact: redact.DSN,
+	// One file has one writer: a restarted writer should get its
+	// partitions back at once.
+	InstanceID: func(dsn string) string {
+		abs, err := filepath.Abs(path(dsn))
+		if err != nil {
+			return ""
+		}
+		sum := sha256.Sum256([]byte(abs))
+		return "cdcsync-" + hex.EncodeToString(sum[:6])
+	},
+}
+
+// path is the file (and settings) a DSN names.
+func path(dsn string) string { return strings.TrimPrefix(dsn, "duckdb://") }
+
+// What DuckDB implements.
+var (
+	_ warehouse.Warehouse     = (*sqlapply.Warehouse)(nil)
+	_ sqlapply.Dialect        = Dialect{}
+	_ sqlapply.SchemaEliding  = Dialect{}
+	_ sqlapply.PayloadKeeping = Dialect{}
+)
