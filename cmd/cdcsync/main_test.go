@@ -24,6 +24,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pgtest"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/target"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
@@ -286,7 +287,7 @@ func assertTables(t *testing.T, dsn string, w *workload.Workload) {
 }
 
 func qualified(wh *sqlapply.Warehouse, table string) string {
-	return sqlapply.Quote(wh.Dialect().Schema()) + "." + sqlapply.Quote(table)
+	return sqltext.Ident(wh.Dialect().Schema()) + "." + sqltext.Ident(table)
 }
 
 // TestContinuousSurvivesKill9 runs the real binary in continuous mode over

@@ -18,6 +18,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
 	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
@@ -161,7 +162,7 @@ func testFault(t *testing.T, f warehouseFault, opts workload.Options, batchEvent
 func countDeadLettersIn(t *testing.T, wh *sqlapply.Warehouse) int {
 	t.Helper()
 	var n int
-	q := `SELECT count(*) FROM ` + sqlapply.Quote(wh.Dialect().Schema()) + `.` + sqlapply.Quote(warehouse.DeadLettersTable)
+	q := `SELECT count(*) FROM ` + sqltext.Ident(wh.Dialect().Schema()) + `.` + sqltext.Ident(warehouse.DeadLettersTable)
 	if err := wh.DB().QueryRow(q).Scan(&n); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
+
+	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
 // Options shape the generated SQL.
@@ -41,8 +43,8 @@ const (
 
 // The bookkeeping tables, shared by every table's procedure.
 const (
-	WatermarksTable = "_cdc_watermarks"
-	TruncatesTable  = "_cdc_truncates"
+	WatermarksTable = warehouse.Prefix + "watermarks"
+	TruncatesTable  = warehouse.Prefix + "truncates"
 )
 
 // Output is the generated SQL: a setup script, then one script per table.
@@ -318,13 +320,13 @@ type metaColumn struct {
 }
 
 var metaColumns = []metaColumn{
-	{"_cdc_op", "CHAR(1)", "bytedict", true, true},                                   // last op: c, u, r (staging: d, t too)
-	{"_cdc_position", fmt.Sprintf("VARCHAR(%d)", positionWidth), "zstd", true, true}, // source position, sortable text
-	{"_cdc_kafka_partition", "INTEGER", "az64", true, true},
-	{"_cdc_kafka_offset", "BIGINT", "az64", true, true},
-	{"_cdc_source_ts", "TIMESTAMP", "az64", true, true}, // source commit time (source.ts_ms)
-	{"_cdc_rank", "BIGINT", "az64", true, false},        // 1: the key's last change
-	{"_cdc_refreshed_at", "TIMESTAMP", "az64", false, true},
+	{warehouse.ColOp, "CHAR(1)", "bytedict", true, true},                                   // last op: c, u, r (staging: d, t too)
+	{warehouse.ColPosition, fmt.Sprintf("VARCHAR(%d)", positionWidth), "zstd", true, true}, // source position, sortable text
+	{warehouse.ColPartition, "INTEGER", "az64", true, true},
+	{warehouse.ColOffset, "BIGINT", "az64", true, true},
+	{warehouse.ColSourceTs, "TIMESTAMP", "az64", true, true},   // source commit time (source.ts_ms)
+	{warehouse.Prefix + "rank", "BIGINT", "az64", true, false}, // 1: the key's last change
+	{warehouse.ColRefreshedAt, "TIMESTAMP", "az64", false, true},
 }
 
 // columnDefs renders the column definitions of the staging or the target
@@ -351,7 +353,7 @@ func (g *generator) columnDefs(t *Table, staging bool) (string, error) {
 	for _, m := range metaColumns {
 		if (staging && m.staging) || (!staging && m.target) {
 			null := ""
-			if !staging && (m.name == "_cdc_op" || m.name == "_cdc_kafka_partition" || m.name == "_cdc_kafka_offset" || m.name == "_cdc_refreshed_at") {
+			if !staging && (m.name == warehouse.ColOp || m.name == warehouse.ColPartition || m.name == warehouse.ColOffset || m.name == warehouse.ColRefreshedAt) {
 				null = " NOT NULL"
 			}
 			lines = append(lines, "    "+m.name+" "+m.typ+null+d.encode(m.enc))
@@ -412,8 +414,8 @@ func notNull(prefix string, names []string) string {
 // partition. An unknown position is never later by position.
 func after(prefix, which string) string {
 	v := "v_" + which + "_"
-	return "(COALESCE(" + prefix + "_cdc_position > " + v + "position, FALSE)" +
-		" OR (" + prefix + "_cdc_kafka_partition = " + v + "partition AND " + prefix + "_cdc_kafka_offset > " + v + "offset))"
+	return "(COALESCE(" + prefix + warehouse.ColPosition + " > " + v + "position, FALSE)" +
+		" OR (" + prefix + warehouse.ColPartition + " = " + v + "partition AND " + prefix + warehouse.ColOffset + " > " + v + "offset))"
 }
 
 // comment renders text as SQL comment lines of at most 80 columns, the

@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	duckdbdrv "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/cdcsync/cdcsync/internal/sqltext"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
 // openDuckDB opens a DuckDB file read-only: verifying never writes, and a
@@ -18,13 +21,13 @@ func openDuckDB(ctx context.Context, path string) (Database, error) {
 	}
 	connector, err := duckdbdrv.NewConnector(path+"?access_mode=read_only", nil)
 	if err != nil {
-		return nil, fmt.Errorf("DuckDB %s: %w", path, oneLine(err))
+		return nil, fmt.Errorf("DuckDB %s: %w", path, sqltext.FirstLine(err))
 	}
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(1)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("DuckDB %s: %w", path, oneLine(err))
+		return nil, fmt.Errorf("DuckDB %s: %w", path, sqltext.FirstLine(err))
 	}
 	return &sqlDatabase{db: db, d: duckDialect{}}, nil
 }
@@ -54,7 +57,7 @@ func (duckDialect) describe(ctx context.Context, db *sql.DB, table string) (*Tab
 		if err := rows.Scan(&c.Name, &c.Type); err != nil {
 			return nil, err
 		}
-		if strings.HasPrefix(c.Name, "_cdc_") {
+		if strings.HasPrefix(c.Name, warehouse.Prefix) {
 			continue
 		}
 		c.Family = duckFamily(c.Type)
@@ -112,13 +115,11 @@ func duckFamily(typ string) Family {
 	return FOther
 }
 
-func (duckDialect) tableRef(table string) string { return "main." + duckQuote(table) }
-func (duckDialect) quote(ident string) string    { return duckQuote(ident) }
-
-func duckQuote(ident string) string { return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"` }
+func (duckDialect) tableRef(table string) string { return "main." + sqltext.Ident(table) }
+func (duckDialect) quote(ident string) string    { return sqltext.Ident(ident) }
 
 func (duckDialect) selectExpr(c Column) string {
-	q := duckQuote(c.Name)
+	q := sqltext.Ident(c.Name)
 	switch c.Family {
 	case FDecimal, FUUID, FJSON, FTime, FOther:
 		return "CAST(" + q + " AS VARCHAR)"
@@ -128,7 +129,7 @@ func (duckDialect) selectExpr(c Column) string {
 	return q
 }
 
-func (duckDialect) keyExpr(c Column) string { return duckQuote(c.Name) } // VARCHAR orders by bytes
+func (duckDialect) keyExpr(c Column) string { return sqltext.Ident(c.Name) } // VARCHAR orders by bytes
 
 func (duckDialect) param(c Column, _ int) string { return "CAST(? AS " + c.Type + ")" }
 

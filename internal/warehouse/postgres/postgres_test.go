@@ -9,6 +9,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/pgtest"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
@@ -71,7 +72,7 @@ func TestConcurrentStartsOnFreshSchema(t *testing.T) {
 		}
 	}
 	var rows int
-	if err := whs[0].DB().QueryRow(`SELECT count(*) FROM ` + sqlapply.Quote(schema) + `.people`).Scan(&rows); err != nil {
+	if err := whs[0].DB().QueryRow(`SELECT count(*) FROM ` + sqltext.Ident(schema) + `.people`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows != n {

@@ -41,6 +41,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/redact"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
@@ -98,7 +99,7 @@ func open(ctx context.Context, cfg *pgx.ConnConfig, before beforeConnect, d *Dia
 		db.Close()
 		return nil, fmt.Errorf("target %s: %w", redact.DSN(dsn), err)
 	}
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlapply.Quote(d.schema)); err != nil {
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqltext.Ident(d.schema)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("target %s: create schema %s: %w", redact.DSN(dsn), d.schema, err)
 	}
@@ -411,7 +412,7 @@ func (d *Dialect) PrimaryKey(ctx context.Context, conn *sql.Conn, table string) 
 // AddColumn adds a column (Redshift has no IF NOT EXISTS; the catalog was
 // read just before).
 func (d *Dialect) AddColumn(table string, c warehouse.Column) string {
-	return "ALTER TABLE " + table + " ADD COLUMN " + sqlapply.Quote(c.Name) + " " + c.SQL
+	return "ALTER TABLE " + table + " ADD COLUMN " + sqltext.Ident(c.Name) + " " + c.SQL
 }
 
 // AlterColumn widens a column. Redshift alters no column type but VARCHAR
@@ -421,11 +422,11 @@ func (d *Dialect) AddColumn(table string, c warehouse.Column) string {
 // of the table; key columns (distribution and sort keys) cannot be dropped,
 // so widening them fails and their events become dead letters.
 func (d *Dialect) AlterColumn(table string, c warehouse.Column) (string, bool) {
-	col := sqlapply.Quote(c.Name)
+	col := sqltext.Ident(c.Name)
 	if strings.HasPrefix(c.SQL, "VARCHAR(") && !d.compat {
 		return "ALTER TABLE " + table + " ALTER COLUMN " + col + " TYPE " + c.SQL, true
 	}
-	tmp := sqlapply.Quote(c.Name + "__cdc_widen")
+	tmp := sqltext.Ident(c.Name + "__cdc_widen")
 	return "ALTER TABLE " + table + " ADD COLUMN " + tmp + " " + c.SQL + "; " +
 		"UPDATE " + table + " SET " + tmp + " = " + col + "; " +
 		"ALTER TABLE " + table + " DROP COLUMN " + col + "; " +
@@ -442,7 +443,7 @@ func (d *Dialect) TableOptions(key []string) string {
 	}
 	q := make([]string, len(key))
 	for i, k := range key {
-		q[i] = sqlapply.Quote(k)
+		q[i] = sqltext.Ident(k)
 	}
 	return " DISTSTYLE KEY DISTKEY (" + q[0] + ") COMPOUND SORTKEY (" + strings.Join(q, ", ") + ")"
 }
@@ -574,9 +575,9 @@ const (
 func (d *Dialect) BulkLoad(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error {
 	q := make([]string, len(cols))
 	for i, c := range cols {
-		q[i] = sqlapply.Quote(c)
+		q[i] = sqltext.Ident(c)
 	}
-	head := "INSERT INTO " + sqlapply.Quote(table) + " (" + strings.Join(q, ", ") + ") VALUES "
+	head := "INSERT INTO " + sqltext.Ident(table) + " (" + strings.Join(q, ", ") + ") VALUES "
 	for len(rows) > 0 {
 		var b strings.Builder
 		b.WriteString(head)
@@ -622,6 +623,10 @@ func (d *Dialect) Transient(err error) bool {
 // Rejected reports Redshift refusing a value; its SQLSTATEs follow
 // PostgreSQL's.
 func (d *Dialect) Rejected(err error) bool { return postgres.Rejected(err) }
+
+// UniqueViolation reports a unique violation; its SQLSTATE follows
+// PostgreSQL's (23505).
+func (d *Dialect) UniqueViolation(err error) bool { return postgres.UniqueViolation(err) }
 
 // Unsupported reports Redshift refusing a schema change, as PostgreSQL's
 // SQLSTATEs say it (a distribution or sort key column cannot be dropped:

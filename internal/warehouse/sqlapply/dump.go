@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 )
 
 // Dump reads a table's columns as canonical text: timestamps as
@@ -37,9 +38,9 @@ func (w *Warehouse) Dump(ctx context.Context, table string, cols []string, times
 		if !ok {
 			sel[i] = "CAST(NULL AS " + text + ")"
 		} else if timestamps[c] {
-			sel[i] = "CAST(" + w.d.EpochMicros(Quote(name)) + " AS " + text + ")"
+			sel[i] = "CAST(" + w.d.EpochMicros(sqltext.Ident(name)) + " AS " + text + ")"
 		} else {
-			sel[i] = "CAST(" + Quote(name) + " AS " + text + ")"
+			sel[i] = "CAST(" + sqltext.Ident(name) + " AS " + text + ")"
 		}
 	}
 	rows, err := w.db.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+w.qualify(table))

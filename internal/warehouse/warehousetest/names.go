@@ -8,6 +8,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 )
@@ -249,7 +250,7 @@ func testPrefixedSourceColumns(t *testing.T, open Opener) {
 		t.Errorf("people = %v, want 1=extra|mine 2=extra2|mine2", got)
 	}
 	var op string
-	if err := wh.DB().QueryRow(`SELECT ` + sqlapply.Quote(warehouse.ColOp) + ` FROM ` + qualified(wh, "people") + ` WHERE id = 2`).Scan(&op); err != nil {
+	if err := wh.DB().QueryRow(`SELECT ` + sqltext.Ident(warehouse.ColOp) + ` FROM ` + qualified(wh, "people") + ` WHERE id = 2`).Scan(&op); err != nil {
 		t.Fatal(err)
 	}
 	if op != "c" {

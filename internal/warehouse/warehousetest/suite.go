@@ -21,6 +21,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 	"github.com/cdcsync/cdcsync/internal/workload"
@@ -236,7 +237,7 @@ func testConverges(t *testing.T, open Opener, schemas bool) {
 }
 
 func qualified(wh *sqlapply.Warehouse, table string) string {
-	return sqlapply.Quote(wh.Dialect().Schema()) + "." + sqlapply.Quote(table)
+	return sqltext.Ident(wh.Dialect().Schema()) + "." + sqltext.Ident(table)
 }
 
 // A tiny table for hand-made batches: id key, name, bio.
