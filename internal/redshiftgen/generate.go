@@ -7,7 +7,9 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
+	rs "github.com/cdcsync/cdcsync/internal/warehouse/redshift/dialect"
 )
 
 // Options shape the generated SQL.
@@ -152,7 +154,7 @@ func (g *generator) render(name string, data any) (string, error) {
 
 // qualify names an object of the target schema.
 func (g *generator) qualify(name string) string {
-	return quote(g.opts.Schema) + "." + quote(name)
+	return rs.Ident(g.opts.Schema) + "." + rs.Ident(name)
 }
 
 // checkLowCardinality rejects low-cardinality columns of generated tables
@@ -202,7 +204,7 @@ func (g *generator) setupView() setupView {
 		fillIn = ""
 	}
 	return setupView{
-		ExternalSchema:  g.d.externalSchema(quote(g.opts.ExternalSchema), role, cluster),
+		ExternalSchema:  g.d.externalSchema(rs.Ident(g.opts.ExternalSchema), role, cluster),
 		FillIn:          fillIn,
 		Watermarks:      g.qualify(WatermarksTable),
 		Truncates:       g.qualify(TruncatesTable),
@@ -256,12 +258,12 @@ func (g *generator) tableView(t *Table) (*tableView, error) {
 		MV:            g.qualify("mv_" + name),
 		Staging:       g.qualify(name + "_stg"),
 		Target:        g.qualify(name),
-		TargetRef:     quote(name),
+		TargetRef:     rs.Ident(name),
 		Procedure:     g.qualify("incremental_sync_" + name),
 		ProcedureName: raiseText("incremental_sync_" + name),
 		Watermarks:    g.qualify(WatermarksTable),
 		Truncates:     g.qualify(TruncatesTable),
-		Literal:       literal(t.Name),
+		Literal:       sqltext.Literal(t.Name),
 		Now:           d.now(),
 		RawOp:         d.opExpr(t),
 		Position:      d.positionExpr(t),
@@ -281,14 +283,14 @@ func (g *generator) tableView(t *Table) (*tableView, error) {
 		}
 		seen[col] = c.Name
 		caseSensitive = caseSensitive || c.Name != strings.ToLower(c.Name)
-		v.Cols = append(v.Cols, quote(col))
-		v.Extract = append(v.Extract, namedExpr{Name: quote(col), Expr: d.columnExpr(t, c)})
+		v.Cols = append(v.Cols, rs.Ident(col))
+		v.Extract = append(v.Extract, namedExpr{Name: rs.Ident(col), Expr: d.columnExpr(t, c)})
 	}
 	for _, k := range keys {
-		v.Keys = append(v.Keys, quote(d.columnName(k.Name)))
+		v.Keys = append(v.Keys, rs.Ident(d.columnName(k.Name)))
 	}
 	v.ProcedureOptions = d.procedureOptions(caseSensitive)
-	v.TableAttributes = d.tableAttributes(v.Keys[0], v.Keys)
+	v.TableAttributes = d.tableAttributes(v.Keys)
 	var err error
 	if v.StagingColumns, err = g.columnDefs(t, true); err != nil {
 		return nil, err
@@ -306,9 +308,9 @@ func raiseText(s string) string {
 
 // topicTable names a topic's external table.
 func (g *generator) topicTable(topic string) string {
-	name := quote(g.opts.ExternalSchema) + "." + quote(topic)
+	name := rs.Ident(g.opts.ExternalSchema) + "." + rs.Ident(topic)
 	if g.opts.Database != "" {
-		name = quote(g.opts.Database) + "." + name
+		name = rs.Ident(g.opts.Database) + "." + name
 	}
 	return name
 }
@@ -340,7 +342,7 @@ func (g *generator) columnDefs(t *Table, staging bool) (string, error) {
 	}
 	var lines []string
 	for _, c := range t.Columns {
-		enc, err := d.compression(c, low[c.Name], c.Key)
+		enc, err := compression(c, low[c.Name], c.Key)
 		if err != nil {
 			return "", err
 		}
@@ -348,7 +350,7 @@ func (g *generator) columnDefs(t *Table, staging bool) (string, error) {
 		if c.Key && !staging {
 			null = " NOT NULL"
 		}
-		lines = append(lines, "    "+quote(d.columnName(c.Name))+" "+d.columnType(c)+null+d.encode(enc))
+		lines = append(lines, "    "+rs.Ident(d.columnName(c.Name))+" "+d.columnType(c)+null+d.encode(enc))
 	}
 	for _, m := range metaColumns {
 		if (staging && m.staging) || (!staging && m.target) {
