@@ -15,6 +15,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/redshiftgen"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 )
 
 func generateCmd() *cobra.Command {
@@ -128,7 +129,7 @@ func generateRedshift(ctx context.Context, pcfg pipeline.Config, r redshiftFlags
 	for _, topic := range topics {
 		t, err := redshiftgen.Inspect(topic, samples[topic], pcfg.Decoder)
 		if err != nil {
-			fmt.Fprintf(stderr, "cdcsync: generate: topic %s skipped: %s\n", topic, oneLine(err.Error()))
+			fmt.Fprintf(stderr, "cdcsync: generate: topic %s skipped: %s\n", topic, sqltext.JoinLines(err.Error()))
 			continue
 		}
 		for _, w := range t.Warnings {

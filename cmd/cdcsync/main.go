@@ -8,12 +8,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cdcsync/cdcsync/internal/redact"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -39,12 +39,7 @@ func main() {
 	}
 	root.AddCommand(runCmd(), topicsCmd(), demoCmd(), queryCmd(), verifyCmd(), generateCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "cdcsync: "+oneLine(redact.Known(err.Error())))
+		fmt.Fprintln(os.Stderr, "cdcsync: "+sqltext.JoinLines(redact.Known(err.Error())))
 		os.Exit(1)
 	}
-}
-
-// oneLine joins a multi-line error into one line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
 // Config is the whole configuration.
@@ -275,8 +276,8 @@ func (c *Config) Validate() error {
 		if name == "" {
 			bad("tables", "a table needs a name")
 		}
-		if strings.HasPrefix(strings.ToLower(name), "_cdc_") {
-			bad("tables."+name, "names starting with _cdc_ are reserved for cdcsync's own tables")
+		if strings.HasPrefix(strings.ToLower(name), warehouse.Prefix) {
+			bad("tables."+name, "names starting with "+warehouse.Prefix+" are reserved for cdcsync's own tables")
 		}
 		if t.Topic != "" {
 			if other, dup := topics[t.Topic]; dup {

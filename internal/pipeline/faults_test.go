@@ -18,8 +18,8 @@ import (
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
-	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
@@ -160,7 +160,7 @@ func testFault(t *testing.T, f warehouseFault, opts workload.Options, batchEvent
 func countDeadLettersIn(t *testing.T, wh sqlapplytest.Inspected) int {
 	t.Helper()
 	var n int
-	q := `SELECT count(*) FROM ` + sqlapply.Quote(wh.Inspector.Dialect.Schema()) + `.` + sqlapply.Quote(warehouse.DeadLettersTable)
+	q := `SELECT count(*) FROM ` + sqltext.Ident(wh.Inspector.Dialect.Schema()) + `.` + sqltext.Ident(warehouse.DeadLettersTable)
 	if err := wh.DB.QueryRow(q).Scan(&n); err != nil {
 		t.Fatal(err)
 	}

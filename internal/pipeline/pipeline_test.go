@@ -18,8 +18,8 @@ import (
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
-	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
 	"github.com/cdcsync/cdcsync/internal/workload"
@@ -167,7 +167,7 @@ func TestRejectedRecordIsIsolated(t *testing.T) {
 			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"id":%d,"name":"%s"},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, i, name, 100+i))})
 	}
 	wh, sum := drainToPostgres(t, dsn, "reject", topic, events)
-	schema := sqlapply.Quote(wh.Inspector.Dialect.Schema())
+	schema := sqltext.Ident(wh.Inspector.Dialect.Schema())
 	var rows, dead int
 	var reason string
 	if err := wh.DB.QueryRow(`SELECT count(*) FROM ` + schema + `.people`).Scan(&rows); err != nil {
@@ -210,7 +210,7 @@ func TestRejectedValueInNewTableIsIsolated(t *testing.T) {
 			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"name":%q,"n":%d},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, key, i, 100+i))})
 	}
 	wh, sum := drainToPostgres(t, dsn, "rejectnew", topic, events)
-	schema := sqlapply.Quote(wh.Inspector.Dialect.Schema())
+	schema := sqltext.Ident(wh.Inspector.Dialect.Schema())
 	var rows, landed, dead int
 	var reason sql.NullString
 	var offset sql.NullInt64

@@ -6,8 +6,9 @@ import (
 	"testing"
 
 	"github.com/cdcsync/cdcsync/internal/change"
-	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/pgtest"
+	rs "github.com/cdcsync/cdcsync/internal/warehouse/redshift/dialect"
 )
 
 // conversion is one column of TestConversionsOnPostgreSQL: its Connect
@@ -108,7 +109,7 @@ func TestConversionsOnPostgreSQL(t *testing.T) {
 			read = "%s::TEXT"
 		}
 		var got string
-		q := "SELECT " + strings.ReplaceAll(read, "%s", quote(name)) + " FROM " + schema + ".types"
+		q := "SELECT " + strings.ReplaceAll(read, "%s", rs.Ident(name)) + " FROM " + schema + ".types"
 		if err := db.QueryRow(q).Scan(&got); err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue

@@ -1,29 +1,30 @@
 package redshiftgen
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/cdcsync/cdcsync/internal/sqltext"
+	rs "github.com/cdcsync/cdcsync/internal/warehouse/redshift/dialect"
 )
 
 // Dialect selects the SQL flavour. Redshift is what the command writes;
 // PostgreSQL exists only so that tests can run the generated procedure on a
 // real database. Every construct that differs between the two is rendered
-// by a method of this file; everything else in the templates is SQL both
-// accept.
-type Dialect uint8
+// by a method of this file, most through the shared Redshift dialect
+// (warehouse/redshift/dialect); everything else in the templates is SQL
+// both accept.
+type Dialect rs.Target
 
 // The dialects.
 const (
-	Redshift Dialect = iota
-	PostgreSQL
+	Redshift   = Dialect(rs.Redshift)
+	PostgreSQL = Dialect(rs.PostgreSQL)
 )
 
-func (d Dialect) String() string {
-	if d == PostgreSQL {
-		return "postgresql"
-	}
-	return "redshift"
-}
+func (d Dialect) String() string { return d.sql().String() }
+
+// sql is the shared rendering of Redshift's constructs.
+func (d Dialect) sql() rs.Target { return rs.Target(d) }
 
 // jpath addresses a JSON value inside a parsed column: base is a SUPER
 // (jsonb) expression such as m.payload, parents the fixed attributes below
@@ -46,16 +47,16 @@ func (p jpath) field(leaf string) jpath {
 // (m.payload.after."id"), jsonb operators on PostgreSQL.
 func (d Dialect) json(p jpath) string {
 	if d == PostgreSQL {
-		return d.parent(p) + "->" + literal(p.leaf)
+		return d.parent(p) + "->" + sqltext.Literal(p.leaf)
 	}
-	return d.parent(p) + `."` + strings.ReplaceAll(p.leaf, `"`, `""`) + `"`
+	return d.parent(p) + "." + sqltext.Ident(p.leaf)
 }
 
 // scalar renders the JSON scalar at p cast to a SQL type. Redshift casts
 // the SUPER value itself; PostgreSQL casts its text (->>).
 func (d Dialect) scalar(p jpath, sqlType string) string {
 	if d == PostgreSQL {
-		return "(" + d.parent(p) + "->>" + literal(p.leaf) + ")::" + sqlType
+		return "(" + d.parent(p) + "->>" + sqltext.Literal(p.leaf) + ")::" + sqlType
 	}
 	return d.json(p) + "::" + sqlType
 }
@@ -66,7 +67,7 @@ func (d Dialect) parent(p jpath) string {
 	b.WriteString(p.base)
 	for _, s := range p.parents {
 		if d == PostgreSQL {
-			b.WriteString("->" + literal(s))
+			b.WriteString("->" + sqltext.Literal(s))
 		} else {
 			b.WriteString("." + s)
 		}
@@ -75,12 +76,7 @@ func (d Dialect) parent(p jpath) string {
 }
 
 // parseJSON parses JSON text into a SUPER (jsonb) value.
-func (d Dialect) parseJSON(text string) string {
-	if d == PostgreSQL {
-		return "(" + text + ")::JSONB"
-	}
-	return "JSON_PARSE(" + text + ")"
-}
+func (d Dialect) parseJSON(text string) string { return d.sql().JSONParse(text) }
 
 // serializeJSON renders a SUPER (jsonb) value as JSON text.
 func (d Dialect) serializeJSON(j string) string {
@@ -116,52 +112,22 @@ func (d Dialect) firstArrayElement(text string) string {
 }
 
 // now is the transaction's timestamp.
-func (d Dialect) now() string {
-	if d == PostgreSQL {
-		return "LOCALTIMESTAMP"
-	}
-	return "SYSDATE"
-}
+func (d Dialect) now() string { return d.sql().Now() }
 
-func (d Dialect) superType() string {
-	if d == PostgreSQL {
-		return "JSONB"
-	}
-	return "SUPER"
-}
+func (d Dialect) superType() string { return d.sql().Super() }
 
-func (d Dialect) varbyteType() string {
-	if d == PostgreSQL {
-		return "BYTEA"
-	}
-	return "VARBYTE"
-}
+func (d Dialect) varbyteType() string { return d.sql().BytesType(rs.Varbyte) }
 
 // encode renders a column's compression encoding.
-func (d Dialect) encode(enc string) string {
-	if d == PostgreSQL || enc == "" {
-		return ""
-	}
-	return " ENCODE " + enc
-}
+func (d Dialect) encode(enc string) string { return d.sql().Encode(enc) }
 
 // tableAttributes distributes a table on its key's first column and sorts
 // it on the whole key.
-func (d Dialect) tableAttributes(distKey string, sortKey []string) string {
-	if d == PostgreSQL {
-		return ""
-	}
-	return "\nDISTSTYLE KEY\nDISTKEY (" + distKey + ")\nCOMPOUND SORTKEY (" + strings.Join(sortKey, ", ") + ")"
-}
+func (d Dialect) tableAttributes(key []string) string { return d.sql().KeyDistribution("\n", key) }
 
 // smallTableAttributes is for cdcsync's bookkeeping tables: a copy on every
 // node.
-func (d Dialect) smallTableAttributes() string {
-	if d == PostgreSQL {
-		return ""
-	}
-	return "\nDISTSTYLE ALL"
-}
+func (d Dialect) smallTableAttributes() string { return d.sql().AllDistribution("\n") }
 
 // columnName is how a source name becomes a table column: Redshift folds
 // identifiers to lower case (unless enable_case_sensitive_identifier is on),
@@ -213,9 +179,9 @@ func (d Dialect) externalSchema(name, iamRole, clusterARN string) string {
 	}
 	return "CREATE EXTERNAL SCHEMA " + name + `
 FROM MSK
-IAM_ROLE ` + literal(iamRole) + `
+IAM_ROLE ` + sqltext.Literal(iamRole) + `
 AUTHENTICATION IAM
-CLUSTER_ARN ` + literal(clusterARN) + ";"
+CLUSTER_ARN ` + sqltext.Literal(clusterARN) + ";"
 }
 
 // procedureOptions renders the options after LANGUAGE plpgsql: SUPER
@@ -236,42 +202,3 @@ func (d Dialect) caseSensitiveSession() string {
 	}
 	return "SET enable_case_sensitive_identifier TO true;\n"
 }
-
-var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-
-// quote renders an identifier, double-quoted unless it is a plain lower-case
-// name that is no reserved word in Redshift or PostgreSQL.
-func quote(name string) string {
-	if plainIdent.MatchString(name) && !reserved[name] {
-		return name
-	}
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
-}
-
-// literal renders a SQL string literal.
-func literal(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
-// reserved holds Amazon Redshift's reserved words (SQL reference, "Reserved
-// words") and the PostgreSQL ones missing from it.
-var reserved = func() map[string]bool {
-	words := `aes128 aes256 all allowoverwrite analyse analyze and any array as asc authorization az64
-backup between binary blanksasnull both bytedict bzip2 case cast check collate column constraint create
-credentials cross current_date current_time current_timestamp current_user current_user_id default
-deferrable deflate defrag delta delta32k desc disable distinct do else emptyasnull enable encode encrypt
-encryption end except explicit false for foreign freeze from full globaldict256 globaldict64k grant group
-gzip having identity ignore ilike in initially inner intersect interval into is isnull join language
-leading left like limit localtime localtimestamp lun luns lzo lzop minus mostly13 mostly32 mostly8
-natural new not notnull null nulls off offline offset oid old on only open or order outer overlaps
-parallel partition percent permissions placing primary raw readratio recover references rejectlog
-resort respect restore right select session_user similar snapshot some sysdate system table tag tdes
-text255 text32k then timestamp to top trailing true truncatecolumns union unique user using verbose
-wallet when where with without
-current_catalog current_role current_schema fetch lateral returning symmetric tablesample variadic window`
-	m := map[string]bool{}
-	for _, w := range strings.Fields(words) {
-		m[w] = true
-	}
-	return m
-}()

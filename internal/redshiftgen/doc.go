@@ -24,7 +24,9 @@
 // The SQL is built from templates; the handful of constructs that differ
 // between Redshift and PostgreSQL (SUPER navigation and json_parse, VARBYTE,
 // DISTKEY/SORTKEY/ENCODE, the external schema and the materialized view,
-// SYSDATE) are rendered by the Dialect, in dialect.go. The PostgreSQL
+// SYSDATE) are rendered by the Dialect, in dialect.go, through the Redshift
+// knowledge the warehouse shares (warehouse/redshift/dialect: types,
+// encodings, keys, reserved words, the PostgreSQL mapping). The PostgreSQL
 // rendering, with jsonb and a plain table standing in for the view, exists
 // so that tests run the procedure's logic on a real database.
 //

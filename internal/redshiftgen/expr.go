@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	rs "github.com/cdcsync/cdcsync/internal/warehouse/redshift/dialect"
 )
 
 // This file turns Debezium's JSON encodings into typed SQL expressions,
@@ -108,11 +109,11 @@ func (d Dialect) decimalExpr(p jpath, c Column, typ string) string {
 	switch {
 	case c.Encoding == EncStruct: // VariableScaleDecimal {"scale":…,"value":…}, kept as is
 		return d.json(p)
-	case c.Encoding == EncNumber && exactDecimal(c.Type):
+	case c.Encoding == EncNumber && rs.ExactDecimal(c.Type):
 		return d.scalar(p, typ)
 	case c.Encoding == EncNumber:
 		return d.serializeJSON(d.json(p)) + "::" + typ
-	case exactDecimal(c.Type):
+	case rs.ExactDecimal(c.Type):
 		return d.scalar(p, "VARCHAR(128)") + "::" + typ
 	}
 	return d.scalar(p, typ)

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
+
+	"github.com/cdcsync/cdcsync/internal/sqltext"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+	rs "github.com/cdcsync/cdcsync/internal/warehouse/redshift/dialect"
 )
 
 // Options shape the generated SQL.
@@ -41,8 +45,8 @@ const (
 
 // The bookkeeping tables, shared by every table's procedure.
 const (
-	WatermarksTable = "_cdc_watermarks"
-	TruncatesTable  = "_cdc_truncates"
+	WatermarksTable = warehouse.Prefix + "watermarks"
+	TruncatesTable  = warehouse.Prefix + "truncates"
 )
 
 // Output is the generated SQL: a setup script, then one script per table.
@@ -150,7 +154,7 @@ func (g *generator) render(name string, data any) (string, error) {
 
 // qualify names an object of the target schema.
 func (g *generator) qualify(name string) string {
-	return quote(g.opts.Schema) + "." + quote(name)
+	return rs.Ident(g.opts.Schema) + "." + rs.Ident(name)
 }
 
 // checkLowCardinality rejects low-cardinality columns of generated tables
@@ -200,7 +204,7 @@ func (g *generator) setupView() setupView {
 		fillIn = ""
 	}
 	return setupView{
-		ExternalSchema:  g.d.externalSchema(quote(g.opts.ExternalSchema), role, cluster),
+		ExternalSchema:  g.d.externalSchema(rs.Ident(g.opts.ExternalSchema), role, cluster),
 		FillIn:          fillIn,
 		Watermarks:      g.qualify(WatermarksTable),
 		Truncates:       g.qualify(TruncatesTable),
@@ -254,12 +258,12 @@ func (g *generator) tableView(t *Table) (*tableView, error) {
 		MV:            g.qualify("mv_" + name),
 		Staging:       g.qualify(name + "_stg"),
 		Target:        g.qualify(name),
-		TargetRef:     quote(name),
+		TargetRef:     rs.Ident(name),
 		Procedure:     g.qualify("incremental_sync_" + name),
 		ProcedureName: raiseText("incremental_sync_" + name),
 		Watermarks:    g.qualify(WatermarksTable),
 		Truncates:     g.qualify(TruncatesTable),
-		Literal:       literal(t.Name),
+		Literal:       sqltext.Literal(t.Name),
 		Now:           d.now(),
 		RawOp:         d.opExpr(t),
 		Position:      d.positionExpr(t),
@@ -279,14 +283,14 @@ func (g *generator) tableView(t *Table) (*tableView, error) {
 		}
 		seen[col] = c.Name
 		caseSensitive = caseSensitive || c.Name != strings.ToLower(c.Name)
-		v.Cols = append(v.Cols, quote(col))
-		v.Extract = append(v.Extract, namedExpr{Name: quote(col), Expr: d.columnExpr(t, c)})
+		v.Cols = append(v.Cols, rs.Ident(col))
+		v.Extract = append(v.Extract, namedExpr{Name: rs.Ident(col), Expr: d.columnExpr(t, c)})
 	}
 	for _, k := range keys {
-		v.Keys = append(v.Keys, quote(d.columnName(k.Name)))
+		v.Keys = append(v.Keys, rs.Ident(d.columnName(k.Name)))
 	}
 	v.ProcedureOptions = d.procedureOptions(caseSensitive)
-	v.TableAttributes = d.tableAttributes(v.Keys[0], v.Keys)
+	v.TableAttributes = d.tableAttributes(v.Keys)
 	var err error
 	if v.StagingColumns, err = g.columnDefs(t, true); err != nil {
 		return nil, err
@@ -304,9 +308,9 @@ func raiseText(s string) string {
 
 // topicTable names a topic's external table.
 func (g *generator) topicTable(topic string) string {
-	name := quote(g.opts.ExternalSchema) + "." + quote(topic)
+	name := rs.Ident(g.opts.ExternalSchema) + "." + rs.Ident(topic)
 	if g.opts.Database != "" {
-		name = quote(g.opts.Database) + "." + name
+		name = rs.Ident(g.opts.Database) + "." + name
 	}
 	return name
 }
@@ -318,13 +322,13 @@ type metaColumn struct {
 }
 
 var metaColumns = []metaColumn{
-	{"_cdc_op", "CHAR(1)", "bytedict", true, true},                                   // last op: c, u, r (staging: d, t too)
-	{"_cdc_position", fmt.Sprintf("VARCHAR(%d)", positionWidth), "zstd", true, true}, // source position, sortable text
-	{"_cdc_kafka_partition", "INTEGER", "az64", true, true},
-	{"_cdc_kafka_offset", "BIGINT", "az64", true, true},
-	{"_cdc_source_ts", "TIMESTAMP", "az64", true, true}, // source commit time (source.ts_ms)
-	{"_cdc_rank", "BIGINT", "az64", true, false},        // 1: the key's last change
-	{"_cdc_refreshed_at", "TIMESTAMP", "az64", false, true},
+	{warehouse.ColOp, "CHAR(1)", "bytedict", true, true},                                   // last op: c, u, r (staging: d, t too)
+	{warehouse.ColPosition, fmt.Sprintf("VARCHAR(%d)", positionWidth), "zstd", true, true}, // source position, sortable text
+	{warehouse.ColPartition, "INTEGER", "az64", true, true},
+	{warehouse.ColOffset, "BIGINT", "az64", true, true},
+	{warehouse.ColSourceTs, "TIMESTAMP", "az64", true, true},   // source commit time (source.ts_ms)
+	{warehouse.Prefix + "rank", "BIGINT", "az64", true, false}, // 1: the key's last change
+	{warehouse.ColRefreshedAt, "TIMESTAMP", "az64", false, true},
 }
 
 // columnDefs renders the column definitions of the staging or the target
@@ -338,7 +342,7 @@ func (g *generator) columnDefs(t *Table, staging bool) (string, error) {
 	}
 	var lines []string
 	for _, c := range t.Columns {
-		enc, err := d.compression(c, low[c.Name], c.Key)
+		enc, err := compression(c, low[c.Name], c.Key)
 		if err != nil {
 			return "", err
 		}
@@ -346,12 +350,12 @@ func (g *generator) columnDefs(t *Table, staging bool) (string, error) {
 		if c.Key && !staging {
 			null = " NOT NULL"
 		}
-		lines = append(lines, "    "+quote(d.columnName(c.Name))+" "+d.columnType(c)+null+d.encode(enc))
+		lines = append(lines, "    "+rs.Ident(d.columnName(c.Name))+" "+d.columnType(c)+null+d.encode(enc))
 	}
 	for _, m := range metaColumns {
 		if (staging && m.staging) || (!staging && m.target) {
 			null := ""
-			if !staging && (m.name == "_cdc_op" || m.name == "_cdc_kafka_partition" || m.name == "_cdc_kafka_offset" || m.name == "_cdc_refreshed_at") {
+			if !staging && (m.name == warehouse.ColOp || m.name == warehouse.ColPartition || m.name == warehouse.ColOffset || m.name == warehouse.ColRefreshedAt) {
 				null = " NOT NULL"
 			}
 			lines = append(lines, "    "+m.name+" "+m.typ+null+d.encode(m.enc))
@@ -412,8 +416,8 @@ func notNull(prefix string, names []string) string {
 // partition. An unknown position is never later by position.
 func after(prefix, which string) string {
 	v := "v_" + which + "_"
-	return "(COALESCE(" + prefix + "_cdc_position > " + v + "position, FALSE)" +
-		" OR (" + prefix + "_cdc_kafka_partition = " + v + "partition AND " + prefix + "_cdc_kafka_offset > " + v + "offset))"
+	return "(COALESCE(" + prefix + warehouse.ColPosition + " > " + v + "position, FALSE)" +
+		" OR (" + prefix + warehouse.ColPartition + " = " + v + "partition AND " + prefix + warehouse.ColOffset + " > " + v + "offset))"
 }
 
 // comment renders text as SQL comment lines of at most 80 columns, the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/debezium"
+	rs "github.com/cdcsync/cdcsync/internal/warehouse/redshift/dialect"
 )
 
 // ErrNoRowEvent means that none of the records read was a row event (c, u
@@ -276,7 +277,7 @@ func (t *Table) describe(c *Column, rows []row) {
 	if c.Type.Kind == change.KindDecimal && c.Encoding == EncStruct {
 		t.warn("column %s is a variable-scale decimal ({scale, value} with base64 bytes): kept as SUPER; set decimal.handling.mode=string on the connector", c.Name)
 	}
-	if c.Type.Kind == change.KindDecimal && !exactDecimal(c.Type) && c.Encoding != EncStruct {
+	if c.Type.Kind == change.KindDecimal && !rs.ExactDecimal(c.Type) && c.Encoding != EncStruct {
 		t.warn("column %s is a decimal without a precision Redshift's DECIMAL can hold: kept as VARCHAR text; declare decimal(p,s) in tables.%s.columns", c.Name, t.Name)
 	}
 }
@@ -391,7 +392,7 @@ func sourceLength(f *fastjson.Value) int {
 	case "CHAR", "VARCHAR", "NCHAR", "NVARCHAR", "BPCHAR", "CHARACTER", "CHARACTER VARYING":
 		n, err := strconv.Atoi(string(params.GetStringBytes("__debezium.source.column.length")))
 		if err == nil && n > 0 {
-			return min(4*n, maxVarchar)
+			return min(4*n, rs.MaxVarcharBytes)
 		}
 	}
 	return 0

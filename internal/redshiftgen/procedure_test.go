@@ -18,6 +18,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/pgtest"
+	rs "github.com/cdcsync/cdcsync/internal/warehouse/redshift/dialect"
 	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
@@ -95,7 +96,7 @@ func testProcedure(t *testing.T, dsn string, schemas bool, seed int64) {
 	for _, step := range steps {
 		l.load(step.upTo)
 		for _, tb := range w.Tables {
-			exec(t, db, "CALL "+quote(schema)+"."+quote("incremental_sync_"+tb.Name)+"()")
+			exec(t, db, "CALL "+rs.Ident(schema)+"."+rs.Ident("incremental_sync_"+tb.Name)+"()")
 		}
 		l.checkWatermarks()
 		if step.want != nil {
@@ -155,7 +156,7 @@ func (l *loader) load(upTo func(partition int32) int) {
 		if l.loaded[i] || r.index >= upTo(r.partition) {
 			continue
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO "+quote(l.schema)+"."+quote("mv_"+r.table)+
+		_, err := tx.ExecContext(ctx, "INSERT INTO "+rs.Ident(l.schema)+"."+rs.Ident("mv_"+r.table)+
 			` (kafka_partition, kafka_offset, kafka_timestamp_type, kafka_timestamp, kafka_key, kafka_value, refresh_time, payload, key_payload)
 			VALUES ($1, $2, 'C', LOCALTIMESTAMP, $3, $4, LOCALTIMESTAMP, $5::JSONB, $6::JSONB)`,
 			r.partition, r.offset, r.key, r.value, jsonOrNull(r.value), jsonOrNull(r.key))
@@ -182,7 +183,7 @@ func jsonOrNull(b []byte) any {
 // checkWatermarks checks that every partition loaded has exactly one
 // watermark row, at its last offset.
 func (l *loader) checkWatermarks() {
-	rows, err := l.db.Query("SELECT table_name, kafka_partition, last_kafka_offset FROM " + quote(l.schema) + "." + WatermarksTable)
+	rows, err := l.db.Query("SELECT table_name, kafka_partition, last_kafka_offset FROM " + rs.Ident(l.schema) + "." + WatermarksTable)
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -221,12 +222,12 @@ func assertTable(t *testing.T, db *sql.DB, schema string, tb *workload.Table, st
 	sel := make([]string, len(cols))
 	for i, c := range cols {
 		if tb.IsTimestamp(c) {
-			sel[i] = "CAST(EXTRACT(EPOCH FROM " + quote(c) + ") * 1000000 AS BIGINT)::TEXT"
+			sel[i] = "CAST(EXTRACT(EPOCH FROM " + rs.Ident(c) + ") * 1000000 AS BIGINT)::TEXT"
 		} else {
-			sel[i] = quote(c) + "::TEXT"
+			sel[i] = rs.Ident(c) + "::TEXT"
 		}
 	}
-	rows, err := db.Query("SELECT " + strings.Join(sel, ", ") + " FROM " + quote(schema) + "." + quote(tb.Name))
+	rows, err := db.Query("SELECT " + strings.Join(sel, ", ") + " FROM " + rs.Ident(schema) + "." + rs.Ident(tb.Name))
 	if err != nil {
 		t.Fatal(err)
 	}

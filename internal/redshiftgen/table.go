@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	rs "github.com/cdcsync/cdcsync/internal/warehouse/redshift/dialect"
 )
 
 // Source is the family of connector that wrote a topic: it decides how the
@@ -89,52 +90,22 @@ func (t *Table) KeyColumns() []Column {
 	return out
 }
 
-// maxVarchar is Redshift's longest VARCHAR, in bytes.
-const maxVarchar = 65535
-
-// maxPrecision is Redshift's largest DECIMAL precision.
-const maxPrecision = 38
-
 // columnType renders a column's SQL type.
 func (d Dialect) columnType(c Column) string {
 	t := c.Type
+	if typ, ok := rs.ScalarType(t); ok {
+		return typ
+	}
 	switch t.Kind {
-	case change.KindBool:
-		return "BOOLEAN"
-	case change.KindInt16:
-		return "SMALLINT"
-	case change.KindInt32:
-		return "INTEGER"
-	case change.KindInt64:
-		return "BIGINT"
-	case change.KindFloat32:
-		return "REAL"
-	case change.KindFloat64:
-		return "DOUBLE PRECISION"
 	case change.KindDecimal:
-		if exactDecimal(t) {
-			return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale)
-		}
 		if c.Encoding == EncStruct {
 			return d.superType()
 		}
-		return "VARCHAR(128)" // the exact digits; declare decimal(p,s) for a DECIMAL
+		return rs.InexactDecimal // the exact digits; declare decimal(p,s) for a DECIMAL
 	case change.KindString:
 		return fmt.Sprintf("VARCHAR(%d)", varcharBytes(c))
-	case change.KindUUID:
-		return "VARCHAR(36)"
 	case change.KindBytes:
 		return d.varbyteType()
-	case change.KindDate:
-		return "DATE"
-	case change.KindTime:
-		return "TIME"
-	case change.KindTimeTZ:
-		return "TIMETZ"
-	case change.KindTimestamp:
-		return "TIMESTAMP"
-	case change.KindTimestampTZ:
-		return "TIMESTAMPTZ"
 	case change.KindInterval:
 		if c.Encoding == EncString {
 			return "VARCHAR(64)" // ISO-8601 duration
@@ -144,52 +115,20 @@ func (d Dialect) columnType(c Column) string {
 	return d.superType() // JSON, geometry, lists, unknown
 }
 
-// exactDecimal reports whether a decimal type fits Redshift's DECIMAL.
-func exactDecimal(t change.Type) bool {
-	return t.Precision > 0 && t.Precision <= maxPrecision && t.Scale >= 0 && t.Scale <= t.Precision
-}
-
 func varcharBytes(c Column) int {
-	if c.MaxBytes > 0 && c.MaxBytes < maxVarchar {
+	if c.MaxBytes > 0 && c.MaxBytes < rs.MaxVarcharBytes {
 		return c.MaxBytes
 	}
-	return maxVarchar
+	return rs.MaxVarcharBytes
 }
 
-// compression picks a column's Redshift encoding, as the recipe does: AZ64
-// for numbers, dates and timestamps, ZSTD for text, BYTEDICT for columns
-// declared low-cardinality, RAW for sort key columns and for the types
-// neither AZ64 nor ZSTD is documented for.
-func (d Dialect) compression(c Column, lowCardinality, sortKey bool) (string, error) {
-	if sortKey {
-		return "raw", nil
+// compression picks a column's Redshift encoding (rs.Encoding): RAW for
+// sort key columns, BYTEDICT for columns declared low-cardinality, else by
+// type.
+func compression(c Column, lowCardinality, sortKey bool) (string, error) {
+	enc, err := rs.Encoding(Redshift.columnType(c), sortKey, lowCardinality)
+	if err != nil {
+		return "", fmt.Errorf("column %s: %w", c.Name, err)
 	}
-	typ := d.columnType(c)
-	switch {
-	case isAZ64(typ):
-		if lowCardinality {
-			return "bytedict", nil
-		}
-		return "az64", nil
-	case len(typ) > 7 && typ[:7] == "VARCHAR":
-		if lowCardinality {
-			return "bytedict", nil
-		}
-		return "zstd", nil
-	case lowCardinality && (typ == "REAL" || typ == "DOUBLE PRECISION"):
-		return "bytedict", nil
-	case lowCardinality:
-		return "", fmt.Errorf("column %s: BYTEDICT does not support %s", c.Name, typ)
-	case typ == d.superType():
-		return "lzo", nil
-	}
-	return "raw", nil // BOOLEAN, REAL, DOUBLE PRECISION, TIME, TIMETZ, VARBYTE
-}
-
-func isAZ64(typ string) bool {
-	switch typ {
-	case "SMALLINT", "INTEGER", "BIGINT", "DATE", "TIMESTAMP", "TIMESTAMPTZ":
-		return true
-	}
-	return len(typ) > 8 && typ[:8] == "DECIMAL("
+	return enc, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cdcsync/cdcsync/internal/redact"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/target"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
@@ -90,7 +91,7 @@ func OpenTarget(ctx context.Context, dsn string) (_ Database, err error) {
 	}
 	h, err := target.OpenReadOnly(ctx, dsn, pgSettings)
 	if err != nil {
-		return nil, oneLine(err)
+		return nil, sqltext.FirstLine(err)
 	}
 	d, err := reader(ctx, h)
 	if err != nil {

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"github.com/cdcsync/cdcsync/internal/sqltext"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
 // duckDialect reads the tables cdcsync keeps in schema main of a DuckDB
@@ -32,7 +35,7 @@ func (duckDialect) describe(ctx context.Context, db *sql.DB, table string) (*Tab
 		if err := rows.Scan(&c.Name, &c.Type); err != nil {
 			return nil, err
 		}
-		if strings.HasPrefix(c.Name, "_cdc_") {
+		if strings.HasPrefix(c.Name, warehouse.Prefix) {
 			continue
 		}
 		c.Family = duckFamily(c.Type)
@@ -90,13 +93,11 @@ func duckFamily(typ string) Family {
 	return FOther
 }
 
-func (duckDialect) tableRef(table string) string { return "main." + duckQuote(table) }
-func (duckDialect) quote(ident string) string    { return duckQuote(ident) }
-
-func duckQuote(ident string) string { return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"` }
+func (duckDialect) tableRef(table string) string { return "main." + sqltext.Ident(table) }
+func (duckDialect) quote(ident string) string    { return sqltext.Ident(ident) }
 
 func (duckDialect) selectExpr(c Column) string {
-	q := duckQuote(c.Name)
+	q := sqltext.Ident(c.Name)
 	switch c.Family {
 	case FDecimal, FUUID, FJSON, FTime, FOther:
 		return "CAST(" + q + " AS VARCHAR)"
@@ -106,7 +107,7 @@ func (duckDialect) selectExpr(c Column) string {
 	return q
 }
 
-func (duckDialect) keyExpr(c Column) string { return duckQuote(c.Name) } // VARCHAR orders by bytes
+func (duckDialect) keyExpr(c Column) string { return sqltext.Ident(c.Name) } // VARCHAR orders by bytes
 
 func (duckDialect) param(c Column, _ int) string { return "CAST(? AS " + c.Type + ")" }
 

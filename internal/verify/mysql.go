@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/cdcsync/cdcsync/internal/redact"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 )
 
 type nopLogger struct{}
@@ -64,7 +65,7 @@ func openMySQL(ctx context.Context, dsn string) (Database, error) {
 	sdb.SetMaxOpenConns(2)
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
-		return nil, fmt.Errorf("MySQL %s/%s: %w", cfg.Addr, db, oneLine(err))
+		return nil, fmt.Errorf("MySQL %s/%s: %w", cfg.Addr, db, sqltext.FirstLine(err))
 	}
 	return &sqlDatabase{db: sdb, d: mysqlDialect{db: db}}, nil
 }
@@ -145,14 +146,12 @@ func mysqlFamily(dataType, columnType string) Family {
 }
 
 func (d mysqlDialect) tableRef(table string) string {
-	return mysqlQuote(d.db) + "." + mysqlQuote(table)
+	return sqltext.BacktickIdent(d.db) + "." + sqltext.BacktickIdent(table)
 }
-func (mysqlDialect) quote(ident string) string { return mysqlQuote(ident) }
-
-func mysqlQuote(ident string) string { return "`" + strings.ReplaceAll(ident, "`", "``") + "`" }
+func (mysqlDialect) quote(ident string) string { return sqltext.BacktickIdent(ident) }
 
 func (mysqlDialect) selectExpr(c Column) string {
-	q := mysqlQuote(c.Name)
+	q := sqltext.BacktickIdent(c.Name)
 	switch c.Family {
 	case FTime:
 		return "CAST(" + q + " AS CHAR)"
@@ -168,9 +167,9 @@ func (mysqlDialect) selectExpr(c Column) string {
 
 func (mysqlDialect) keyExpr(c Column) string {
 	if c.Family == FString {
-		return "BINARY " + mysqlQuote(c.Name) // bytes, not the collation
+		return "BINARY " + sqltext.BacktickIdent(c.Name) // bytes, not the collation
 	}
-	return mysqlQuote(c.Name)
+	return sqltext.BacktickIdent(c.Name)
 }
 
 func (mysqlDialect) param(c Column, _ int) string {

@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/cdcsync/cdcsync/internal/redact"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
 // openPostgres opens postgres://USER:PASS@HOST:PORT/DB[?schema=S]: the
@@ -29,7 +31,7 @@ func openPostgres(ctx context.Context, dsn string) (Database, error) {
 	u.RawQuery = q.Encode()
 	cfg, err := pgx.ParseConfig(u.String())
 	if err != nil {
-		return nil, fmt.Errorf("bad PostgreSQL DSN %q: %w", redact.DSN(dsn), oneLine(err))
+		return nil, fmt.Errorf("bad PostgreSQL DSN %q: %w", redact.DSN(dsn), sqltext.FirstLine(err))
 	}
 	for k, v := range pgSettings {
 		cfg.RuntimeParams[k] = v
@@ -38,7 +40,7 @@ func openPostgres(ctx context.Context, dsn string) (Database, error) {
 	db.SetMaxOpenConns(2)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("PostgreSQL %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, oneLine(err))
+		return nil, fmt.Errorf("PostgreSQL %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, sqltext.FirstLine(err))
 	}
 	if err := pgSchemaExists(ctx, db, schema); err != nil {
 		db.Close()
@@ -55,7 +57,7 @@ var pgSettings = map[string]string{"timezone": "UTC", "intervalstyle": "iso_8601
 func pgSchemaExists(ctx context.Context, db *sql.DB, schema string) error {
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, schema).Scan(&n); err != nil {
-		return oneLine(err)
+		return sqltext.FirstLine(err)
 	}
 	if n == 0 {
 		return fmt.Errorf("no schema %q", schema)
@@ -93,7 +95,7 @@ func (d pgDialect) describe(ctx context.Context, db *sql.DB, table string) (*Tab
 		if err := rows.Scan(&c.Name, &c.Type, &typname, &category); err != nil {
 			return nil, err
 		}
-		if strings.HasPrefix(c.Name, "_cdc_") {
+		if strings.HasPrefix(c.Name, warehouse.Prefix) {
 			continue
 		}
 		c.Family = pgFamily(typname, category)
@@ -155,13 +157,13 @@ func pgFamily(typname, category string) Family {
 	return FOther
 }
 
-func (d pgDialect) tableRef(table string) string { return pgQuote(d.schema) + "." + pgQuote(table) }
-func (pgDialect) quote(ident string) string      { return pgQuote(ident) }
-
-func pgQuote(ident string) string { return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"` }
+func (d pgDialect) tableRef(table string) string {
+	return sqltext.Ident(d.schema) + "." + sqltext.Ident(table)
+}
+func (pgDialect) quote(ident string) string { return sqltext.Ident(ident) }
 
 func (pgDialect) selectExpr(c Column) string {
-	q := pgQuote(c.Name)
+	q := sqltext.Ident(c.Name)
 	switch c.Family {
 	case FDecimal, FUUID, FJSON, FInterval, FTime, FOther:
 		return q + "::text"
@@ -175,9 +177,9 @@ func (pgDialect) selectExpr(c Column) string {
 
 func (pgDialect) keyExpr(c Column) string {
 	if c.Family == FString {
-		return pgQuote(c.Name) + ` COLLATE "C"` // bytes, not the collation
+		return sqltext.Ident(c.Name) + ` COLLATE "C"` // bytes, not the collation
 	}
-	return pgQuote(c.Name)
+	return sqltext.Ident(c.Name)
 }
 
 func (pgDialect) param(c Column, n int) string {

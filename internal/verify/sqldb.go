@@ -3,11 +3,12 @@ package verify
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 )
 
 // dialect is what one SQL database supplies to sqlDatabase: its catalog
@@ -42,7 +43,7 @@ func (s *sqlDatabase) Close() error { return s.db.Close() }
 func (s *sqlDatabase) Tables(ctx context.Context) ([]string, error) {
 	names, err := s.d.listTables(ctx, s.db)
 	if err != nil {
-		return nil, fmt.Errorf("%s: list tables: %w", s.d.name(), oneLine(err))
+		return nil, fmt.Errorf("%s: list tables: %w", s.d.name(), sqltext.FirstLine(err))
 	}
 	return names, nil
 }
@@ -50,7 +51,7 @@ func (s *sqlDatabase) Tables(ctx context.Context) ([]string, error) {
 func (s *sqlDatabase) Describe(ctx context.Context, table string) (*Table, error) {
 	t, err := s.d.describe(ctx, s.db, table)
 	if err != nil {
-		return nil, fmt.Errorf("%s: describe %s: %w", s.d.name(), table, oneLine(err))
+		return nil, fmt.Errorf("%s: describe %s: %w", s.d.name(), table, sqltext.FirstLine(err))
 	}
 	if len(t.Columns) == 0 {
 		return nil, fmt.Errorf("%s: table %s: %w", s.d.name(), table, ErrNoTable)
@@ -61,7 +62,7 @@ func (s *sqlDatabase) Describe(ctx context.Context, table string) (*Table, error
 func (s *sqlDatabase) Count(ctx context.Context, t *Table) (int64, error) {
 	var n int64
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+s.d.tableRef(t.Name)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("%s: count %s: %w", s.d.name(), t.Name, oneLine(err))
+		return 0, fmt.Errorf("%s: count %s: %w", s.d.name(), t.Name, sqltext.FirstLine(err))
 	}
 	return n, nil
 }
@@ -73,7 +74,7 @@ func (s *sqlDatabase) Rows(ctx context.Context, t *Table, cols []int, r Range, k
 	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return fmt.Errorf("%s: read %s: %w", s.d.name(), t.Name, oneLine(err))
+		return fmt.Errorf("%s: read %s: %w", s.d.name(), t.Name, sqltext.FirstLine(err))
 	}
 	defer rows.Close()
 	raw := make([]any, len(cols))
@@ -84,7 +85,7 @@ func (s *sqlDatabase) Rows(ctx context.Context, t *Table, cols []int, r Range, k
 	row := make([]any, len(cols))
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("%s: read %s: %w", s.d.name(), t.Name, oneLine(err))
+			return fmt.Errorf("%s: read %s: %w", s.d.name(), t.Name, sqltext.FirstLine(err))
 		}
 		for i, ci := range cols {
 			c := t.Columns[ci]
@@ -99,7 +100,7 @@ func (s *sqlDatabase) Rows(ctx context.Context, t *Table, cols []int, r Range, k
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("%s: read %s: %w", s.d.name(), t.Name, oneLine(err))
+		return fmt.Errorf("%s: read %s: %w", s.d.name(), t.Name, sqltext.FirstLine(err))
 	}
 	return nil
 }
@@ -225,14 +226,6 @@ func convertKey(v any, from, to Family) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("a %s key value cannot be compared with a %s column", from, to)
-}
-
-// oneLine flattens a driver error onto one line.
-func oneLine(err error) error {
-	if err == nil || !strings.ContainsAny(err.Error(), "\r\n") {
-		return err
-	}
-	return errors.New(strings.Join(strings.Fields(err.Error()), " "))
 }
 
 // keyText renders a key value (normal form of c.Family) in the input

@@ -20,6 +20,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 )
@@ -57,12 +58,12 @@ func Connect(ctx context.Context, path string) (*sql.DB, error) {
 	}
 	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open DuckDB file %s: %w", path, firstLine(err))
+		return nil, fmt.Errorf("open DuckDB file %s: %w", path, sqltext.FirstLine(err))
 	}
 	db := sql.OpenDB(connector)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open DuckDB file %s: %w", path, firstLine(err))
+		return nil, fmt.Errorf("open DuckDB file %s: %w", path, sqltext.FirstLine(err))
 	}
 	return db, nil
 }
@@ -90,7 +91,7 @@ func (Dialect) SQLType(t change.Type) string { return sqlType(t) }
 
 // BytesLiteral renders a string as a BLOB literal (DuckDB keeps landing
 // schemas once: see sqlapply.SchemaEliding).
-func (Dialect) BytesLiteral(s string) string { return "CAST(" + sqlapply.Literal(s) + " AS BLOB)" }
+func (Dialect) BytesLiteral(s string) string { return "CAST(" + sqltext.Literal(s) + " AS BLOB)" }
 
 // PayloadBytes renders a JSON column's text as BLOB: DuckDB keeps JSON
 // text as given, so landing rows keep the payload once (see
@@ -144,12 +145,12 @@ func (Dialect) PrimaryKey(ctx context.Context, conn *sql.Conn, table string) ([]
 
 // AddColumn adds a column.
 func (Dialect) AddColumn(table string, c warehouse.Column) string {
-	return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + sqlapply.Quote(c.Name) + " " + c.SQL
+	return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + sqltext.Ident(c.Name) + " " + c.SQL
 }
 
 // AlterColumn widens a column.
 func (Dialect) AlterColumn(table string, c warehouse.Column) (string, bool) {
-	return "ALTER TABLE " + table + " ALTER COLUMN " + sqlapply.Quote(c.Name) + " SET DATA TYPE " + c.SQL, true
+	return "ALTER TABLE " + table + " ALTER COLUMN " + sqltext.Ident(c.Name) + " SET DATA TYPE " + c.SQL, true
 }
 
 // Transient reports the file system failing under DuckDB — disk full, a
@@ -180,6 +181,17 @@ func (Dialect) Transient(err error) bool {
 // a value out of range, a constraint.
 func (Dialect) Rejected(err error) bool {
 	return errorIs(err, duckdb.ErrorTypeConversion, duckdb.ErrorTypeInvalidInput, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeConstraint)
+}
+
+// UniqueViolation reports a duplicate key: a constraint error about a
+// primary key or unique constraint (DuckDB has no finer error code).
+func (Dialect) UniqueViolation(err error) bool {
+	var de *duckdb.Error
+	if !errors.As(err, &de) || de.Type != duckdb.ErrorTypeConstraint {
+		return false
+	}
+	return strings.Contains(de.Msg, "Duplicate key") || strings.Contains(de.Msg, "violates primary key") ||
+		strings.Contains(de.Msg, "violates unique constraint")
 }
 
 // Unsupported reports DuckDB refusing a schema change (the type of a
@@ -233,7 +245,7 @@ func (Dialect) BulkLoad(ctx context.Context, conn *sql.Conn, table string, cols 
 		return a.Close()
 	})
 	if err != nil {
-		return firstLine(err)
+		return sqltext.FirstLine(err)
 	}
 	if len(special) == 0 {
 		return nil
@@ -242,7 +254,7 @@ func (Dialect) BulkLoad(ctx context.Context, conn *sql.Conn, table string, cols 
 	for i := range ph {
 		ph[i] = fmt.Sprintf("$%d", i+1)
 	}
-	ins := "INSERT INTO " + sqlapply.Quote(table) + " VALUES (" + strings.Join(ph, ", ") + ")"
+	ins := "INSERT INTO " + sqltext.Ident(table) + " VALUES (" + strings.Join(ph, ", ") + ")"
 	for _, r := range special {
 		args := make([]any, len(r))
 		for i, v := range r {
@@ -251,17 +263,8 @@ func (Dialect) BulkLoad(ctx context.Context, conn *sql.Conn, table string, cols 
 			}
 		}
 		if _, err := conn.ExecContext(ctx, ins, args...); err != nil {
-			return firstLine(err)
+			return sqltext.FirstLine(err)
 		}
 	}
 	return nil
-}
-
-// firstLine keeps the first line of DuckDB's multi-line errors.
-func firstLine(err error) error {
-	s, _, found := strings.Cut(err.Error(), "\n")
-	if !found {
-		return err
-	}
-	return fmt.Errorf("%s", strings.TrimSpace(s))
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 )
 
 // ReadOnlySettings lock a DuckDB database down for running untrusted
@@ -50,12 +52,12 @@ func OpenReadOnly(ctx context.Context, path string) (*sql.DB, error) {
 	}
 	connector, err := duckdb.NewConnector(file+"?"+q.Encode(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("open DuckDB file %s: %w", file, firstLine(err))
+		return nil, fmt.Errorf("open DuckDB file %s: %w", file, sqltext.FirstLine(err))
 	}
 	db := sql.OpenDB(connector)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open DuckDB file %s: %w", file, firstLine(err))
+		return nil, fmt.Errorf("open DuckDB file %s: %w", file, sqltext.FirstLine(err))
 	}
 	return db, nil
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/redact"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 )
@@ -124,7 +125,7 @@ func createSchema(ctx context.Context, db *sql.DB, schema string) error {
 	if _, err := tx.ExecContext(ctx, ddlLock(schema)); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlapply.Quote(schema)); err != nil {
+	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqltext.Ident(schema)); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -133,7 +134,7 @@ func createSchema(ctx context.Context, db *sql.DB, schema string) error {
 // ddlLock takes the transaction-scoped advisory lock that serializes
 // cdcsync's DDL in one schema across sessions.
 func ddlLock(schema string) string {
-	return "SELECT pg_advisory_xact_lock(hashtext(" + sqlapply.Literal("cdcsync ddl "+schema) + "))"
+	return "SELECT pg_advisory_xact_lock(hashtext(" + sqltext.Literal("cdcsync ddl "+schema) + "))"
 }
 
 // DDLLock implements sqlapply.DDLLocker.
@@ -154,7 +155,7 @@ func (d *Dialect) Identifiers() warehouse.Identifiers {
 // BytesLiteral renders a string as a bytea literal (PostgreSQL keeps
 // landing schemas once: see sqlapply.SchemaEliding).
 func (d *Dialect) BytesLiteral(s string) string {
-	return "convert_to(" + sqlapply.Literal(s) + ", 'UTF8')"
+	return "convert_to(" + sqltext.Literal(s) + ", 'UTF8')"
 }
 
 // Now is the transaction's timestamp.
@@ -214,12 +215,12 @@ func (d *Dialect) PrimaryKey(ctx context.Context, conn *sql.Conn, table string) 
 
 // AddColumn adds a column.
 func (d *Dialect) AddColumn(table string, c warehouse.Column) string {
-	return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + sqlapply.Quote(c.Name) + " " + c.SQL
+	return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + sqltext.Ident(c.Name) + " " + c.SQL
 }
 
 // AlterColumn widens a column.
 func (d *Dialect) AlterColumn(table string, c warehouse.Column) (string, bool) {
-	return "ALTER TABLE " + table + " ALTER COLUMN " + sqlapply.Quote(c.Name) + " TYPE " + c.SQL, true
+	return "ALTER TABLE " + table + " ALTER COLUMN " + sqltext.Ident(c.Name) + " TYPE " + c.SQL, true
 }
 
 // Bind converts a value for COPY.
@@ -296,6 +297,16 @@ func Rejected(err error) bool {
 		return false
 	}
 	return strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23") || strings.HasPrefix(pe.Code, "54")
+}
+
+// UniqueViolation reports a unique or primary-key violation (23505).
+func (d *Dialect) UniqueViolation(err error) bool { return UniqueViolation(err) }
+
+// UniqueViolation is Dialect.UniqueViolation, shared with the Redshift
+// dialect.
+func UniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
 // Unsupported reports PostgreSQL refusing a schema change: a feature it

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/cdcsync/cdcsync/internal/redact"
-	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 )
 
 // OpenReadOnly connects to the PostgreSQL database a postgres:// DSN names
@@ -67,7 +67,7 @@ func QueryReadOnly(ctx context.Context, db *sql.DB, schema, query string, fn fun
 		return cause(err)
 	}
 	defer tx.Rollback() //nolint:errcheck // nothing to keep
-	if _, err := tx.ExecContext(ctx, "SET LOCAL search_path TO "+sqlapply.Quote(schema)); err != nil {
+	if _, err := tx.ExecContext(ctx, "SET LOCAL search_path TO "+sqltext.Ident(schema)); err != nil {
 		return err
 	}
 	rows, err := tx.QueryContext(ctx, query)

@@ -66,6 +66,11 @@ type Dialect interface {
 	// constraint). Only such an error may be blamed on a record; every
 	// other non-transient error stops the pipeline.
 	Rejected(err error) bool
+	// UniqueViolation reports whether an error is a unique or primary-key
+	// violation: a concurrent session inserted the same offsets row first
+	// (the offsets are fenced), or created the same catalog entry (the DDL
+	// is retried).
+	UniqueViolation(err error) bool
 	// Unsupported reports whether an error is the warehouse refusing a
 	// schema change it cannot make (a type change of a key column, say):
 	// the events needing it become dead letters.
@@ -96,33 +101,6 @@ type DDLLocker interface {
 // definitions of new target tables (Redshift: ENCODE).
 type ColumnOptioner interface {
 	ColumnOptions(key []string, name string, t change.Type) string
-}
-
-// Quote quotes an identifier the standard way, which every supported
-// warehouse accepts.
-func Quote(name string) string {
-	b := make([]byte, 0, len(name)+2)
-	b = append(b, '"')
-	for i := 0; i < len(name); i++ {
-		if name[i] == '"' {
-			b = append(b, '"')
-		}
-		b = append(b, name[i])
-	}
-	return string(append(b, '"'))
-}
-
-// Literal renders a string literal.
-func Literal(s string) string {
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '\'')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
-			b = append(b, '\'')
-		}
-		b = append(b, s[i])
-	}
-	return string(append(b, '\''))
 }
 
 // BindScalar binds the values every dialect binds alike — booleans,

@@ -9,6 +9,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/failpoint"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
@@ -81,10 +82,10 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 	el, elide := w.d.(SchemaEliding)
 	defs := make([]string, 0, len(landingColumns)+1)
 	for _, c := range landingColumns {
-		defs = append(defs, Quote(c.name)+" "+w.d.SQLType(c.typ))
+		defs = append(defs, sqltext.Ident(c.name)+" "+w.d.SQLType(c.typ))
 	}
 	if elide {
-		defs = append(defs, Quote(colSchemaID)+" "+w.d.SQLType(change.String))
+		defs = append(defs, sqltext.Ident(colSchemaID)+" "+w.d.SQLType(change.String))
 	}
 	opts := ""
 	if o, ok := w.d.(TableOptioner); ok {
@@ -103,20 +104,20 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 	}
 	sel := make([]string, len(landingColumns))
 	for i, c := range landingColumns {
-		sel[i] = "r." + Quote(c.name)
+		sel[i] = "r." + sqltext.Ident(c.name)
 		if c.name == "kafka_value" {
 			payload := "r.kafka_value"
 			if pk, ok := w.d.(PayloadKeeping); ok {
 				// Rows whose payload is kept as JSON have no value bytes.
 				payload = "COALESCE(r.kafka_value, " + pk.PayloadBytes("r.payload") + ")"
 			}
-			sel[i] = "CASE WHEN r." + Quote(colSchemaID) + " IS NULL THEN r.kafka_value ELSE " +
+			sel[i] = "CASE WHEN r." + sqltext.Ident(colSchemaID) + " IS NULL THEN r.kafka_value ELSE " +
 				el.BytesLiteral(`{"schema":`) + " || s.schema || " + el.BytesLiteral(`,"payload":`) +
 				" || " + payload + " || " + el.BytesLiteral(`}`) + " END AS kafka_value"
 		}
 	}
 	view := "CREATE OR REPLACE VIEW " + w.qualify(w.d.Identifiers().Landing(t.name)) + " AS SELECT " + strings.Join(sel, ", ") +
-		" FROM " + store + " AS r LEFT JOIN " + w.qualify(schemasTable) + " AS s ON s.schema_id = r." + Quote(colSchemaID)
+		" FROM " + store + " AS r LEFT JOIN " + w.qualify(schemasTable) + " AS s ON s.schema_id = r." + sqltext.Ident(colSchemaID)
 	if _, err := w.exec(ctx, view); err != nil {
 		return fmt.Errorf("create landing view: %w", err)
 	}
@@ -142,10 +143,10 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 		}
 		names = append(names, c.name)
 		_, conv := w.d.Staging(w.d.SQLType(c.typ))
-		sel = append(sel, fmt.Sprintf(conv, Quote(c.name)))
+		sel = append(sel, fmt.Sprintf(conv, sqltext.Ident(c.name)))
 	}
 	if elide {
-		names, sel = append(names, colSchemaID), append(sel, Quote(colSchemaID))
+		names, sel = append(names, colSchemaID), append(sel, sqltext.Ident(colSchemaID))
 	}
 	if !w.landingStaged {
 		var defs []string
@@ -154,20 +155,20 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 				continue
 			}
 			st, _ := w.d.Staging(w.d.SQLType(c.typ))
-			defs = append(defs, Quote(c.name)+" "+st)
+			defs = append(defs, sqltext.Ident(c.name)+" "+st)
 		}
 		if elide {
-			defs = append(defs, Quote(colSchemaID)+" "+w.d.SQLType(change.String))
+			defs = append(defs, sqltext.Ident(colSchemaID)+" "+w.d.SQLType(change.String))
 		}
-		if _, err := w.exec(ctx, "DROP TABLE IF EXISTS "+Quote(landingStaging)); err != nil {
+		if _, err := w.exec(ctx, "DROP TABLE IF EXISTS "+sqltext.Ident(landingStaging)); err != nil {
 			return err
 		}
-		if _, err := w.exec(ctx, "CREATE TEMP TABLE "+Quote(landingStaging)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+		if _, err := w.exec(ctx, "CREATE TEMP TABLE "+sqltext.Ident(landingStaging)+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return fmt.Errorf("create landing staging: %w", err)
 		}
 		w.landingStaged = true
 	}
-	if _, err := w.exec(ctx, "DELETE FROM "+Quote(landingStaging)); err != nil {
+	if _, err := w.exec(ctx, "DELETE FROM "+sqltext.Ident(landingStaging)); err != nil {
 		return err
 	}
 	// Landing keeps every record's bytes. Raw key, value and schema bind
@@ -235,10 +236,10 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 		return err
 	}
 	if err := w.d.BulkLoad(ctx, conn, landingStaging, names, rows); err != nil {
-		return fmt.Errorf("land: %w", w.classify(oneLine(err)))
+		return fmt.Errorf("land: %w", w.classify(sqltext.FirstLine(err)))
 	}
 	store := w.qualify(w.landingStore(t.name))
-	insert := "INSERT INTO " + store + " (" + strings.Join(landingInsertColumns(elide), ", ") + ") SELECT " + strings.Join(sel, ", ") + " FROM " + Quote(landingStaging)
+	insert := "INSERT INTO " + store + " (" + strings.Join(landingInsertColumns(elide), ", ") + ") SELECT " + strings.Join(sel, ", ") + " FROM " + sqltext.Ident(landingStaging)
 	if _, err := w.exec(ctx, insert); err != nil {
 		return fmt.Errorf("land: %w", err)
 	}
@@ -250,10 +251,10 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 func landingInsertColumns(elide bool) []string {
 	cols := make([]string, 0, len(landingColumns)+1)
 	for _, c := range landingColumns {
-		cols = append(cols, Quote(c.name))
+		cols = append(cols, sqltext.Ident(c.name))
 	}
 	if elide {
-		cols = append(cols, Quote(colSchemaID))
+		cols = append(cols, sqltext.Ident(colSchemaID))
 	}
 	return cols
 }

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
@@ -157,12 +158,12 @@ next:
 // delete, and ends the pending state of columns the batch writes.
 func (w *Warehouse) moveValues(ctx context.Context, wk *tableWork) error {
 	t := wk.t
-	stg := Quote(warehouse.StagingPrefix + t.name)
+	stg := sqltext.Ident(warehouse.StagingPrefix + t.name)
 	tgt := w.qualify(t.name)
 	mv := w.qualify(MovesTable)
-	tname := Literal(t.name)
-	op := stg + "." + Quote(warehouse.ColOp)
-	keyID, otherID := stg+"."+Quote(colKeyID), stg+"."+Quote(colOtherKeyID)
+	tname := sqltext.Literal(t.name)
+	op := stg + "." + sqltext.Ident(warehouse.ColOp)
+	keyID, otherID := stg+"."+sqltext.Ident(colKeyID), stg+"."+sqltext.Ident(colOtherKeyID)
 	var valueCols []warehouse.Column
 	isKey := map[string]bool{}
 	for _, k := range t.key {
@@ -176,22 +177,22 @@ func (w *Warehouse) moveValues(ctx context.Context, wk *tableWork) error {
 	match := make([]string, len(t.key))
 	newMatch := make([]string, len(t.key))
 	for i, k := range t.key {
-		match[i] = tgt + "." + Quote(k) + " = " + stg + "." + Quote(k)
-		newMatch[i] = tgt + "." + Quote(k) + " = " + stg + "." + Quote(oldKeyColumn(k))
+		match[i] = tgt + "." + sqltext.Ident(k) + " = " + stg + "." + sqltext.Ident(k)
+		newMatch[i] = tgt + "." + sqltext.Ident(k) + " = " + stg + "." + sqltext.Ident(oldKeyColumn(k))
 	}
 	if wk.moves > 0 {
 		// The old key's values the batch does not hold are the target's.
 		set := make([]string, len(valueCols))
 		for i, c := range valueCols {
-			value := tgt + "." + Quote(c.Name)
+			value := tgt + "." + sqltext.Ident(c.Name)
 			if st, _ := w.d.Staging(c.SQL); st != c.SQL {
 				value = "CAST(" + value + " AS " + st + ")"
 			}
-			set[i] = Quote(c.Name) + " = CASE WHEN strpos(" + stg + "." + Quote(warehouse.ColUnchanged) + ", " + Literal(","+c.Name+",") +
-				") > 0 THEN " + value + " ELSE " + stg + "." + Quote(c.Name) + " END"
+			set[i] = sqltext.Ident(c.Name) + " = CASE WHEN strpos(" + stg + "." + sqltext.Ident(warehouse.ColUnchanged) + ", " + sqltext.Literal(","+c.Name+",") +
+				") > 0 THEN " + value + " ELSE " + stg + "." + sqltext.Ident(c.Name) + " END"
 		}
 		upd := "UPDATE " + stg + " SET " + strings.Join(set, ", ") + " FROM " + tgt + " WHERE " + strings.Join(match, " AND ") +
-			" AND " + op + " = " + Literal(opMove) + " AND " + stg + "." + Quote(warehouse.ColUnchanged) + " IS NOT NULL"
+			" AND " + op + " = " + sqltext.Literal(opMove) + " AND " + stg + "." + sqltext.Ident(warehouse.ColUnchanged) + " IS NOT NULL"
 		if len(set) > 0 {
 			if _, err := w.exec(ctx, upd); err != nil {
 				return fmt.Errorf("read the values of moved rows: %w", err)
@@ -206,11 +207,11 @@ func (w *Warehouse) moveValues(ctx context.Context, wk *tableWork) error {
 		for i, c := range append([]warehouse.Column{{}}, valueCols...) {
 			value := "NULL"
 			if c.Name != "" {
-				value = "CAST(" + stg + "." + Quote(c.Name) + " AS " + text + ")"
+				value = "CAST(" + stg + "." + sqltext.Ident(c.Name) + " AS " + text + ")"
 			}
-			sel[i] = "SELECT " + tname + ", 'v', " + keyID + ", " + otherID + ", " + Literal(c.Name) + ", " + value + ", " +
-				stg + "." + Quote(warehouse.ColPartition) + ", " + stg + "." + Quote(warehouse.ColOffset) + ", " + stg + "." + Quote(warehouse.ColPosition) + ", " + w.d.Now() +
-				" FROM " + stg + " WHERE " + op + " = " + Literal(opMove) +
+			sel[i] = "SELECT " + tname + ", 'v', " + keyID + ", " + otherID + ", " + sqltext.Literal(c.Name) + ", " + value + ", " +
+				stg + "." + sqltext.Ident(warehouse.ColPartition) + ", " + stg + "." + sqltext.Ident(warehouse.ColOffset) + ", " + stg + "." + sqltext.Ident(warehouse.ColPosition) + ", " + w.d.Now() +
+				" FROM " + stg + " WHERE " + op + " = " + sqltext.Literal(opMove) +
 				" AND NOT EXISTS (SELECT 1 FROM " + mv + " WHERE " + mv + ".table_name = " + tname + " AND " + mv + ".kind = 'p' AND " + mv + ".old_key = " + keyID +
 				" AND " + mv + ".new_key = " + otherID + " AND " + mv + ".column_name = '')"
 		}
@@ -226,7 +227,7 @@ func (w *Warehouse) moveValues(ctx context.Context, wk *tableWork) error {
 		}
 		pending, err = QueryStrings(ctx, conn, `SELECT DISTINCT column_name FROM `+mv+` WHERE table_name = $1 AND kind = 'p'`, t.name)
 		if err != nil {
-			return fmt.Errorf("read pending moved values: %w", w.classify(oneLine(err)))
+			return fmt.Errorf("read pending moved values: %w", w.classify(sqltext.FirstLine(err)))
 		}
 		t.noPending = len(pending) == 0
 	}
@@ -235,7 +236,7 @@ func (w *Warehouse) moveValues(ctx context.Context, wk *tableWork) error {
 	}
 	pendingOf := func(col string) string {
 		return mv + ".table_name = " + tname + " AND " + mv + ".kind = 'p' AND " + mv + ".old_key = " + keyID +
-			" AND " + mv + ".new_key = " + otherID + " AND " + mv + ".column_name = " + Literal(col)
+			" AND " + mv + ".new_key = " + otherID + " AND " + mv + ".column_name = " + sqltext.Literal(col)
 	}
 	if wk.moves > 0 {
 		// New keys that took an old key's value before its delete: they
@@ -246,13 +247,13 @@ func (w *Warehouse) moveValues(ctx context.Context, wk *tableWork) error {
 				continue
 			}
 			_, conv := w.d.Staging(t.cols[j].SQL)
-			upd := "UPDATE " + tgt + " SET " + Quote(col) + " = " + fmt.Sprintf(conv, stg+"."+Quote(col)) +
-				" FROM " + stg + ", " + mv + " WHERE " + strings.Join(newMatch, " AND ") + " AND " + op + " = " + Literal(opMove) + " AND " + pendingOf(col)
+			upd := "UPDATE " + tgt + " SET " + sqltext.Ident(col) + " = " + fmt.Sprintf(conv, stg+"."+sqltext.Ident(col)) +
+				" FROM " + stg + ", " + mv + " WHERE " + strings.Join(newMatch, " AND ") + " AND " + op + " = " + sqltext.Literal(opMove) + " AND " + pendingOf(col)
 			if _, err := w.exec(ctx, upd); err != nil {
 				return fmt.Errorf("carry column %s to a moved row: %w", col, err)
 			}
 		}
-		del := "DELETE FROM " + mv + " USING " + stg + " WHERE " + op + " = " + Literal(opMove) + " AND " + mv + ".table_name = " + tname +
+		del := "DELETE FROM " + mv + " USING " + stg + " WHERE " + op + " = " + sqltext.Literal(opMove) + " AND " + mv + ".table_name = " + tname +
 			" AND " + mv + ".kind = 'p' AND " + mv + ".old_key = " + keyID + " AND " + mv + ".new_key = " + otherID
 		if _, err := w.exec(ctx, del); err != nil {
 			return fmt.Errorf("settle moved values: %w", err)
@@ -260,9 +261,9 @@ func (w *Warehouse) moveValues(ctx context.Context, wk *tableWork) error {
 	}
 	// A new key's column written again, or the row deleted, no longer
 	// holds the old key's value.
-	unchanged := stg + "." + Quote(warehouse.ColUnchanged)
+	unchanged := stg + "." + sqltext.Ident(warehouse.ColUnchanged)
 	del := "DELETE FROM " + mv + " USING " + stg + " WHERE " + mv + ".table_name = " + tname + " AND " + mv + ".kind = 'p' AND " + mv + ".column_name <> '' AND " +
-		mv + ".new_key = " + keyID + " AND " + op + " <> " + Literal(opMove) + " AND (" + op + " = 'd' OR " + unchanged + " IS NULL OR strpos(" +
+		mv + ".new_key = " + keyID + " AND " + op + " <> " + sqltext.Literal(opMove) + " AND (" + op + " = 'd' OR " + unchanged + " IS NULL OR strpos(" +
 		unchanged + ", ',' || " + mv + ".column_name || ',') = 0)"
 	if _, err := w.exec(ctx, del); err != nil {
 		return fmt.Errorf("end pending moved values: %w", err)
@@ -274,11 +275,11 @@ func (w *Warehouse) moveValues(ctx context.Context, wk *tableWork) error {
 // from an old key with the value that key's delete left, when it is known.
 func (w *Warehouse) movedValue(ctx context.Context, wk *tableWork, col string) error {
 	t := wk.t
-	stg := Quote(warehouse.StagingPrefix + t.name)
+	stg := sqltext.Ident(warehouse.StagingPrefix + t.name)
 	mv := w.qualify(MovesTable)
 	st, _ := w.d.Staging(t.cols[t.byName[col]].SQL)
-	upd := "UPDATE " + stg + " SET " + Quote(col) + " = CAST(" + mv + ".value AS " + st + ") FROM " + mv + " WHERE " + w.movedFrom(t, stg, mv) +
-		" AND " + mv + ".column_name = " + Literal(col) + " AND strpos(" + stg + "." + Quote(warehouse.ColUnchanged) + ", " + Literal(","+col+",") + ") > 0"
+	upd := "UPDATE " + stg + " SET " + sqltext.Ident(col) + " = CAST(" + mv + ".value AS " + st + ") FROM " + mv + " WHERE " + w.movedFrom(t, stg, mv) +
+		" AND " + mv + ".column_name = " + sqltext.Literal(col) + " AND strpos(" + stg + "." + sqltext.Ident(warehouse.ColUnchanged) + ", " + sqltext.Literal(","+col+",") + ") > 0"
 	if _, err := w.exec(ctx, upd); err != nil {
 		return fmt.Errorf("take column %s from a moved row: %w", col, err)
 	}
@@ -288,9 +289,9 @@ func (w *Warehouse) movedValue(ctx context.Context, wk *tableWork, col string) e
 // movedFrom matches staged changes that moved from an old key with the
 // values that key's delete left.
 func (w *Warehouse) movedFrom(t *table, stg, mv string) string {
-	op := stg + "." + Quote(warehouse.ColOp)
-	return mv + ".table_name = " + Literal(t.name) + " AND " + mv + ".kind = 'v' AND " + mv + ".old_key = " + stg + "." + Quote(colOtherKeyID) +
-		" AND " + mv + ".new_key = " + stg + "." + Quote(colKeyID) + " AND " + op + " <> " + Literal(opMove)
+	op := stg + "." + sqltext.Ident(warehouse.ColOp)
+	return mv + ".table_name = " + sqltext.Literal(t.name) + " AND " + mv + ".kind = 'v' AND " + mv + ".old_key = " + stg + "." + sqltext.Ident(colOtherKeyID) +
+		" AND " + mv + ".new_key = " + stg + "." + sqltext.Ident(colKeyID) + " AND " + op + " <> " + sqltext.Literal(opMove)
 }
 
 // settleMoves runs after the unchanged columns are filled: a moved change
@@ -301,20 +302,20 @@ func (w *Warehouse) settleMoves(ctx context.Context, wk *tableWork) error {
 		return nil
 	}
 	t := wk.t
-	stg := Quote(warehouse.StagingPrefix + t.name)
+	stg := sqltext.Ident(warehouse.StagingPrefix + t.name)
 	mv := w.qualify(MovesTable)
-	op := stg + "." + Quote(warehouse.ColOp)
+	op := stg + "." + sqltext.Ident(warehouse.ColOp)
 	// The marker: this move's create is applied, whatever it took.
-	sel := []string{"SELECT " + Literal(t.name) + ", 'p', " + stg + "." + Quote(colOtherKeyID) + ", " + stg + "." + Quote(colKeyID) + ", '', NULL, " +
-		stg + "." + Quote(warehouse.ColPartition) + ", " + stg + "." + Quote(warehouse.ColOffset) + ", " + stg + "." + Quote(warehouse.ColPosition) + ", " + w.d.Now() +
-		" FROM " + stg + " WHERE " + stg + "." + Quote(colOtherKeyID) + " IS NOT NULL AND " + op + " <> " + Literal(opMove) +
+	sel := []string{"SELECT " + sqltext.Literal(t.name) + ", 'p', " + stg + "." + sqltext.Ident(colOtherKeyID) + ", " + stg + "." + sqltext.Ident(colKeyID) + ", '', NULL, " +
+		stg + "." + sqltext.Ident(warehouse.ColPartition) + ", " + stg + "." + sqltext.Ident(warehouse.ColOffset) + ", " + stg + "." + sqltext.Ident(warehouse.ColPosition) + ", " + w.d.Now() +
+		" FROM " + stg + " WHERE " + stg + "." + sqltext.Ident(colOtherKeyID) + " IS NOT NULL AND " + op + " <> " + sqltext.Literal(opMove) +
 		" AND NOT EXISTS (SELECT 1 FROM " + mv + " WHERE " + w.movedFrom(t, stg, mv) + " AND " + mv + ".column_name = '')"}
 	for col := range wk.unchanged {
-		sel = append(sel, "SELECT "+Literal(t.name)+", 'p', "+stg+"."+Quote(colOtherKeyID)+", "+stg+"."+Quote(colKeyID)+", "+Literal(col)+", NULL, "+
-			stg+"."+Quote(warehouse.ColPartition)+", "+stg+"."+Quote(warehouse.ColOffset)+", "+stg+"."+Quote(warehouse.ColPosition)+", "+w.d.Now()+
-			" FROM "+stg+" WHERE "+stg+"."+Quote(colOtherKeyID)+" IS NOT NULL AND "+op+" NOT IN ('d', "+Literal(opMove)+")"+
-			" AND strpos("+stg+"."+Quote(warehouse.ColUnchanged)+", "+Literal(","+col+",")+") > 0"+
-			" AND NOT EXISTS (SELECT 1 FROM "+mv+" WHERE "+w.movedFrom(t, stg, mv)+" AND "+mv+".column_name = "+Literal(col)+")")
+		sel = append(sel, "SELECT "+sqltext.Literal(t.name)+", 'p', "+stg+"."+sqltext.Ident(colOtherKeyID)+", "+stg+"."+sqltext.Ident(colKeyID)+", "+sqltext.Literal(col)+", NULL, "+
+			stg+"."+sqltext.Ident(warehouse.ColPartition)+", "+stg+"."+sqltext.Ident(warehouse.ColOffset)+", "+stg+"."+sqltext.Ident(warehouse.ColPosition)+", "+w.d.Now()+
+			" FROM "+stg+" WHERE "+stg+"."+sqltext.Ident(colOtherKeyID)+" IS NOT NULL AND "+op+" NOT IN ('d', "+sqltext.Literal(opMove)+")"+
+			" AND strpos("+stg+"."+sqltext.Ident(warehouse.ColUnchanged)+", "+sqltext.Literal(","+col+",")+") > 0"+
+			" AND NOT EXISTS (SELECT 1 FROM "+mv+" WHERE "+w.movedFrom(t, stg, mv)+" AND "+mv+".column_name = "+sqltext.Literal(col)+")")
 	}
 	res, err := w.exec(ctx, "INSERT INTO "+mv+" "+strings.Join(sel, " UNION ALL "))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/failpoint"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
@@ -125,7 +126,7 @@ func (w *Warehouse) addTablesColumns(ctx context.Context) error {
 	}
 	cols, err := w.d.Columns(ctx, conn, warehouse.TablesTable)
 	if err != nil {
-		return w.classify(oneLine(err))
+		return w.classify(sqltext.FirstLine(err))
 	}
 	for _, c := range cols {
 		if c.Name == "landing_table" {
@@ -159,7 +160,7 @@ func (w *Warehouse) claimOnce(ctx context.Context, name, topic string) (owner, o
 	ids := w.d.Identifiers()
 	rows, err := conn.QueryContext(ctx, `SELECT table_name, topic FROM `+w.qualify(warehouse.TablesTable))
 	if err != nil {
-		return "", "", w.classify(oneLine(err))
+		return "", "", w.classify(sqltext.FirstLine(err))
 	}
 	found := false
 	for rows.Next() {
@@ -167,17 +168,17 @@ func (w *Warehouse) claimOnce(ctx context.Context, name, topic string) (owner, o
 		var tp sql.NullString
 		if err := rows.Scan(&tn, &tp); err != nil {
 			rows.Close()
-			return "", "", w.classify(oneLine(err))
+			return "", "", w.classify(sqltext.FirstLine(err))
 		}
 		if ids.Fold(tn) == ids.Fold(name) && (!found || tp.String != "") {
 			found, owner, ownedName = true, tp.String, tn
 		}
 	}
 	if err := rows.Close(); err != nil {
-		return "", "", w.classify(oneLine(err))
+		return "", "", w.classify(sqltext.FirstLine(err))
 	}
 	if err := rows.Err(); err != nil {
-		return "", "", w.classify(oneLine(err))
+		return "", "", w.classify(sqltext.FirstLine(err))
 	}
 	switch {
 	case found && owner != "":
@@ -204,7 +205,7 @@ func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 	}
 	all, err := w.d.Columns(ctx, conn, t.name)
 	if err != nil {
-		return w.classify(oneLine(err))
+		return w.classify(sqltext.FirstLine(err))
 	}
 	// cdcsync's columns are an exact set: every other column, whatever
 	// its name, is a source column.
@@ -221,7 +222,7 @@ func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 	var key []string
 	if len(all) > 0 {
 		if key, err = w.d.PrimaryKey(ctx, conn, t.name); err != nil {
-			return w.classify(oneLine(err))
+			return w.classify(sqltext.FirstLine(err))
 		}
 	}
 	var mark *batch.Mark
@@ -232,14 +233,14 @@ func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
-		return w.classify(oneLine(err))
+		return w.classify(sqltext.FirstLine(err))
 	case off.Valid:
 		mark = &batch.Mark{Partition: part.Int32, Offset: off.Int64, Pos: change.Position(pos.String)}
 	}
 	var n int
 	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`,
 		w.d.Schema(), t.ids.Landing(t.name)).Scan(&n); err != nil {
-		return w.classify(oneLine(err))
+		return w.classify(sqltext.FirstLine(err))
 	}
 	t.cols, t.key, t.byName, t.byFold, t.exists, t.staged = cols, key, byName, byFold, len(all) > 0, false
 	t.mark, t.landing = mark, n > 0
@@ -426,7 +427,7 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 		}
 		co, _ := w.d.(ColumnOptioner)
 		for _, c := range ev.Add {
-			b.WriteString(Quote(c.Name) + " " + c.SQL)
+			b.WriteString(sqltext.Ident(c.Name) + " " + c.SQL)
 			if co != nil {
 				b.WriteString(co.ColumnOptions(s.KeyNames(), c.Name, c.Type))
 			}
@@ -436,11 +437,11 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 			b.WriteString(", ")
 		}
 		for _, m := range metaColumns {
-			b.WriteString(Quote(m.name) + " " + w.d.SQLType(m.typ) + ", ")
+			b.WriteString(sqltext.Ident(m.name) + " " + w.d.SQLType(m.typ) + ", ")
 		}
 		keys := make([]string, len(s.Key))
 		for i, k := range s.Key {
-			keys[i] = Quote(k.Name)
+			keys[i] = sqltext.Ident(k.Name)
 		}
 		b.WriteString("PRIMARY KEY (" + strings.Join(keys, ", ") + "))")
 		if o, ok := w.d.(TableOptioner); ok {
@@ -618,9 +619,9 @@ func (w *Warehouse) ensureStaging(ctx context.Context, t *table) error {
 	names, types := w.stagingColumns(t)
 	defs := make([]string, len(names))
 	for i := range names {
-		defs[i] = Quote(names[i]) + " " + types[i]
+		defs[i] = sqltext.Ident(names[i]) + " " + types[i]
 	}
-	stg := Quote(t.ids.Staging(t.name))
+	stg := sqltext.Ident(t.ids.Staging(t.name))
 	if _, err := w.exec(ctx, "DROP TABLE IF EXISTS "+stg); err != nil {
 		return err
 	}
@@ -666,7 +667,7 @@ func (w *Warehouse) truncate(ctx context.Context, t *table, tr *change.Change) e
 			// Rows of the truncate's own partition all precede it (offset
 			// order); rows of other partitions precede it when their
 			// position does, or is unknown (consumed before it).
-			cond = " WHERE " + Quote(warehouse.ColPartition) + " = $1 OR " + Quote(warehouse.ColPosition) + " IS NULL OR " + Quote(warehouse.ColPosition) + " < $2"
+			cond = " WHERE " + sqltext.Ident(warehouse.ColPartition) + " = $1 OR " + sqltext.Ident(warehouse.ColPosition) + " IS NULL OR " + sqltext.Ident(warehouse.ColPosition) + " < $2"
 			args = []any{tr.Partition, string(tr.Pos)}
 		}
 		if _, err := w.exec(ctx, "DELETE FROM "+w.qualify(t.name)+cond, args...); err != nil {
@@ -695,7 +696,7 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 		return err
 	}
 	stgName := t.ids.Staging(t.name)
-	stg := Quote(stgName)
+	stg := sqltext.Ident(stgName)
 	if _, err := w.exec(ctx, "DELETE FROM "+stg); err != nil {
 		return err
 	}
@@ -705,17 +706,17 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 		return err
 	}
 	if err := w.d.BulkLoad(ctx, conn, stgName, names, wk.rows); err != nil {
-		return fmt.Errorf("stage: %w", w.classify(oneLine(err)))
+		return fmt.Errorf("stage: %w", w.classify(sqltext.FirstLine(err)))
 	}
 	tgt := w.qualify(t.name)
 	keyMatch := make([]string, len(t.key))
 	for i, k := range t.key {
-		keyMatch[i] = tgt + "." + Quote(k) + " = " + stg + "." + Quote(k)
+		keyMatch[i] = tgt + "." + sqltext.Ident(k) + " = " + stg + "." + sqltext.Ident(k)
 	}
 	match := strings.Join(keyMatch, " AND ")
 	oldMatch := make([]string, len(t.key))
 	for i, k := range t.key {
-		oldMatch[i] = tgt + "." + Quote(k) + " = " + stg + "." + Quote(oldKeyColumn(k))
+		oldMatch[i] = tgt + "." + sqltext.Ident(k) + " = " + stg + "." + sqltext.Ident(oldKeyColumn(k))
 	}
 	if err := w.moveValues(ctx, wk); err != nil {
 		return err
@@ -723,13 +724,13 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 	for col := range wk.unchanged {
 		// The placeholder never overwrites: take the target's current value.
 		st, _ := w.d.Staging(t.cols[t.byName[col]].SQL)
-		value := tgt + "." + Quote(col)
+		value := tgt + "." + sqltext.Ident(col)
 		if st != t.cols[t.byName[col]].SQL {
 			value = "CAST(" + value + " AS " + st + ")"
 		}
-		isUnchanged := " AND strpos(" + stg + "." + Quote(warehouse.ColUnchanged) + ", " + Literal(","+col+",") + ") > 0 AND " +
-			stg + "." + Quote(warehouse.ColOp) + " <> " + Literal(opMove)
-		upd := "UPDATE " + stg + " SET " + Quote(col) + " = " + value + " FROM " + tgt + " WHERE " + match + isUnchanged
+		isUnchanged := " AND strpos(" + stg + "." + sqltext.Ident(warehouse.ColUnchanged) + ", " + sqltext.Literal(","+col+",") + ") > 0 AND " +
+			stg + "." + sqltext.Ident(warehouse.ColOp) + " <> " + sqltext.Literal(opMove)
+		upd := "UPDATE " + stg + " SET " + sqltext.Ident(col) + " = " + value + " FROM " + tgt + " WHERE " + match + isUnchanged
 		if _, err := w.exec(ctx, upd); err != nil {
 			return fmt.Errorf("keep unchanged column %s: %w", col, err)
 		}
@@ -737,7 +738,7 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 			// A primary-key change: the value is the old key's row's, as
 			// its delete left it when that was applied, else as the target
 			// holds it now (and it follows the old key until its delete).
-			upd := "UPDATE " + stg + " SET " + Quote(col) + " = " + value + " FROM " + tgt + " WHERE " + strings.Join(oldMatch, " AND ") + isUnchanged
+			upd := "UPDATE " + stg + " SET " + sqltext.Ident(col) + " = " + value + " FROM " + tgt + " WHERE " + strings.Join(oldMatch, " AND ") + isUnchanged
 			if _, err := w.exec(ctx, upd); err != nil {
 				return fmt.Errorf("keep unchanged column %s of a moved row: %w", col, err)
 			}
@@ -750,24 +751,24 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 		return err
 	}
 	failpoint.Hit("staged")
-	if _, err := w.exec(ctx, "DELETE FROM "+tgt+" USING "+stg+" WHERE "+match+" AND "+stg+"."+Quote(warehouse.ColOp)+" <> "+Literal(opMove)); err != nil {
+	if _, err := w.exec(ctx, "DELETE FROM "+tgt+" USING "+stg+" WHERE "+match+" AND "+stg+"."+sqltext.Ident(warehouse.ColOp)+" <> "+sqltext.Literal(opMove)); err != nil {
 		return fmt.Errorf("delete changed keys: %w", err)
 	}
 	cols := make([]string, 0, len(t.cols)+6)
 	sel := make([]string, 0, len(t.cols)+6)
 	for _, c := range t.cols {
-		cols = append(cols, Quote(c.Name))
+		cols = append(cols, sqltext.Ident(c.Name))
 		_, conv := w.d.Staging(c.SQL)
-		sel = append(sel, fmt.Sprintf(conv, Quote(c.Name)))
+		sel = append(sel, fmt.Sprintf(conv, sqltext.Ident(c.Name)))
 	}
 	for _, m := range []string{warehouse.ColOp, warehouse.ColPosition, warehouse.ColPartition, warehouse.ColOffset, warehouse.ColSourceTs} {
-		cols = append(cols, Quote(m))
-		sel = append(sel, Quote(m))
+		cols = append(cols, sqltext.Ident(m))
+		sel = append(sel, sqltext.Ident(m))
 	}
-	cols = append(cols, Quote(warehouse.ColRefreshedAt))
+	cols = append(cols, sqltext.Ident(warehouse.ColRefreshedAt))
 	sel = append(sel, w.d.Now())
 	ins := "INSERT INTO " + tgt + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(sel, ", ") +
-		" FROM " + stg + " WHERE " + Quote(warehouse.ColOp) + " NOT IN ('d', " + Literal(opMove) + ")"
+		" FROM " + stg + " WHERE " + sqltext.Ident(warehouse.ColOp) + " NOT IN ('d', " + sqltext.Literal(opMove) + ")"
 	if _, err := w.exec(ctx, ins); err != nil {
 		return fmt.Errorf("insert upserts: %w", err)
 	}

@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/failpoint"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
@@ -56,7 +56,9 @@ func (w *Warehouse) Close() error {
 }
 
 // qualify names a table in the warehouse's schema.
-func (w *Warehouse) qualify(table string) string { return Quote(w.d.Schema()) + "." + Quote(table) }
+func (w *Warehouse) qualify(table string) string {
+	return sqltext.Ident(w.d.Schema()) + "." + sqltext.Ident(table)
+}
 
 // connection returns the connection batches run on, opening one after a
 // loss. Session state (staging tables) is rebuilt on a new connection.
@@ -111,7 +113,7 @@ func (w *Warehouse) exec(ctx context.Context, query string, args ...any) (sql.Re
 	}
 	res, err := conn.ExecContext(ctx, query, args...)
 	if err != nil {
-		return nil, w.classify(oneLine(err))
+		return nil, w.classify(sqltext.FirstLine(err))
 	}
 	return res, nil
 }
@@ -194,7 +196,7 @@ func (w *Warehouse) migrateOffsets(ctx context.Context) error {
 	}
 	cols, err := w.d.Columns(ctx, conn, warehouse.OffsetsTable)
 	if err != nil {
-		return w.classify(oneLine(err))
+		return w.classify(sqltext.FirstLine(err))
 	}
 	for _, c := range cols {
 		if c.Name == "topic_id" {
@@ -216,7 +218,7 @@ func (w *Warehouse) ddl(ctx context.Context, fn func() error) error {
 	if !ok {
 		var err error
 		for attempt := 1; attempt <= 5; attempt++ {
-			if err = fn(); err == nil || !isUniqueViolation(err) || ctx.Err() != nil {
+			if err = fn(); err == nil || !w.d.UniqueViolation(err) || ctx.Err() != nil {
 				return err
 			}
 			w.log.Info("concurrent DDL in the warehouse; retrying", "attempt", attempt, "err", err)
@@ -265,7 +267,7 @@ func (w *Warehouse) Offsets(ctx context.Context, topics []string) (map[batch.Top
 	}
 	rows, err := conn.QueryContext(ctx, `SELECT topic, kafka_partition, next_offset FROM `+w.qualify(warehouse.OffsetsTable)+` WHERE consumer_group = $1`, w.opts.Group)
 	if err != nil {
-		return nil, fmt.Errorf("read offsets: %w", w.classify(oneLine(err)))
+		return nil, fmt.Errorf("read offsets: %w", w.classify(sqltext.FirstLine(err)))
 	}
 	defer rows.Close()
 	want := make(map[string]bool, len(topics))
@@ -298,7 +300,7 @@ func (w *Warehouse) TopicIDs(ctx context.Context, topics []string) (map[string]s
 	}
 	rows, err := conn.QueryContext(ctx, `SELECT topic, topic_id FROM `+w.qualify(warehouse.OffsetsTable)+` WHERE consumer_group = $1`, w.opts.Group)
 	if err != nil {
-		return nil, fmt.Errorf("read topic ids: %w", w.classify(oneLine(err)))
+		return nil, fmt.Errorf("read topic ids: %w", w.classify(sqltext.FirstLine(err)))
 	}
 	defer rows.Close()
 	want := make(map[string]bool, len(topics))
@@ -418,7 +420,7 @@ func (w *Warehouse) rollbackUnless(committed *bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		w.log.Warn("rollback failed; dropping the connection", "err", oneLine(err))
+		w.log.Warn("rollback failed; dropping the connection", "err", sqltext.FirstLine(err))
 		w.conn.Close()
 		w.conn = nil
 	}
@@ -513,7 +515,7 @@ func (w *Warehouse) writeOffsets(ctx context.Context, next, from map[batch.Topic
 				w.opts.Group, tp.Topic, tp.Partition, n, now, w.opts.Group, tp.Topic, tp.Partition, nilIfEmpty(w.topicIDs[tp.Topic]))
 		}
 		if err != nil {
-			if isUniqueViolation(err) {
+			if w.d.UniqueViolation(err) {
 				return fmt.Errorf("%s[%d]: %w", tp.Topic, tp.Partition, warehouse.ErrFenced)
 			}
 			return fmt.Errorf("write offsets: %w", err)
@@ -527,12 +529,6 @@ func (w *Warehouse) writeOffsets(ctx context.Context, next, from map[batch.Topic
 		}
 	}
 	return nil
-}
-
-// isUniqueViolation recognises a concurrent insert of the same offsets row.
-func isUniqueViolation(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "Duplicate key") || strings.Contains(s, "violates primary key")
 }
 
 func (w *Warehouse) appendDeadLetters(ctx context.Context, dead []batch.DeadLetter) error {
@@ -582,21 +578,3 @@ func nilIfEmpty(s string) any {
 	}
 	return s
 }
-
-// oneLine keeps the first line of multi-line driver errors (DuckDB adds
-// hints and context lines) and the error chain.
-func oneLine(err error) error {
-	if err == nil || !strings.Contains(err.Error(), "\n") {
-		return err
-	}
-	return firstLine{err}
-}
-
-type firstLine struct{ err error }
-
-func (e firstLine) Error() string {
-	s, _, _ := strings.Cut(e.err.Error(), "\n")
-	return strings.TrimSpace(s)
-}
-
-func (e firstLine) Unwrap() error { return e.err }

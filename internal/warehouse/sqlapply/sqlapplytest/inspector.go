@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
 	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
@@ -46,7 +47,7 @@ func Open(t testing.TB, db *sql.DB, d sqlapply.Dialect, opts warehouse.Options) 
 // Qualified is the quoted name of one of the warehouse's tables, as
 // stored (not mapped).
 func (i *Inspector) Qualified(table string) string {
-	return sqlapply.Quote(i.Dialect.Schema()) + "." + sqlapply.Quote(table)
+	return sqltext.Ident(i.Dialect.Schema()) + "." + sqltext.Ident(table)
 }
 
 // Count runs a count query on the table (as stored) with an optional
@@ -93,9 +94,9 @@ func (i *Inspector) Rows(ctx context.Context, table string, cols []string, times
 		case !ok:
 			sel[n] = "CAST(NULL AS " + text + ")"
 		case timestamps[c]:
-			sel[n] = sqlapply.Quote(name)
+			sel[n] = sqltext.Ident(name)
 		default:
-			sel[n] = "CAST(" + sqlapply.Quote(name) + " AS " + text + ")"
+			sel[n] = "CAST(" + sqltext.Ident(name) + " AS " + text + ")"
 		}
 	}
 	rows, err := i.DB.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+i.Qualified(table))
@@ -139,7 +140,7 @@ func (i *Inspector) Rows(ctx context.Context, table string, cols []string, times
 func (i *Inspector) Ops(ctx context.Context, table string) (map[string]string, error) {
 	ids := i.Dialect.Identifiers()
 	text := i.Dialect.SQLType(change.String)
-	rows, err := i.DB.QueryContext(ctx, "SELECT CAST("+sqlapply.Quote(ids.Column("id"))+" AS "+text+"), "+sqlapply.Quote(warehouse.ColOp)+
+	rows, err := i.DB.QueryContext(ctx, "SELECT CAST("+sqltext.Ident(ids.Column("id"))+" AS "+text+"), "+sqltext.Ident(warehouse.ColOp)+
 		" FROM "+i.Qualified(ids.Table(table)))
 	if err != nil {
 		return nil, err
