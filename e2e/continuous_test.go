@@ -29,7 +29,7 @@ func startContinuous(t *testing.T, args ...string) *continuous {
 	go func() { c.done <- c.cmd.Wait() }()
 	t.Cleanup(func() {
 		if c.cmd.ProcessState == nil {
-			c.cmd.Process.Kill()
+			_ = c.cmd.Process.Kill() // it may have exited meanwhile
 			<-c.done
 		}
 	})
@@ -71,7 +71,9 @@ func (c *continuous) caughtUp(t *testing.T, group string, topics []string) {
 // stop sends SIGTERM and requires a clean exit.
 func (c *continuous) stop(t *testing.T) {
 	t.Helper()
-	c.cmd.Process.Signal(syscall.SIGTERM)
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop cdcsync: %v", err)
+	}
 	select {
 	case err := <-c.done:
 		if err != nil {

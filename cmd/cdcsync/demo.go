@@ -13,10 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	duckdbdrv "github.com/duckdb/duckdb-go/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
@@ -269,15 +267,14 @@ func formatValue(v any) string {
 			return x.Format("2006-01-02")
 		}
 		return x.Format("2006-01-02 15:04:05.999999")
-	case duckdbdrv.Decimal:
-		return change.Decimal{Unscaled: x.Value, Scale: int(x.Scale)}.String()
 	case []byte:
 		if utf8.Valid(x) {
 			return string(x)
 		}
 		return fmt.Sprintf("\\x%x", x)
-	case duckdbdrv.UUID:
-		return x.String()
+	}
+	if s, ok := duckdb.Display(v); ok {
+		return s
 	}
 	return fmt.Sprint(v)
 }

@@ -80,7 +80,7 @@ func (Dialect) Name() string { return "DuckDB" }
 // Schema is DuckDB's default schema.
 func (Dialect) Schema() string { return "main" }
 
-// Identifiers: DuckDB keeps names of any length and their case, but
+// Identifiers says how DuckDB takes names: it keeps names of any length and their case, but
 // compares them case-insensitively, quoted or not.
 func (Dialect) Identifiers() warehouse.Identifiers {
 	return warehouse.Identifiers{Warehouse: "DuckDB", CaseInsensitive: true}
@@ -103,10 +103,10 @@ func (Dialect) Now() string { return "now()" }
 
 // Staging stages JSON and TIME_NS as text the appender can write.
 func (Dialect) Staging(sqlType string) (string, string) {
-	switch {
-	case sqlType == "JSON":
+	switch sqlType {
+	case "JSON":
 		return "VARCHAR", "CAST(%s AS JSON)"
-	case sqlType == "TIME_NS":
+	case "TIME_NS":
 		return "VARCHAR", "CAST(%s AS TIME_NS)"
 	}
 	return sqlType, "%s"

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
@@ -54,3 +57,15 @@ var (
 	_ sqlapply.SchemaEliding  = Dialect{}
 	_ sqlapply.PayloadKeeping = Dialect{}
 )
+
+// Display renders the values only DuckDB's driver scans into — DECIMAL
+// (with its scale kept) and UUID — as text; ok is false for other values.
+func Display(v any) (s string, ok bool) {
+	switch x := v.(type) {
+	case duckdb.Decimal:
+		return change.Decimal{Unscaled: x.Value, Scale: int(x.Scale)}.String(), true
+	case duckdb.UUID:
+		return x.String(), true
+	}
+	return "", false
+}

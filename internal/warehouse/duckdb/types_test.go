@@ -129,7 +129,9 @@ func TestTypesLandExactly(t *testing.T) {
 		rows, _ := ins.DB.Query(`SELECT table_name || ': ' || reason FROM _cdc_dead_letters`)
 		for rows.Next() {
 			var s string
-			rows.Scan(&s)
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
 			reasons = append(reasons, s)
 		}
 		t.Fatalf("%d dead letters: %v", st.DeadLetters, reasons)

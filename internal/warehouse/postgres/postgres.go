@@ -146,7 +146,7 @@ func (d *Dialect) Name() string { return "PostgreSQL" }
 // Schema is the target schema.
 func (d *Dialect) Schema() string { return d.schema }
 
-// Identifiers: quoted names keep their case and are compared exactly;
+// Identifiers says how PostgreSQL takes names: quoted names keep their case and are compared exactly;
 // names over 63 bytes (NAMEDATALEN-1) would be silently truncated.
 func (d *Dialect) Identifiers() warehouse.Identifiers {
 	return warehouse.Identifiers{Warehouse: "PostgreSQL", MaxBytes: 63}

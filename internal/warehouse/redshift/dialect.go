@@ -48,7 +48,7 @@ func (d *Dialect) Name() string {
 // Schema is the target schema.
 func (d *Dialect) Schema() string { return d.schema }
 
-// Identifiers: Redshift lowercases names (quoted too, unless
+// Identifiers says how Redshift takes names: it lowercases them (quoted too, unless
 // enable_case_sensitive_identifier is set) and takes at most 127 bytes.
 // Compatibility mode lowercases too, within PostgreSQL's 63 bytes.
 func (d *Dialect) Identifiers() warehouse.Identifiers {

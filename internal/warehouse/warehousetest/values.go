@@ -342,7 +342,7 @@ func hostileDecimal(rng *rand.Rand) hostile {
 		lit = fmt.Sprintf(`"%d.%03d"`, rng.Int63n(2e9)-1e9, rng.Intn(1000))
 	}
 	r, ok := new(big.Rat).SetString(strings.Trim(lit, `"`))
-	if !ok || new(big.Rat).Mul(r, big.NewRat(1000, 1)).IsInt() == false || new(big.Rat).Abs(r).Cmp(big.NewRat(1e9, 1)) >= 0 {
+	if !ok || !new(big.Rat).Mul(r, big.NewRat(1000, 1)).IsInt() || new(big.Rat).Abs(r).Cmp(big.NewRat(1e9, 1)) >= 0 {
 		return hostile{lit: lit} // more digits than DECIMAL(12,3), or not a number
 	}
 	return hostile{lit: lit, exact: r.RatString()}
