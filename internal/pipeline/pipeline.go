@@ -25,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -36,52 +35,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcsync/cdcsync/internal/batch"
-	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/failpoint"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
-
-// Config is what a pipeline needs.
-type Config struct {
-	Topics *regexp.Regexp // matches whole topic names
-	Group  string
-	Once   bool
-
-	MaxEvents int
-	MaxBytes  int
-	Interval  time.Duration
-
-	// Decoder configures event decoding (table naming, declared types).
-	Decoder debezium.Options
-	// Kafka are the client options (seed brokers, TLS, SASL, …).
-	Kafka []kgo.Opt
-	// MetadataRefresh is how often new matching topics are looked for.
-	MetadataRefresh time.Duration
-	// FetchMaxBytes bounds one fetch, and so the client's buffered memory.
-	FetchMaxBytes int32
-	// SessionTimeout and InstanceID configure group membership; an
-	// InstanceID makes the member static.
-	SessionTimeout time.Duration
-	InstanceID     string
-	// KafkaTimeout bounds how long the brokers may stay unreachable: at
-	// start in both modes, and while one-pass mode drains; continuous mode
-	// keeps retrying after start. Zero means DefaultKafkaTimeout.
-	KafkaTimeout time.Duration
-	// ResetTopics are topics allowed to restart from the beginning of
-	// their log when their stored offsets belong to an earlier topic of
-	// the same name (deleted and recreated).
-	ResetTopics []string
-}
-
-// DefaultKafkaTimeout is Config.KafkaTimeout's default.
-const DefaultKafkaTimeout = time.Minute
-
-func (c Config) kafkaTimeout() time.Duration {
-	if c.KafkaTimeout > 0 {
-		return c.KafkaTimeout
-	}
-	return DefaultKafkaTimeout
-}
 
 // Summary is what a run did.
 type Summary struct {
@@ -153,15 +109,21 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, met *Metrics) *Pi
 
 // Run runs until ctx is done (continuous mode) or the matched topics are
 // drained to their high watermarks as of start (one-pass mode). A cancelled
-// ctx is a clean stop, not an error.
+// ctx is a clean stop, not an error. The run is recorded in the
+// warehouse's run history (see recordStart and recordEnd).
 func (p *Pipeline) Run(ctx context.Context) (Summary, error) {
-	var err error
+	run, err := p.recordStart(ctx)
+	if err != nil {
+		return p.summary(), err
+	}
 	if p.cfg.Once {
 		err = p.runOnce(ctx)
 	} else {
 		err = p.runContinuous(ctx)
 	}
-	return p.summary(), err
+	sum := p.summary()
+	p.recordEnd(ctx, run, sum, err)
+	return sum, err
 }
 
 func (p *Pipeline) clientOpts(extra ...kgo.Opt) []kgo.Opt {
