@@ -8,14 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
-	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
@@ -94,13 +93,16 @@ func demo(ctx context.Context, out io.Writer, path string) error {
 	defer wh.Close()
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
-	cfg := pipeline.Config{
-		Topics: regexp.MustCompile("^(?:" + w.TopicRegex() + ")$"), Group: "cdcsync-demo",
-		MaxEvents: 10000, MaxBytes: 64 << 20, Interval: 100 * time.Millisecond,
-		Kafka: kafkaOpts(cluster.Addr()), MetadataRefresh: time.Second, FetchMaxBytes: 16 << 20,
-		SessionTimeout: 6 * time.Second, InstanceID: "cdcsync-demo",
-		Decoder: debezium.Options{},
+	conf := config.Default()
+	conf.Brokers, conf.Topics, conf.Group = []string{cluster.Addr()}, w.TopicRegex(), "cdcsync-demo"
+	conf.Batch.MaxEvents, conf.Batch.Interval = 10000, config.Duration(100*time.Millisecond)
+	conf.Kafka.MetadataRefresh, conf.Kafka.SessionTimeout = config.Duration(time.Second), config.Duration(6*time.Second)
+	conf.Kafka.InstanceID = "cdcsync-demo"
+	cfg, err := pipeline.ConfigFrom(conf, false)
+	if err != nil {
+		return err
 	}
+	cfg.Version = version
 	p := pipeline.New(cfg, wh, slog.New(slog.DiscardHandler), nil)
 	done := make(chan error, 1)
 	started := time.Now()

@@ -63,7 +63,7 @@ reported on stderr and skipped.`,
 			if err := r.validate(); err != nil {
 				return err
 			}
-			pcfg, err := pipelineConfig(cfg, true)
+			pcfg, err := pipeline.ConfigFrom(cfg, true)
 			if err != nil {
 				return err
 			}

@@ -17,8 +17,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cdcsync/cdcsync/internal/config"
-	"github.com/cdcsync/cdcsync/internal/debezium"
-	"github.com/cdcsync/cdcsync/internal/kafkaconn"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/target"
@@ -136,61 +134,6 @@ type runOptions struct {
 	resetTopics []string
 }
 
-// pipelineConfig derives the pipeline's settings from the configuration.
-func pipelineConfig(cfg config.Config, once bool) (pipeline.Config, error) {
-	re, err := cfg.TopicRegexp()
-	if err != nil {
-		return pipeline.Config{}, err
-	}
-	kopts, err := kafkaconn.Options(cfg.Brokers, cfg.Kafka)
-	if err != nil {
-		return pipeline.Config{}, err
-	}
-	byTopic := map[string]string{}
-	byName := map[string]debezium.TableOptions{}
-	for name, t := range cfg.Tables {
-		if t.Topic != "" {
-			byTopic[t.Topic] = name
-		}
-		byName[name] = debezium.TableOptions{Name: name, Columns: t.ColumnTypes(), Flattened: t.Flattened,
-			DecimalStrings: cfg.DecimalHandlingMode == "string"}
-	}
-	tables := func(topic string) debezium.TableOptions {
-		name, ok := byTopic[topic]
-		if !ok {
-			name = debezium.TableName(topic)
-		}
-		if t, ok := byName[name]; ok {
-			return t
-		}
-		return debezium.TableOptions{Name: name, DecimalStrings: cfg.DecimalHandlingMode == "string"}
-	}
-	return pipeline.Config{
-		Topics:          re,
-		Group:           cfg.Group,
-		Once:            once,
-		MaxEvents:       cfg.Batch.MaxEvents,
-		MaxBytes:        int(cfg.Batch.MaxBytes),
-		Interval:        time.Duration(cfg.Batch.Interval),
-		Decoder:         debezium.Options{Table: tables, Placeholder: cfg.ToastPlaceholder},
-		Kafka:           kopts,
-		MetadataRefresh: time.Duration(cfg.Kafka.MetadataRefresh),
-		FetchMaxBytes:   int32(min(int64(cfg.Kafka.FetchMaxBytes), 1<<30)),
-		SessionTimeout:  time.Duration(cfg.Kafka.SessionTimeout),
-		InstanceID:      instanceID(cfg),
-		KafkaTimeout:    time.Duration(cfg.Kafka.UnreachableTimeout),
-	}, nil
-}
-
-// runError is the error a failed run records: its first line, bounded.
-func runError(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	if len(s) > 2000 {
-		s = s[:2000] + "…"
-	}
-	return s
-}
-
 // peakRSSMiB reads the process's peak resident memory (VmHWM) in MiB, or
 // -1 where /proc is unavailable. Unlike getrusage, it does not count the
 // memory of the parent the process was forked from.
@@ -222,11 +165,13 @@ func instanceID(cfg config.Config) string {
 
 func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger) error {
 	once := ro.once
-	pcfg, err := pipelineConfig(cfg, once)
+	pcfg, err := pipeline.ConfigFrom(cfg, once)
 	if err != nil {
 		return err
 	}
+	pcfg.InstanceID = instanceID(cfg)
 	pcfg.ResetTopics = ro.resetTopics
+	pcfg.Version = version
 	// The target first: it fails at once when it is unreachable, while
 	// the brokers are waited for up to kafka.unreachable_timeout.
 	wh, err := target.Open(ctx, cfg.Target, warehouse.Options{
@@ -258,23 +203,9 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 	if once {
 		mode = "once"
 	}
-	runRow := warehouse.Run{ID: fmt.Sprintf("%d-%d", time.Now().UnixNano(), os.Getpid()), Group: cfg.Group, Mode: mode,
-		Version: version, StartedAt: time.Now(), Status: "running"}
-	if err := wh.RecordRun(ctx, runRow); err != nil {
-		return err
-	}
+	// The pipeline records the run in the warehouse's run history.
 	start := time.Now()
 	sum, runErr := pipeline.New(pcfg, wh, log, met).Run(ctx)
-	runRow.FinishedAt, runRow.Events, runRow.Batches, runRow.Status = time.Now(), sum.Events, sum.Batches, "ok"
-	if runErr != nil && !errors.Is(runErr, context.Canceled) {
-		runRow.Status, runRow.Error = "failed", redact.Known(runError(runErr))
-	}
-	// On a context of its own: the run's may be what ended it.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := wh.RecordRun(rctx, runRow); err != nil {
-		log.Error("could not record the end of the run in "+warehouse.RunsTable, "run_id", runRow.ID, "status", runRow.Status, "err", err)
-	}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return runErr
 	}

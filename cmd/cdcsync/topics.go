@@ -31,7 +31,7 @@ func topicsCmd() *cobra.Command {
 				return err
 			}
 			cfg.WarnReadableSecrets(newLogger(cfg.Log))
-			pcfg, err := pipelineConfig(cfg, true)
+			pcfg, err := pipeline.ConfigFrom(cfg, true)
 			if err != nil {
 				return err
 			}

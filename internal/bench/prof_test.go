@@ -5,13 +5,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime/pprof"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
+	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
@@ -39,11 +37,16 @@ func TestProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := config.Default() // the settings BenchmarkPipeline's binary runs with
+	cfg.Brokers, cfg.Topics, cfg.Group = []string{c.Addr()}, `shop\..*`, "p"
+	pcfg, err := pipeline.ConfigFrom(cfg, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f, _ := os.Create("/tmp/cpu.prof")
 	pprof.StartCPUProfile(f)
 	t0 := time.Now()
-	p := pipeline.New(pipeline.Config{Topics: regexp.MustCompile(`^shop\..*$`), Group: "p", Once: true, MaxEvents: 50000, MaxBytes: 64 << 20,
-		Interval: time.Second, Kafka: []kgo.Opt{kgo.SeedBrokers(c.Addr())}, MetadataRefresh: 10 * time.Second, FetchMaxBytes: 16 << 20}, wh, slog.New(slog.NewTextHandler(os.Stderr, nil)), nil)
+	p := pipeline.New(pcfg, wh, slog.New(slog.NewTextHandler(os.Stderr, nil)), nil)
 	sum, err := p.Run(context.Background())
 	pprof.StopCPUProfile()
 	t.Logf("%d events in %s: %.0f/s err=%v", sum.Events, time.Since(t0), float64(sum.Events)/time.Since(t0).Seconds(), err)

@@ -78,8 +78,8 @@ func (a *applier) poll() (r applied, ok bool) {
 
 // close stops the goroutine and waits until it has ended: the batch in
 // flight, if any, is finished and its result dropped, so that nothing uses
-// the warehouse after the pipeline returns (the caller records the run's
-// end on it).
+// the warehouse after the run ends (Run then records the run's end on
+// it).
 func (a *applier) close() {
 	close(a.in)
 	for range a.out {

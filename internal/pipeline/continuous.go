@@ -35,6 +35,29 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 	}
 	defer meta.Close()
 	p.adm = kadm.NewClient(meta)
+	cl, err := kgo.NewClient(p.clientOpts(p.memberOpts()...)...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer func() {
+		cl.AllowRebalance() // leaving the group waits for rebalances to be allowed
+		cl.Close()
+	}()
+	if err := ping(ctx, cl, p.cfg.kafkaTimeout(), p.log); err != nil {
+		return err
+	}
+
+	p.log.Info("consuming", "group", p.cfg.Group, "topics", p.cfg.Topics.String())
+	l := &loop{p: p, meta: meta, cl: cl, a: p.startApplier(ctx), b: batch.New(), lastReport: time.Now()}
+	defer l.a.close()
+	return l.run(ctx)
+}
+
+// memberOpts are the group member's client options: partitions come from
+// the group, start at the offsets stored in the warehouse (adjustOffsets),
+// and are never handed over while a batch is open (BlockRebalanceOnPoll,
+// released by the loop once everything has committed).
+func (p *Pipeline) memberOpts() []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topics.String()),
@@ -58,110 +81,174 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 	if p.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(p.cfg.InstanceID))
 	}
-	cl, err := kgo.NewClient(p.clientOpts(opts...)...)
-	if err != nil {
-		return fmt.Errorf("kafka client: %w", err)
-	}
-	defer func() {
-		cl.AllowRebalance() // leaving the group waits for rebalances to be allowed
-		cl.Close()
-	}()
-	if err := ping(ctx, cl, p.cfg.kafkaTimeout(), p.log); err != nil {
-		return err
-	}
+	return opts
+}
 
-	p.log.Info("consuming", "group", p.cfg.Group, "topics", p.cfg.Topics.String())
+// loop is continuous mode's exactly-once loop: one goroutine fetches into
+// the open batch while the applier commits the batch before it. At most
+// one batch is in flight, and the open one is handed over only after the
+// one in flight has committed, so every batch starts from the offsets its
+// predecessor stored.
+type loop struct {
+	p          *Pipeline
+	meta       *kgo.Client // metadata, and the brokers' liveness check
+	cl         *kgo.Client // the group member
+	a          *applier    // applies the batch in flight
+	b          *batch.Batch
+	lastReport time.Time
+}
 
-	a := p.startApplier(ctx)
-	defer a.close()
-	b := batch.New()
-	lastReport := time.Now()
+// due is what the loop owes after a poll, decided once per turn so that
+// taking the result of the batch in flight and closing the open batch
+// agree.
+type due struct {
+	ready     bool // the open batch is full or old enough to close
+	rebalance bool // the group waits to rebalance: commit everything now
+}
+
+// run is the loop. Each turn polls into the open batch, takes the result
+// of the batch in flight, closes the open batch when it is due, and lets
+// a waiting rebalance through once nothing is uncommitted. When ctx is
+// done it flushes what is left.
+func (l *loop) run(ctx context.Context) error {
 	for ctx.Err() == nil {
-		if err := p.fatalErr(); err != nil {
+		if err := l.p.fatalErr(); err != nil {
 			return err
 		}
-		if time.Since(lastReport) >= progressEvery {
-			p.report(time.Since(lastReport))
-			lastReport = time.Now()
-			// Continuous mode waits for the brokers as long as it takes
-			// (the client reconnects by itself), but says so.
-			if err := meta.Ping(ctx); err != nil && ctx.Err() == nil {
-				p.log.Warn("cannot reach Kafka brokers; waiting for them", "brokers", seeds(meta), "err", err)
+		l.reportProgress(ctx)
+		if err := l.poll(ctx); err != nil {
+			if ctx.Err() != nil {
+				break
 			}
+			return err
 		}
-		wait := idlePoll
-		if !b.Empty() {
-			wait = time.Until(b.Opened.Add(p.cfg.Interval))
+		d := l.due()
+		resynced, err := l.takeApplied(ctx, d)
+		if err != nil {
+			return err
 		}
-		if a.busy != nil {
-			wait = min(wait, 10*time.Millisecond) // check on the batch in flight soon
+		if resynced {
+			continue
 		}
-		if p.full(b) {
-			wait = 0 // nothing more fits: wait for the batch in flight below
-		} else {
-			pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
-			fs := cl.PollRecords(pctx, p.cfg.MaxEvents-b.Events)
-			cancel()
-			if err := p.fetchErrors(fs); err != nil {
-				if ctx.Err() != nil {
-					break
-				}
-				return err
-			}
-			p.addRecords(b, fs.Records())
+		if err := l.closeBatch(ctx, d); err != nil {
+			return err
 		}
-
-		// Take the result of the batch in flight: now if the next one must
-		// go, else if it is ready.
-		ready := !b.Empty() && (p.full(b) || time.Since(b.Opened) >= p.cfg.Interval)
-		rebalance := p.rebalanceWanted.Load()
-		var r applied
-		var ok bool
-		if ready || rebalance {
-			r, ok = a.wait()
-		} else {
-			r, ok = a.poll()
-		}
-		if ok {
-			resynced, err := p.settle(ctx, cl, r)
-			if err != nil {
-				return err
-			}
-			if resynced {
-				p.drop(b)
-				b = batch.New() // its records followed the dropped batch
-				continue
-			}
-		}
-		if ready || (rebalance && !b.Empty()) {
-			if rebalance {
-				// Commit synchronously so the rebalance can proceed.
-				resynced, err := p.settle(ctx, cl, applied{b: b, err: p.flush(ctx, b)})
-				if err != nil {
-					return err
-				}
-				_ = resynced
-			} else {
-				a.submit(b)
-			}
-			b = batch.New()
-		}
-		if a.busy == nil && b.Empty() {
-			p.rebalanceWanted.Store(false)
-			cl.AllowRebalance()
-		}
+		l.releaseRebalance()
 	}
-	// Stopping: finish the batch in flight and the one being built, then
-	// leave the group.
+	return l.shutdownFlush(ctx)
+}
+
+// reportProgress logs the totals every progressEvery, and checks that the
+// brokers answer: continuous mode waits for them as long as it takes (the
+// client reconnects by itself), but says so.
+func (l *loop) reportProgress(ctx context.Context) {
+	if time.Since(l.lastReport) < progressEvery {
+		return
+	}
+	l.p.report(time.Since(l.lastReport))
+	l.lastReport = time.Now()
+	if err := l.meta.Ping(ctx); err != nil && ctx.Err() == nil {
+		l.p.log.Warn("cannot reach Kafka brokers; waiting for them", "brokers", seeds(l.meta), "err", err)
+	}
+}
+
+// poll fetches records into the open batch, waiting at most until the
+// batch is due (briefly when a batch is in flight, to check on it soon).
+// A full batch is not polled: the batch in flight must commit first.
+func (l *loop) poll(ctx context.Context) error {
+	if l.p.full(l.b) {
+		return nil
+	}
+	wait := idlePoll
+	if !l.b.Empty() {
+		wait = time.Until(l.b.Opened.Add(l.p.cfg.Interval))
+	}
+	if l.a.busy != nil {
+		wait = min(wait, 10*time.Millisecond)
+	}
+	pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+	fs := l.cl.PollRecords(pctx, l.p.cfg.MaxEvents-l.b.Events)
+	cancel()
+	if err := l.p.fetchErrors(fs); err != nil {
+		return err
+	}
+	l.p.addRecords(l.b, fs.Records())
+	return nil
+}
+
+// due decides this turn's duties from the open batch and the group.
+func (l *loop) due() due {
+	return due{
+		ready:     !l.b.Empty() && (l.p.full(l.b) || time.Since(l.b.Opened) >= l.p.cfg.Interval),
+		rebalance: l.p.rebalanceWanted.Load(),
+	}
+}
+
+// takeApplied takes the result of the batch in flight: waiting for it if
+// the open batch must go next (or the group waits), else only if it is
+// ready. If another consumer had committed its partitions, the open batch
+// is dropped too — its records followed the dropped one — and resynced
+// is true.
+func (l *loop) takeApplied(ctx context.Context, d due) (resynced bool, err error) {
+	var r applied
+	var ok bool
+	if d.ready || d.rebalance {
+		r, ok = l.a.wait()
+	} else {
+		r, ok = l.a.poll()
+	}
+	if !ok {
+		return false, nil
+	}
+	resynced, err = l.p.settle(ctx, l.cl, r)
+	if err != nil || !resynced {
+		return false, err
+	}
+	l.p.drop(l.b)
+	l.b = batch.New()
+	return true, nil
+}
+
+// closeBatch hands the open batch to the applier when it is due. When the
+// group waits to rebalance, it commits it here instead, synchronously, so
+// that the rebalance can proceed.
+func (l *loop) closeBatch(ctx context.Context, d due) error {
+	if !d.ready && (!d.rebalance || l.b.Empty()) {
+		return nil
+	}
+	if d.rebalance {
+		if _, err := l.p.settle(ctx, l.cl, applied{b: l.b, err: l.p.flush(ctx, l.b)}); err != nil {
+			return err
+		}
+	} else {
+		l.a.submit(l.b)
+	}
+	l.b = batch.New()
+	return nil
+}
+
+// releaseRebalance lets a rebalance the group holds back proceed once
+// nothing is uncommitted: no batch in flight, none open.
+func (l *loop) releaseRebalance() {
+	if l.a.busy == nil && l.b.Empty() {
+		l.p.rebalanceWanted.Store(false)
+		l.cl.AllowRebalance()
+	}
+}
+
+// shutdownFlush finishes the batch in flight and the one being built,
+// under a context of their own bounded by shutdownFlushTimeout; the
+// caller then leaves the group.
+func (l *loop) shutdownFlush(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownFlushTimeout)
 	defer cancel()
-	if r, ok := a.wait(); ok {
-		resynced, err := p.settle(fctx, cl, r)
+	if r, ok := l.a.wait(); ok {
+		resynced, err := l.p.settle(fctx, l.cl, r)
 		if err != nil || resynced {
 			return err
 		}
 	}
-	_, err = p.settle(fctx, cl, applied{b: b, err: p.flush(fctx, b)})
+	_, err := l.p.settle(fctx, l.cl, applied{b: l.b, err: l.p.flush(fctx, l.b)})
 	return err
 }
 

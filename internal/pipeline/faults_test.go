@@ -89,7 +89,7 @@ func testFault(t *testing.T, f warehouseFault, opts workload.Options, batchEvent
 	w := workload.New(opts)
 	c := startCluster(t, w)
 	ctx := context.Background()
-	cfg := pipelineConfig(w, c.Addr(), true)
+	cfg := pipelineConfig(t, w, c.Addr(), true)
 	cfg.MaxEvents = batchEvents // many batches: the fault falls mid-stream
 
 	split := 0

@@ -8,13 +8,11 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cdcsync/cdcsync/internal/change"
-	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
@@ -58,36 +56,47 @@ func startCluster(t *testing.T, w *workload.Workload) *kafkatest.Cluster {
 	return c
 }
 
-func pipelineConfig(w *workload.Workload, addr string, once bool) pipeline.Config {
-	declared := map[string]map[string]change.Type{}
+// testConfig is the configuration the tests run with: the in-process
+// cluster at addr, the topics matching topics, small batches and fetches.
+func testConfig(addr, topics string) config.Config {
+	cfg := config.Default()
+	cfg.Brokers = []string{addr}
+	cfg.Topics = topics
+	cfg.Group = "test"
+	cfg.Batch = config.Batch{MaxEvents: 500, MaxBytes: 8 << 20, Interval: config.Duration(50 * time.Millisecond)}
+	cfg.Kafka.MetadataRefresh = config.Duration(time.Second)
+	cfg.Kafka.FetchMaxBytes = 4 << 20
+	return cfg
+}
+
+// fromConfig validates cfg and derives the pipeline's settings from it,
+// as `cdcsync run` does.
+func fromConfig(t testing.TB, cfg config.Config, once bool) pipeline.Config {
+	t.Helper()
+	if cfg.Target == "" {
+		cfg.Target = "unused.duckdb" // the tests open the warehouse themselves
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	pcfg, err := pipeline.ConfigFrom(cfg, once)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pcfg
+}
+
+// pipelineConfig reads the workload's topics; events without schemas get
+// their tables' declared column types.
+func pipelineConfig(t testing.TB, w *workload.Workload, addr string, once bool) pipeline.Config {
+	cfg := testConfig(addr, w.TopicRegex())
 	if !w.Opts.Schemas {
+		cfg.Tables = map[string]config.Table{}
 		for _, tb := range w.Tables {
-			m := map[string]change.Type{}
-			for col, s := range tb.DeclaredTypes() {
-				typ, err := change.ParseType(s)
-				if err != nil {
-					panic(err)
-				}
-				m[col] = typ
-			}
-			declared[tb.Name] = m
+			cfg.Tables[tb.Name] = config.Table{Columns: tb.DeclaredTypes()}
 		}
 	}
-	return pipeline.Config{
-		Topics:    regexp.MustCompile("^(?:" + w.TopicRegex() + ")$"),
-		Group:     "test",
-		Once:      once,
-		MaxEvents: 500,
-		MaxBytes:  8 << 20,
-		Interval:  50 * time.Millisecond,
-		Decoder: debezium.Options{Table: func(topic string) debezium.TableOptions {
-			name := debezium.TableName(topic)
-			return debezium.TableOptions{Name: name, Columns: declared[name]}
-		}},
-		Kafka:           kafkatestOpts(addr),
-		MetadataRefresh: time.Second,
-		FetchMaxBytes:   4 << 20,
-	}
+	return fromConfig(t, cfg, once)
 }
 
 func openDuck(t *testing.T, path string) sqlapplytest.Inspected {
@@ -133,7 +142,7 @@ func TestOnceConvergesToSourceState(t *testing.T) {
 				c := startWorkload(t, w)
 				wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
 				defer wh.Close()
-				sum, err := pipeline.New(pipelineConfig(w, c.Addr(), true), wh, testLogger(t), nil).Run(context.Background())
+				sum, err := pipeline.New(pipelineConfig(t, w, c.Addr(), true), wh, testLogger(t), nil).Run(context.Background())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -243,9 +252,9 @@ func drainToPostgres(t *testing.T, dsn, schema, topic string, events []workload.
 	}
 	wh := sqlapplytest.OpenPostgres(t, dsn, warehouse.Options{Group: "reject", Landing: true,
 		Schema: fmt.Sprintf("%s_%d", schema, time.Now().UnixNano()%1_000_000_000)})
-	cfg := pipeline.Config{Topics: regexp.MustCompile(`^db\.app\..*$`), Group: "reject", Once: true,
-		MaxEvents: 1000, MaxBytes: 8 << 20, Interval: time.Second, Kafka: kafkatestOpts(c.Addr()),
-		MetadataRefresh: time.Second, FetchMaxBytes: 4 << 20}
+	c0 := testConfig(c.Addr(), `db\.app\..*`)
+	c0.Group, c0.Batch.MaxEvents, c0.Batch.Interval = "reject", 1000, config.Duration(time.Second)
+	cfg := fromConfig(t, c0, true)
 	sum, err := pipeline.New(cfg, wh, testLogger(t), nil).Run(context.Background())
 	if err != nil {
 		t.Fatalf("the pipeline stopped: %v", err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/workload"
@@ -31,10 +31,11 @@ func peopleEvents(topic string, first, n int) []workload.Event {
 	return out
 }
 
-func peopleConfig(addr string, once bool) pipeline.Config {
-	return pipeline.Config{Topics: regexp.MustCompile(`^db\.app\.people$`), Group: "test", Once: once,
-		MaxEvents: 1000, MaxBytes: 8 << 20, Interval: 50 * time.Millisecond, Kafka: kafkatestOpts(addr),
-		MetadataRefresh: time.Second, FetchMaxBytes: 4 << 20, KafkaTimeout: 10 * time.Second}
+func peopleConfig(t testing.TB, addr string, once bool) pipeline.Config {
+	cfg := testConfig(addr, `db\.app\.people`)
+	cfg.Batch.MaxEvents = 1000
+	cfg.Kafka.UnreachableTimeout = config.Duration(10 * time.Second)
+	return fromConfig(t, cfg, once)
 }
 
 // recreate deletes topic and creates it again with two partitions.
@@ -73,7 +74,7 @@ func TestTopics_RecreatedTopicStops(t *testing.T) {
 	}
 	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
 	defer wh.Close()
-	if _, err := pipeline.New(peopleConfig(c.Addr(), true), wh, testLogger(t), nil).Run(ctx); err != nil {
+	if _, err := pipeline.New(peopleConfig(t, c.Addr(), true), wh, testLogger(t), nil).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 
@@ -88,7 +89,7 @@ func TestTopics_RecreatedTopicStops(t *testing.T) {
 			t.Fatalf("%s: got %v, want a one-line error naming %s and --reset-topic", mode, err, topic)
 		}
 	}
-	sum, err := pipeline.New(peopleConfig(c.Addr(), true), wh, testLogger(t), nil).Run(ctx)
+	sum, err := pipeline.New(peopleConfig(t, c.Addr(), true), wh, testLogger(t), nil).Run(ctx)
 	wantErr("once", err)
 	if sum.Events != 0 {
 		t.Fatalf("once read %d events of the recreated topic before stopping", sum.Events)
@@ -96,13 +97,13 @@ func TestTopics_RecreatedTopicStops(t *testing.T) {
 
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	_, err = pipeline.New(peopleConfig(c.Addr(), false), wh, testLogger(t), nil).Run(cctx)
+	_, err = pipeline.New(peopleConfig(t, c.Addr(), false), wh, testLogger(t), nil).Run(cctx)
 	if cctx.Err() != nil {
 		t.Fatal("continuous mode did not stop on the recreated topic")
 	}
 	wantErr("continuous", err)
 
-	cfg := peopleConfig(c.Addr(), true)
+	cfg := peopleConfig(t, c.Addr(), true)
 	cfg.ResetTopics = []string{topic}
 	sum, err = pipeline.New(cfg, wh, testLogger(t), nil).Run(ctx)
 	if err != nil {
@@ -140,7 +141,7 @@ func TestTopics_OffsetsBeyondLogEnd(t *testing.T) {
 	}
 	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
 	defer wh.Close()
-	if _, err := pipeline.New(peopleConfig(c.Addr(), true), wh, testLogger(t), nil).Run(ctx); err != nil {
+	if _, err := pipeline.New(peopleConfig(t, c.Addr(), true), wh, testLogger(t), nil).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := wh.DB.Exec(`UPDATE _cdc_offsets SET topic_id = NULL`); err != nil {
@@ -150,7 +151,7 @@ func TestTopics_OffsetsBeyondLogEnd(t *testing.T) {
 	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 101, 4)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = pipeline.New(peopleConfig(c.Addr(), true), wh, testLogger(t), nil).Run(ctx)
+	_, err = pipeline.New(peopleConfig(t, c.Addr(), true), wh, testLogger(t), nil).Run(ctx)
 	if !errors.Is(err, pipeline.ErrTopicRecreated) || !strings.Contains(err.Error(), "beyond the end") {
 		t.Fatalf("got %v, want an error on offsets beyond the log end", err)
 	}
@@ -177,7 +178,7 @@ func TestOnce_BrokerDownGivesUp(t *testing.T) {
 	})
 	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
 	defer wh.Close()
-	cfg := peopleConfig(c.Addr(), true)
+	cfg := peopleConfig(t, c.Addr(), true)
 	cfg.KafkaTimeout = 3 * time.Second
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()

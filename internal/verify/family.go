@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -78,7 +79,7 @@ func (t *Table) Column(name string) int {
 // normalize converts what a database/sql driver returned for a column of
 // family f into the family's normal form. Drivers differ (MySQL's text
 // protocol returns []byte for everything, DuckDB returns typed values), so
-// this accepts any of their representations.
+// each family's normalizer accepts any of their representations.
 func normalize(v any, f Family) (any, error) {
 	if v == nil {
 		return nil, nil
@@ -86,129 +87,204 @@ func normalize(v any, f Family) (any, error) {
 	if b, ok := v.([]byte); ok && f != FBytes && f != FBits {
 		v = string(b)
 	}
-	switch f {
-	case FBool:
-		switch x := v.(type) {
-		case bool:
-			return x, nil
-		case string:
-			switch strings.ToLower(x) {
-			case "t", "true", "1":
-				return true, nil
-			case "f", "false", "0":
-				return false, nil
-			}
-		default:
-			if n, ok := asInt(v); ok {
-				return n != 0, nil
-			}
-		}
-	case FInt:
-		if n, ok := asInt(v); ok {
-			return n, nil
-		}
-		switch x := v.(type) {
-		case bool:
-			return b2i(x), nil
-		case string:
-			if n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
-				return n, nil
-			}
-		}
-	case FDecimal:
-		switch x := v.(type) {
-		case string:
-			return strings.TrimSpace(x), nil
-		case *big.Int:
-			return x.String(), nil
-		case float64:
-			return strconv.FormatFloat(x, 'f', -1, 64), nil
-		case fmt.Stringer:
-			return x.String(), nil
-		default:
-			if n, ok := asInt(v); ok {
-				return strconv.FormatInt(n, 10), nil
-			}
-			if u, ok := v.(uint64); ok {
-				return strconv.FormatUint(u, 10), nil
-			}
-		}
-	case FFloat32, FFloat64:
-		switch x := v.(type) {
-		case float64:
-			return x, nil
-		case float32:
-			return float64(x), nil
-		case string:
-			if g, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
-				if f == FFloat32 {
-					g = float64(float32(g))
-				}
-				return g, nil
-			}
-		default:
-			if n, ok := asInt(v); ok {
-				return float64(n), nil
-			}
-		}
-	case FBytes, FBits:
-		switch x := v.(type) {
-		case []byte:
-			return append([]byte(nil), x...), nil
-		case string:
-			return []byte(x), nil
-		}
-	case FDate, FTimestamp, FTimestampTZ:
-		switch x := v.(type) {
-		case time.Time:
-			if f == FTimestamp {
-				// A zoneless value is its wall clock; drivers may attach a zone.
-				return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), time.UTC), nil
-			}
-			if f == FDate {
-				return time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC), nil
-			}
-			return x.UTC(), nil
-		case string:
-			t, err := parseTimestampText(x)
-			if err != nil {
-				return nil, err
-			}
-			return normalize(t, f)
-		}
-	case FTime:
-		switch x := v.(type) {
-		case time.Time:
-			return int64(x.Hour())*3600e6 + int64(x.Minute())*60e6 + int64(x.Second())*1e6 + int64(x.Nanosecond()/1000), nil
-		case string:
-			return parseTimeOfDay(x)
-		case time.Duration:
-			return x.Microseconds(), nil
-		default:
-			if n, ok := asInt(v); ok {
-				return n, nil
-			}
-		}
-	case FInterval:
-		switch x := v.(type) {
-		case Interval:
-			return x, nil
-		case string:
-			return parseInterval(x)
-		case duckdb.Interval:
-			return Interval{Months: int64(x.Months), Days: int64(x.Days), Micros: x.Micros}, nil
-		}
-	case FJSON, FList, FUUID, FString, FOther:
-		switch x := v.(type) {
-		case string:
-			return x, nil
-		case fmt.Stringer:
-			return x.String(), nil
-		default:
-			return fmt.Sprint(x), nil
+	if int(f) < len(normalizers) {
+		out, err := normalizers[f](v, f)
+		if !errors.Is(err, errNotNormal) {
+			return out, err
 		}
 	}
 	return nil, fmt.Errorf("a %T value (%v) is not a %s", v, v, f)
+}
+
+// A normalizer converts a driver's value (not nil; []byte already text
+// unless f holds bytes) into family f's normal form, or returns
+// errNotNormal when the value's type does not belong to the family.
+type normalizer func(v any, f Family) (any, error)
+
+// errNotNormal is a normalizer's "not a value of this family"; normalize
+// replaces it with an error naming the value and the family.
+var errNotNormal = errors.New("not a value of the family")
+
+// normalizers holds one normalizer per family.
+var normalizers = [...]normalizer{
+	FOther:       normText,
+	FBool:        normBool,
+	FInt:         normInt,
+	FDecimal:     normDecimal,
+	FFloat32:     normFloat,
+	FFloat64:     normFloat,
+	FString:      normText,
+	FBytes:       normBytes,
+	FBits:        normBytes,
+	FDate:        normTemporal,
+	FTime:        normTime,
+	FTimestamp:   normTemporal,
+	FTimestampTZ: normTemporal,
+	FJSON:        normText,
+	FUUID:        normText,
+	FInterval:    normInterval,
+	FList:        normText,
+}
+
+// normBool takes booleans, t/true/1 and f/false/0 in any case, and
+// integers (non-zero is true).
+func normBool(v any, _ Family) (any, error) {
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case string:
+		switch strings.ToLower(x) {
+		case "t", "true", "1":
+			return true, nil
+		case "f", "false", "0":
+			return false, nil
+		}
+	default:
+		if n, ok := asInt(v); ok {
+			return n != 0, nil
+		}
+	}
+	return nil, errNotNormal
+}
+
+// normInt takes integers of any width, booleans and integer text.
+func normInt(v any, _ Family) (any, error) {
+	if n, ok := asInt(v); ok {
+		return n, nil
+	}
+	switch x := v.(type) {
+	case bool:
+		return b2i(x), nil
+	case string:
+		if n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
+			return n, nil
+		}
+	}
+	return nil, errNotNormal
+}
+
+// normDecimal renders decimal text, big integers, floats, driver decimal
+// types (fmt.Stringer) and integers as exact decimal text.
+func normDecimal(v any, _ Family) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return strings.TrimSpace(x), nil
+	case *big.Int:
+		return x.String(), nil
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	case fmt.Stringer:
+		return x.String(), nil
+	default:
+		if n, ok := asInt(v); ok {
+			return strconv.FormatInt(n, 10), nil
+		}
+		if u, ok := v.(uint64); ok {
+			return strconv.FormatUint(u, 10), nil
+		}
+	}
+	return nil, errNotNormal
+}
+
+// normFloat takes floats, float text and integers; FFloat32 values are
+// rounded to float32.
+func normFloat(v any, f Family) (any, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case float32:
+		return float64(x), nil
+	case string:
+		if g, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
+			if f == FFloat32 {
+				g = float64(float32(g))
+			}
+			return g, nil
+		}
+	default:
+		if n, ok := asInt(v); ok {
+			return float64(n), nil
+		}
+	}
+	return nil, errNotNormal
+}
+
+// normBytes copies bytes, and takes text as its bytes.
+func normBytes(v any, _ Family) (any, error) {
+	switch x := v.(type) {
+	case []byte:
+		return append([]byte(nil), x...), nil
+	case string:
+		return []byte(x), nil
+	}
+	return nil, errNotNormal
+}
+
+// normTemporal takes times and timestamp text: a date at midnight UTC, a
+// timestamp as its wall clock read as UTC, a timestamptz as its instant
+// in UTC.
+func normTemporal(v any, f Family) (any, error) {
+	switch x := v.(type) {
+	case time.Time:
+		if f == FTimestamp {
+			// A zoneless value is its wall clock; drivers may attach a zone.
+			return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), time.UTC), nil
+		}
+		if f == FDate {
+			return time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC), nil
+		}
+		return x.UTC(), nil
+	case string:
+		t, err := parseTimestampText(x)
+		if err != nil {
+			return nil, err
+		}
+		return normTemporal(t, f)
+	}
+	return nil, errNotNormal
+}
+
+// normTime takes times of day (time.Time, text, durations, integers of
+// microseconds) as microseconds since midnight.
+func normTime(v any, _ Family) (any, error) {
+	switch x := v.(type) {
+	case time.Time:
+		return int64(x.Hour())*3600e6 + int64(x.Minute())*60e6 + int64(x.Second())*1e6 + int64(x.Nanosecond()/1000), nil
+	case string:
+		return parseTimeOfDay(x)
+	case time.Duration:
+		return x.Microseconds(), nil
+	default:
+		if n, ok := asInt(v); ok {
+			return n, nil
+		}
+	}
+	return nil, errNotNormal
+}
+
+// normInterval takes intervals, DuckDB's, and ISO-8601 text.
+func normInterval(v any, _ Family) (any, error) {
+	switch x := v.(type) {
+	case Interval:
+		return x, nil
+	case string:
+		return parseInterval(x)
+	case duckdb.Interval:
+		return Interval{Months: int64(x.Months), Days: int64(x.Days), Micros: x.Micros}, nil
+	}
+	return nil, errNotNormal
+}
+
+// normText takes text, and renders anything else as fmt does.
+func normText(v any, _ Family) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case fmt.Stringer:
+		return x.String(), nil
+	default:
+		return fmt.Sprint(x), nil
+	}
 }
 
 func b2i(b bool) int64 {

@@ -1,0 +1,114 @@
+package pipeline
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcsync/cdcsync/internal/config"
+	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/kafkaconn"
+)
+
+// Config is what a pipeline needs.
+type Config struct {
+	Topics *regexp.Regexp // matches whole topic names
+	Group  string
+	Once   bool
+
+	MaxEvents int
+	MaxBytes  int
+	Interval  time.Duration
+
+	// Decoder configures event decoding (table naming, declared types).
+	Decoder debezium.Options
+	// Kafka are the client options (seed brokers, TLS, SASL, …).
+	Kafka []kgo.Opt
+	// MetadataRefresh is how often new matching topics are looked for.
+	MetadataRefresh time.Duration
+	// FetchMaxBytes bounds one fetch, and so the client's buffered memory.
+	FetchMaxBytes int32
+	// SessionTimeout and InstanceID configure group membership; an
+	// InstanceID makes the member static.
+	SessionTimeout time.Duration
+	InstanceID     string
+	// KafkaTimeout bounds how long the brokers may stay unreachable: at
+	// start in both modes, and while one-pass mode drains; continuous mode
+	// keeps retrying after start. Zero means DefaultKafkaTimeout.
+	KafkaTimeout time.Duration
+	// ResetTopics are topics allowed to restart from the beginning of
+	// their log when their stored offsets belong to an earlier topic of
+	// the same name (deleted and recreated).
+	ResetTopics []string
+	// Version is the program's version, recorded in the run history.
+	Version string
+}
+
+// DefaultKafkaTimeout is Config.KafkaTimeout's default.
+const DefaultKafkaTimeout = time.Minute
+
+func (c Config) kafkaTimeout() time.Duration {
+	if c.KafkaTimeout > 0 {
+		return c.KafkaTimeout
+	}
+	return DefaultKafkaTimeout
+}
+
+// ConfigFrom derives a pipeline's settings from cdcsync's configuration:
+// the one place `run`, `topics`, `generate`, the demo, the tests and the
+// benchmark get them from. cfg has been validated. What is not
+// configuration is left for the caller: ResetTopics and Version (flags and
+// build), and an InstanceID derived from the target (InstanceID is
+// kafka.instance_id as configured).
+func ConfigFrom(cfg config.Config, once bool) (Config, error) {
+	re, err := cfg.TopicRegexp()
+	if err != nil {
+		return Config{}, err
+	}
+	kopts, err := kafkaconn.Options(cfg.Brokers, cfg.Kafka)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{
+		Topics:          re,
+		Group:           cfg.Group,
+		Once:            once,
+		MaxEvents:       cfg.Batch.MaxEvents,
+		MaxBytes:        int(cfg.Batch.MaxBytes),
+		Interval:        time.Duration(cfg.Batch.Interval),
+		Decoder:         decoderOptions(cfg),
+		Kafka:           kopts,
+		MetadataRefresh: time.Duration(cfg.Kafka.MetadataRefresh),
+		FetchMaxBytes:   int32(min(int64(cfg.Kafka.FetchMaxBytes), 1<<30)),
+		SessionTimeout:  time.Duration(cfg.Kafka.SessionTimeout),
+		InstanceID:      cfg.Kafka.InstanceID,
+		KafkaTimeout:    time.Duration(cfg.Kafka.UnreachableTimeout),
+	}, nil
+}
+
+// decoderOptions maps topics to tables (tables.<name>.topic, else the
+// topic's last segment) and gives each table its declared column types.
+func decoderOptions(cfg config.Config) debezium.Options {
+	decimalStrings := cfg.DecimalHandlingMode == "string"
+	byTopic := map[string]string{}
+	byName := map[string]debezium.TableOptions{}
+	for name, t := range cfg.Tables {
+		if t.Topic != "" {
+			byTopic[t.Topic] = name
+		}
+		byName[name] = debezium.TableOptions{Name: name, Columns: t.ColumnTypes(), Flattened: t.Flattened,
+			DecimalStrings: decimalStrings}
+	}
+	tables := func(topic string) debezium.TableOptions {
+		name, ok := byTopic[topic]
+		if !ok {
+			name = debezium.TableName(topic)
+		}
+		if t, ok := byName[name]; ok {
+			return t
+		}
+		return debezium.TableOptions{Name: name, DecimalStrings: decimalStrings}
+	}
+	return debezium.Options{Table: tables, Placeholder: cfg.ToastPlaceholder}
+}
