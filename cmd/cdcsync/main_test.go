@@ -101,8 +101,8 @@ func start(t *testing.T, env []string, args ...string) *proc {
 	}()
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-p.done
+			_ = cmd.Process.Kill() // it may have exited meanwhile
+			<-p.done               //nolint:errcheck // killed: the exit status says only that
 		}
 	})
 	return p
@@ -322,7 +322,9 @@ func TestContinuousSurvivesKill9(t *testing.T) {
 					if kill == "external" {
 						p := start(t, nil, args...)
 						p.waitLines(t, "batch applied", 3, 60*time.Second)
-						p.cmd.Process.Kill()
+						if err := p.cmd.Process.Kill(); err != nil {
+							t.Fatal(err)
+						}
 						if err := p.wait(t, 30*time.Second); !killedBySignal(err) {
 							t.Fatalf("expected a SIGKILL exit, got %v", err)
 						}
@@ -338,7 +340,9 @@ func TestContinuousSurvivesKill9(t *testing.T) {
 				}
 				p := start(t, nil, args...)
 				caughtUp(t, c.Addr(), "crash", topics, 60*time.Second)
-				p.cmd.Process.Signal(syscall.SIGTERM)
+				if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
 				if err := p.wait(t, 30*time.Second); err != nil {
 					t.Fatalf("clean stop: %v", err)
 				}
@@ -363,7 +367,9 @@ func ownPostgres(t *testing.T) (dsn, restart string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(run, 0o755) // the postgres OS user must reach its data dir
+	if err := os.Chmod(run, 0o755); err != nil { // the postgres OS user must reach its data dir
+		t.Fatal(err)
+	}
 	svc, err := filepath.Abs("../../scripts/services/svc.sh")
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +383,9 @@ func ownPostgres(t *testing.T) (dsn, restart string) {
 		return nil
 	}
 	t.Cleanup(func() {
-		sh("stop postgres")
+		if err := sh("stop postgres"); err != nil {
+			t.Error(err)
+		}
 		os.RemoveAll(run)
 	})
 	if err := sh("start postgres"); err != nil {
@@ -427,7 +435,9 @@ func TestPostgresRestartMidStream(t *testing.T) {
 		p.mu.Unlock()
 		t.Fatalf("cdcsync did not catch up within 90s; its last lines:\n%s", strings.Join(tail, "\n"))
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.wait(t, 30*time.Second); err != nil {
 		t.Fatalf("clean stop: %v", err)
 	}
@@ -483,16 +493,22 @@ func TestErrorsAreOneLine(t *testing.T) {
 	defer c.Close()
 	dir := t.TempDir()
 	badCfg := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(badCfg, []byte("batch:\n  max_evnts: 10\n"), 0o644)
+	if err := os.WriteFile(badCfg, []byte("batch:\n  max_evnts: 10\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	invalidCfg := filepath.Join(dir, "invalid.yaml")
 	// Gives up on the brokers before the first "waiting for" warning.
 	quickCfg := filepath.Join(dir, "quick.yaml")
 	if err := os.WriteFile(quickCfg, []byte("kafka:\n  unreachable_timeout: 3s\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(invalidCfg, []byte("batch:\n  max_events: 0\n  interval: -1s\n"), 0o644)
+	if err := os.WriteFile(invalidCfg, []byte("batch:\n  max_events: 0\n  interval: -1s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	notDir := filepath.Join(dir, "file")
-	os.WriteFile(notDir, nil, 0o644)
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	cases := []struct {
 		name string
@@ -583,7 +599,9 @@ func TestNewTopicsArePickedUp(t *testing.T) {
 	if m == nil || string(m[1]) != strconv.Itoa(len(w.Events)) {
 		t.Errorf("cdcsync_events_total = %q, want %d", m, len(w.Events))
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.wait(t, 30*time.Second); err != nil {
 		t.Fatalf("clean stop: %v", err)
 	}

@@ -5,13 +5,10 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/target"
 )
-
-func kafkaOpts(addr string) []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(addr)} }
 
 func queryCmd() *cobra.Command {
 	var targetDSN string

@@ -76,7 +76,9 @@ func TestSecurity_NoPasswordInAnyError(t *testing.T) {
 	dir := t.TempDir()
 	for name, dsn := range dsns {
 		cfg := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".yaml")
-		os.WriteFile(cfg, []byte(fmt.Sprintf("target: %q\nkafka:\n  sasl:\n    mechanism: PLAIN\n    username: u\n    password: %q\n", dsn, secret)), 0o600)
+		if err := os.WriteFile(cfg, []byte(fmt.Sprintf("target: %q\nkafka:\n  sasl:\n    mechanism: PLAIN\n    username: u\n    password: %q\n", dsn, secret)), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		cmds := map[string][]string{
 			"run":           {"run", "--brokers", c.Addr(), "--topics", "a\\..*", "--target", dsn, "--once"},
 			"run config":    {"run", "--config", cfg, "--brokers", closed, "--topics", "x", "--once"},
@@ -117,10 +119,14 @@ func TestSecurity_PasswordFromFileAndEnv(t *testing.T) {
 	defer c.Close()
 	dir := t.TempDir()
 	pwFile := filepath.Join(dir, "pg.pw")
-	os.WriteFile(pwFile, []byte(secret+"\n"), 0o644) // readable by others: a warning
+	if err := os.WriteFile(pwFile, []byte(secret+"\n"), 0o644); err != nil { // readable by others: a warning
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte("target: postgres://cdc@"+closed+"/db?sslmode=disable\ntarget_password_file: "+pwFile+
-		"\ngroup: ${CDC_TEST_GROUP}\n"), 0o644)
+	if err := os.WriteFile(cfg, []byte("target: postgres://cdc@"+closed+"/db?sslmode=disable\ntarget_password_file: "+pwFile+
+		"\ngroup: ${CDC_TEST_GROUP}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, stderr := runBinary(t, []string{"CDC_TEST_GROUP=g1"}, "run", "--config", cfg, "--brokers", c.Addr(), "--topics", "x", "--once")
 	if f := leaks(stderr); f != "" {
 		t.Fatalf("stderr shows %q: %s", f, stderr)

@@ -115,7 +115,9 @@ func BenchmarkPipeline(b *testing.B) {
 				cfg := filepath.Join(dir, fmt.Sprintf("bench-%v.yaml", landing))
 				// CDCSYNC_BENCH_CONFIG adds YAML to the configuration, e.g.
 				// "batch:\n  max_events: 100000\n" to try other batch sizes.
-				os.WriteFile(cfg, []byte(fmt.Sprintf("landing:\n  enabled: %v\n%s", landing, os.Getenv("CDCSYNC_BENCH_CONFIG"))), 0o644)
+				if err := os.WriteFile(cfg, []byte(fmt.Sprintf("landing:\n  enabled: %v\n%s", landing, os.Getenv("CDCSYNC_BENCH_CONFIG"))), 0o644); err != nil {
+					b.Fatal(err)
+				}
 				target := filepath.Join(dir, fmt.Sprintf("bench-%v-%d.duckdb", landing, i))
 				cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", c.Addr(),
 					"--topics", `shop\.inventory\..*`, "--target", target)
@@ -130,7 +132,9 @@ func BenchmarkPipeline(b *testing.B) {
 				}
 				took := time.Since(t0)
 				if path := os.Getenv("CDCSYNC_BENCH_STDERR"); path != "" {
-					os.WriteFile(fmt.Sprintf("%s-%v.log", path, landing), stderr.Bytes(), 0o644)
+					if err := os.WriteFile(fmt.Sprintf("%s-%v.log", path, landing), stderr.Bytes(), 0o644); err != nil {
+						b.Fatal(err)
+					}
 				}
 				ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 				// The process reports its own peak RSS (VmHWM): getrusage's

@@ -30,9 +30,14 @@ func TestProfile(t *testing.T) {
 	for _, tb := range w.Tables {
 		topics = append(topics, w.Topic(tb))
 	}
-	c, _ := kafkatest.Start(4, topics...)
+	c, err := kafkatest.Start(4, topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer c.Close()
-	kafkatest.Produce(context.Background(), c.Addr(), w.Events)
+	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events); err != nil {
+		t.Fatal(err)
+	}
 	wh, err := duckdb.Open(context.Background(), filepath.Join(t.TempDir(), "p.duckdb"), warehouse.Options{Group: "p", Landing: os.Getenv("CDCSYNC_PROFILE") == "landing"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -43,8 +48,13 @@ func TestProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := os.Create("/tmp/cpu.prof")
-	pprof.StartCPUProfile(f)
+	f, err := os.Create("/tmp/cpu.prof")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
 	t0 := time.Now()
 	p := pipeline.New(pcfg, wh, slog.New(slog.NewTextHandler(os.Stderr, nil)), nil)
 	sum, err := p.Run(context.Background())

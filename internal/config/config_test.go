@@ -85,7 +85,9 @@ func TestAllProblemsReportedTogether(t *testing.T) {
 
 func TestLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(path, []byte("brokers: [a:1]\nbatch:\n  max_bytes: 8MiB\n  interval: 100ms\nlanding:\n  enabled: false\ntables:\n  t:\n    columns:\n      d: decimal(10,2)\n"), 0o644)
+	if err := os.WriteFile(path, []byte("brokers: [a:1]\nbatch:\n  max_bytes: 8MiB\n  interval: 100ms\nlanding:\n  enabled: false\ntables:\n  t:\n    columns:\n      d: decimal(10,2)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	c, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -94,11 +96,15 @@ func TestLoad(t *testing.T) {
 		c.Batch.MaxEvents != DefaultMaxEvents || c.Tables["t"].ColumnTypes()["d"].Scale != 2 {
 		t.Fatalf("loaded %+v", c)
 	}
-	os.WriteFile(path, []byte("batch:\n  interval: soon\n"), 0o644)
+	if err := os.WriteFile(path, []byte("batch:\n  interval: soon\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "duration") {
 		t.Fatalf("a bad duration must fail, got %v", err)
 	}
-	os.WriteFile(path, []byte("landing:\n  enable: true\n"), 0o644)
+	if err := os.WriteFile(path, []byte("landing:\n  enable: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "enable") {
 		t.Fatalf("an unknown key must fail, got %v", err)
 	}

@@ -669,7 +669,7 @@ func splitConverterHint(b []byte, hint string) (schema, payload []byte, wrapped,
 				payload = trimSpace(b[i : len(b)-1])
 				return schema, payload, true, hinted, nil
 			}
-			end := -1
+			var end int
 			if string(key) == "schema" && hint != "" && len(b)-i >= len(hint) && string(b[i:i+len(hint)]) == hint {
 				// The same bytes as a schema scanned and parsed before: its
 				// end is where the hint ends.

@@ -124,7 +124,9 @@ func countDeadLetters(t *testing.T, wh sqlapplytest.Inspected) int {
 func seeds() []int64 {
 	n := 3
 	if s := os.Getenv("CDCSYNC_STRESS_SEEDS"); s != "" {
-		fmt.Sscan(s, &n)
+		if _, err := fmt.Sscan(s, &n); err != nil {
+			panic("CDCSYNC_STRESS_SEEDS: " + err.Error())
+		}
 	}
 	out := make([]int64, n)
 	for i := range out {
