@@ -3,30 +3,17 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
-
-func peopleEvents(topic string, first, n int) []workload.Event {
-	var out []workload.Event
-	for i := first; i < first+n; i++ {
-		out = append(out, workload.Event{Topic: topic, Partition: int32(i % 2),
-			Key:   []byte(fmt.Sprintf(`{"id":%d}`, i)),
-			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"id":%d,"name":"p%d"},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, i, i, 100+i))})
-	}
-	return out
-}
 
 // lastRun reads the newest run-history row.
 func lastRun(t *testing.T, dsn string) (status, errText string) {
@@ -54,7 +41,7 @@ func TestRunHistory_FailedRunIsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := kafkatest.Produce(context.Background(), c.Addr(), peopleEvents(topic, 1, 20)); err != nil {
+	if err := kafkatest.Produce(context.Background(), c.Addr(), workload.People(topic, 1, 20)); err != nil {
 		t.Fatal(err)
 	}
 	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
@@ -90,7 +77,7 @@ func TestRecreatedTopicBinary(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 1, 20)); err != nil {
+	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 1, 20)); err != nil {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "t.duckdb")
@@ -98,19 +85,10 @@ func TestRecreatedTopicBinary(t *testing.T) {
 	if err := start(t, nil, args...).wait(t, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()))
-	if err != nil {
+	if err := kafkatest.Recreate(ctx, c.Addr(), topic, 2); err != nil {
 		t.Fatal(err)
 	}
-	adm := kadm.NewClient(cl)
-	if _, err := adm.DeleteTopic(ctx, topic); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
-	cl.Close()
-	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 101, 40)); err != nil {
+	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 101, 40)); err != nil {
 		t.Fatal(err)
 	}
 	p := start(t, nil, args...)

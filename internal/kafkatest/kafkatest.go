@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -57,4 +58,22 @@ func Produce(ctx context.Context, addr string, events []workload.Event) error {
 		return err
 	}
 	return firstErr
+}
+
+// Recreate deletes a topic and creates it again, empty, with the given
+// number of partitions: a new topic (a new topic ID) under the old name.
+func Recreate(ctx context.Context, addr, topic string, partitions int32) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.DeleteTopic(ctx, topic); err != nil {
+		return fmt.Errorf("delete topic %s: %w", topic, err)
+	}
+	if _, err := adm.CreateTopic(ctx, partitions, 1, nil, topic); err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	return nil
 }

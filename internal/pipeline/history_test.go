@@ -12,6 +12,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
+	"github.com/cdcsync/cdcsync/internal/workload"
 )
 
 type runRow struct {
@@ -53,7 +54,7 @@ func TestRunHistory_RecordedByThePipeline(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 1, 20)); err != nil {
+	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 1, 20)); err != nil {
 		t.Fatal(err)
 	}
 	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))

@@ -3,14 +3,11 @@ package pipeline_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cdcsync/cdcsync/internal/config"
@@ -18,18 +15,6 @@ import (
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
-
-// peopleEvents are n creates of people with ids from first on, over two
-// partitions.
-func peopleEvents(topic string, first, n int) []workload.Event {
-	var out []workload.Event
-	for i := first; i < first+n; i++ {
-		out = append(out, workload.Event{Topic: topic, Partition: int32(i % 2),
-			Key:   []byte(fmt.Sprintf(`{"id":%d}`, i)),
-			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"id":%d,"name":"p%d"},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, i, i, 100+i))})
-	}
-	return out
-}
 
 func peopleConfig(t testing.TB, addr string, once bool) pipeline.Config {
 	cfg := testConfig(addr, `db\.app\.people`)
@@ -41,17 +26,7 @@ func peopleConfig(t testing.TB, addr string, once bool) pipeline.Config {
 // recreate deletes topic and creates it again with two partitions.
 func recreate(t *testing.T, addr, topic string) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx := context.Background()
-	if _, err := adm.DeleteTopic(ctx, topic); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+	if err := kafkatest.Recreate(context.Background(), addr, topic, 2); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -69,7 +44,7 @@ func TestTopics_RecreatedTopicStops(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 1, 20)); err != nil {
+	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 1, 20)); err != nil {
 		t.Fatal(err)
 	}
 	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
@@ -79,7 +54,7 @@ func TestTopics_RecreatedTopicStops(t *testing.T) {
 	}
 
 	recreate(t, c.Addr(), topic)
-	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 101, 40)); err != nil {
+	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 101, 40)); err != nil {
 		t.Fatal(err)
 	}
 	wantErr := func(mode string, err error) {
@@ -136,7 +111,7 @@ func TestTopics_OffsetsBeyondLogEnd(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 1, 20)); err != nil {
+	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 1, 20)); err != nil {
 		t.Fatal(err)
 	}
 	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
@@ -148,7 +123,7 @@ func TestTopics_OffsetsBeyondLogEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	recreate(t, c.Addr(), topic)
-	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 101, 4)); err != nil {
+	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 101, 4)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = pipeline.New(peopleConfig(t, c.Addr(), true), wh, testLogger(t), nil).Run(ctx)
@@ -168,7 +143,7 @@ func TestOnce_BrokerDownGivesUp(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	if err := kafkatest.Produce(ctx, c.Addr(), peopleEvents(topic, 1, 20)); err != nil {
+	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 1, 20)); err != nil {
 		t.Fatal(err)
 	}
 	// Every fetch closes the connection, as a broker going down does.

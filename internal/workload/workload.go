@@ -1051,3 +1051,16 @@ func (t *Table) IsTimestamp(col string) bool {
 	}
 	return false
 }
+
+// People returns n creates of a one-table stream — `{"id": i, "name":
+// "p<i>"}` for ids first … first+n-1 — over two partitions, with MySQL
+// positions in order: the smallest stream a test needs.
+func People(topic string, first, n int) []Event {
+	var out []Event
+	for i := first; i < first+n; i++ {
+		out = append(out, Event{Topic: topic, Partition: int32(i % 2),
+			Key:   []byte(fmt.Sprintf(`{"id":%d}`, i)),
+			Value: []byte(fmt.Sprintf(`{"before":null,"after":{"id":%d,"name":"p%d"},"op":"c","source":{"file":"b.000001","pos":%d,"row":0}}`, i, i, 100+i))})
+	}
+	return out
+}
