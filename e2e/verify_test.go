@@ -71,9 +71,9 @@ func TestVerifyErrors(t *testing.T) {
 		{"unreachable PostgreSQL", []string{"verify", "--source", "postgres://u:secret@127.0.0.1:1/db", "--target", duck},
 			"cdcsync: source: PostgreSQL 127.0.0.1:1/db:"},
 		{"bad source DSN", []string{"verify", "--source", "oracle://x", "--target", duck},
-			`cdcsync: source: "oracle://x" is not a mysql://, postgres:// or .duckdb DSN`},
+			`cdcsync: source: "oracle://x" is not a mysql:// or postgres:// DSN`},
 		{"missing target file", []string{"verify", "--source", source, "--target", "/nonexistent/x.duckdb"},
-			"cdcsync: target: DuckDB /nonexistent/x.duckdb: stat /nonexistent/x.duckdb: no such file or directory"},
+			"cdcsync: target: DuckDB file /nonexistent/x.duckdb: stat /nonexistent/x.duckdb: no such file or directory"},
 		{"no flags", []string{"verify"}, "cdcsync: verify: --source and --target are required"},
 	} {
 		r := cdcsync(t, time.Minute, tc.args...)
