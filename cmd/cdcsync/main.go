@@ -37,7 +37,7 @@ func main() {
 			}
 		}
 	}
-	root.AddCommand(runCmd(), topicsCmd(), demoCmd(), queryCmd(), verifyCmd(), generateCmd())
+	root.AddCommand(runCmd(), topicsCmd(), demoCmd(), queryCmd(), verifyCmd(), generateCmd(), statusCmd(), deadLettersCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "cdcsync: "+sqltext.JoinLines(redact.Known(err.Error())))
 		os.Exit(1)

@@ -34,8 +34,9 @@ var Kind = warehouse.Kind{
 
 // What PostgreSQL implements.
 var (
-	_ warehouse.Warehouse    = (*sqlapply.Warehouse)(nil)
-	_ sqlapply.Dialect       = (*Dialect)(nil)
-	_ sqlapply.SchemaEliding = (*Dialect)(nil)
-	_ sqlapply.DDLLocker     = (*Dialect)(nil)
+	_ warehouse.Warehouse       = (*sqlapply.Warehouse)(nil)
+	_ sqlapply.Dialect          = (*Dialect)(nil)
+	_ sqlapply.SchemaEliding    = (*Dialect)(nil)
+	_ sqlapply.DDLLocker        = (*Dialect)(nil)
+	_ sqlapply.SnapshotBeginner = (*Dialect)(nil)
 )

@@ -140,6 +140,9 @@ func ddlLock(schema string) string {
 // DDLLock implements sqlapply.DDLLocker.
 func (d *Dialect) DDLLock() string { return ddlLock(d.schema) }
 
+// BeginSnapshot begins a REPEATABLE READ transaction (sqlapply.SnapshotBeginner).
+func (d *Dialect) BeginSnapshot() string { return "BEGIN ISOLATION LEVEL REPEATABLE READ" }
+
 // Name names the warehouse.
 func (d *Dialect) Name() string { return "PostgreSQL" }
 

@@ -97,6 +97,17 @@ type DDLLocker interface {
 	DDLLock() string
 }
 
+// SnapshotBeginner is implemented by dialects whose default transaction
+// isolation does not read one snapshot (PostgreSQL's READ COMMITTED).
+// BeginSnapshot returns the statement beginning a transaction that does,
+// and fails on a write conflict with a concurrent transaction: a dead-letter
+// replay checks a row's source position and replaces the row in one such
+// transaction, so that a change committed meanwhile is never overwritten.
+// DuckDB (snapshot isolation) and Redshift (serializable) need none.
+type SnapshotBeginner interface {
+	BeginSnapshot() string
+}
+
 // ColumnOptioner is implemented by dialects that append options to column
 // definitions of new target tables (Redshift: ENCODE).
 type ColumnOptioner interface {

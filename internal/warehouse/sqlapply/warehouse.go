@@ -28,7 +28,10 @@ type Warehouse struct {
 	lastRetention time.Time
 }
 
-var _ warehouse.Warehouse = (*Warehouse)(nil)
+var (
+	_ warehouse.Warehouse = (*Warehouse)(nil)
+	_ warehouse.Replayer  = (*Warehouse)(nil)
+)
 
 // New returns a warehouse on db and creates cdcsync's own tables. The
 // warehouse owns db and closes it.
@@ -174,6 +177,9 @@ func (w *Warehouse) setup(ctx context.Context) error {
 		}
 		if err := w.addTablesColumns(ctx); err != nil {
 			return fmt.Errorf("upgrade %s: %w", warehouse.TablesTable, err)
+		}
+		if err := w.addDeadLetterColumns(ctx); err != nil {
+			return fmt.Errorf("upgrade %s: %w", warehouse.DeadLettersTable, err)
 		}
 		if err := w.createMovesTable(ctx); err != nil {
 			return err
@@ -406,6 +412,18 @@ func (w *Warehouse) begin(ctx context.Context) error {
 	return err
 }
 
+// beginSnapshot begins a transaction that reads one snapshot and fails on
+// a write conflict with a concurrent one (SnapshotBeginner where the
+// dialect's default isolation is weaker).
+func (w *Warehouse) beginSnapshot(ctx context.Context) error {
+	stmt := "BEGIN"
+	if s, ok := w.d.(SnapshotBeginner); ok {
+		stmt = s.BeginSnapshot()
+	}
+	_, err := w.exec(ctx, stmt)
+	return err
+}
+
 // rollbackUnless rolls the open transaction back unless it committed. It
 // uses a fresh context: the batch's may be what was cancelled.
 func (w *Warehouse) rollbackUnless(committed *bool) {
@@ -538,7 +556,9 @@ func (w *Warehouse) appendDeadLetters(ctx context.Context, dead []batch.DeadLett
 	now := time.Now()
 	// Dead letters are rare: plain inserts keep them dialect-neutral.
 	for _, d := range dead {
-		_, err := w.exec(ctx, `INSERT INTO `+w.qualify(warehouse.DeadLettersTable)+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		_, err := w.exec(ctx, `INSERT INTO `+w.qualify(warehouse.DeadLettersTable)+`
+			(consumer_group, topic, kafka_partition, kafka_offset, table_name, reason, kafka_key, kafka_value, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			w.opts.Group, d.Topic, d.Partition, d.Offset, nilIfEmpty(d.Table), d.Reason, nonNil(d.Key), nonNil(d.Value), now)
 		if err != nil {
 			return fmt.Errorf("write dead letter: %w", err)

@@ -7,7 +7,9 @@
 // Every case runs on every warehouse. Two assertions read optional
 // capabilities of the Inspector (CatalogInspector: the tables table;
 // MovesInspector: values in flight between the halves of a primary-key
-// change) and are skipped for a warehouse whose Inspector lacks them.
+// change) and are skipped for a warehouse whose Inspector lacks them. The
+// replay cases need the optional warehouse.Replayer and are skipped for a
+// warehouse without it.
 package warehousetest
 
 import (
@@ -57,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Values", func(t *testing.T) { runValues(t, open) })
 	t.Run("TopicIDsAndReset", func(t *testing.T) { testTopicIDs(t, open) })
 	runNames(t, open)
+	runReplay(t, open)
 }
 
 // PersonBatch is a batch of one upsert of person id on partition part of
