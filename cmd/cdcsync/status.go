@@ -157,5 +157,15 @@ func ago(t *time.Time, now time.Time) string {
 	if t == nil {
 		return "-"
 	}
-	return stamp(t) + " (" + now.Sub(*t).Round(time.Second).String() + " ago)"
+	return stamp(t) + " (" + since(now.Sub(*t)) + " ago)"
+}
+
+// since renders an age the way people read one: seconds to hours as Go
+// writes them (1m30s, 5h2m0s), two days and more in days and hours.
+func since(d time.Duration) string {
+	if d < 48*time.Hour {
+		return d.Round(time.Second).String()
+	}
+	days := int64(d / (24 * time.Hour))
+	return fmt.Sprintf("%dd%dh", days, int64((d-time.Duration(days)*24*time.Hour)/time.Hour))
 }

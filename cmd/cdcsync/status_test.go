@@ -231,3 +231,16 @@ func TestStatusAndDeadLetterReplay(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusAgeReadsInDays(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		90 * time.Second:                 "1m30s",
+		47*time.Hour + 59*time.Minute:    "47h59m0s",
+		48 * time.Hour:                   "2d0h",
+		11842*time.Hour + 23*time.Minute: "493d10h",
+	} {
+		if got := since(d); got != want {
+			t.Errorf("since(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
