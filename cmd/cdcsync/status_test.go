@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/workload"
