@@ -49,10 +49,10 @@ type Options struct {
 type Style int
 
 const (
-	// OfTotal: "12.3k of 50k rows (24%)".
+	// OfTotal states done of total: "12.3k of 50k rows (24%)".
 	OfTotal Style = iota
-	// Behind: "1.2M records behind, 2.2M done" (a catch-up, whose total
-	// is what was done plus what is left, and grows).
+	// Behind states what is left: "1.2M records behind, 2.2M done" (a
+	// catch-up, whose total is what was done plus what is left, and grows).
 	Behind
 )
 
