@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cdcsync/cdcsync/internal/progress"
 	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/sqltext"
 )
@@ -39,7 +40,7 @@ func main() {
 	}
 	root.AddCommand(runCmd(), topicsCmd(), demoCmd(), queryCmd(), verifyCmd(), generateCmd(), statusCmd(), deadLettersCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "cdcsync: "+sqltext.JoinLines(redact.Known(err.Error())))
+		fmt.Fprintln(progress.Stderr(), "cdcsync: "+sqltext.JoinLines(redact.Known(err.Error())))
 		os.Exit(1)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/progress"
 	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/target"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
@@ -111,9 +112,9 @@ func newLogger(c config.Log) *slog.Logger {
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(slog.NewJSONHandler(progress.Stderr(), opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(progress.Stderr(), opts))
 }
 
 // redactAttr removes the process's known secrets from logged strings and
@@ -174,6 +175,7 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 	pcfg.InstanceID = instanceID(cfg)
 	pcfg.ResetTopics = ro.resetTopics
 	pcfg.Version = version
+	pcfg.Progress = progress.ForStderr(log)
 	// The target first: it fails at once when it is unreachable, while
 	// the brokers are waited for up to kafka.unreachable_timeout.
 	wh, err := target.Open(ctx, cfg.Target, warehouse.Options{

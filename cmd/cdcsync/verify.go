@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cdcsync/cdcsync/internal/progress"
 	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/verify"
 )
@@ -59,6 +61,10 @@ differing columns. Exits 0 only when every table is equal.`,
 			defer tgt.Close()
 			out := cmd.OutOrStdout()
 			opts.Out = out
+			popts := progress.ForStderr(slog.New(slog.NewTextHandler(progress.Stderr(), nil)))
+			tables := &tableProgress{opts: popts}
+			defer tables.TableDone("")
+			opts.Progress = tables
 			res, err := verify.Compare(ctx, src, tgt, opts)
 			if err != nil {
 				return fmt.Errorf("verify: %w", err)
@@ -77,4 +83,25 @@ differing columns. Exits 0 only when every table is equal.`,
 	fs.IntVar(&opts.PageSize, "page-size", 10000, "source keys per range of the first pass (bounds memory)")
 	fs.IntVar(&opts.MaxRows, "max-rows", 100, "differing rows listed per table (all are counted)")
 	return cmd
+}
+
+// tableProgress reports verify's progress table by table: rows compared
+// of the source's rows.
+type tableProgress struct {
+	opts  progress.Options
+	table string
+	r     *progress.Reporter
+}
+
+func (t *tableProgress) Compared(table string, done, total int64) {
+	if t.r == nil || t.table != table {
+		t.r.End()
+		t.table, t.r = table, t.opts.Start("verify "+table, "rows", progress.OfTotal)
+	}
+	t.r.Update(done, total)
+}
+
+func (t *tableProgress) TableDone(string) {
+	t.r.End()
+	t.r = nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/kafkaconn"
+	"github.com/cdcsync/cdcsync/internal/progress"
 )
 
 // Config is what a pipeline needs.
@@ -43,6 +44,9 @@ type Config struct {
 	ResetTopics []string
 	// Version is the program's version, recorded in the run history.
 	Version string
+	// Progress says where the progress of a drain or a catch-up goes (a
+	// terminal line, or log lines); by default, the pipeline's log.
+	Progress progress.Options
 }
 
 // DefaultKafkaTimeout is Config.KafkaTimeout's default.

@@ -48,8 +48,9 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 	}
 
 	p.log.Info("consuming", "group", p.cfg.Group, "topics", p.cfg.Topics.String())
-	l := &loop{p: p, meta: meta, cl: cl, a: p.startApplier(ctx), b: batch.New(), lastReport: time.Now()}
+	l := &loop{p: p, meta: meta, cl: cl, a: p.startApplier(ctx), b: batch.New(), lastReport: time.Now(), catchUp: p.catchUp(cl)}
 	defer l.a.close()
+	defer l.catchUp.end()
 	return l.run(ctx)
 }
 
@@ -96,6 +97,7 @@ type loop struct {
 	a          *applier    // applies the batch in flight
 	b          *batch.Batch
 	lastReport time.Time
+	catchUp    *catchUp // progress until the partitions' ends are reached once
 }
 
 // due is what the loop owes after a poll, decided once per turn so that
@@ -173,6 +175,7 @@ func (l *loop) poll(ctx context.Context) error {
 		return err
 	}
 	l.p.addRecords(l.b, fs.Records())
+	l.catchUp.observe(ctx, fs)
 	return nil
 }
 

@@ -150,6 +150,8 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 	a := p.startApplier(ctx)
 	defer a.close()
 	b := batch.New()
+	prog := p.drainProgress(assign, remaining)
+	defer prog.end()
 	timeout := p.cfg.kafkaTimeout()
 	lastRecord, lastWarn := time.Now(), time.Now()
 	for len(remaining) > 0 {
@@ -188,6 +190,7 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 			}
 		})
 		p.addRecords(b, recs)
+		prog.read(recs)
 		if p.full(b) {
 			if r, ok := a.wait(); ok && r.err != nil {
 				return r.err

@@ -96,6 +96,9 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, met *Metrics) *Pi
 	if met == nil {
 		met = NewMetrics(nil)
 	}
+	if cfg.Progress.Term == nil && cfg.Progress.Log == nil {
+		cfg.Progress.Log = log
+	}
 	return &Pipeline{
 		cfg:     cfg,
 		wh:      wh,

@@ -28,7 +28,24 @@ type Options struct {
 	MaxRows int
 	// Out receives the report as it is produced (nil: discarded).
 	Out io.Writer
+	// Progress, when set, is told how far each table's comparison got.
+	Progress Progress
 }
+
+// Progress follows a comparison. Compared is called when a table's rows
+// are counted and after each page of the first pass, with the source rows
+// compared so far and the table's source row count; TableDone when the
+// table is done (or failed), before its part of the report is written.
+type Progress interface {
+	Compared(table string, done, total int64)
+	TableDone(table string)
+}
+
+// noProgress is the Progress of a comparison nobody follows.
+type noProgress struct{}
+
+func (noProgress) Compared(string, int64, int64) {}
+func (noProgress) TableDone(string)              {}
 
 func (o *Options) defaults() {
 	if o.PageSize <= 0 {
@@ -45,6 +62,9 @@ func (o *Options) defaults() {
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
+	}
+	if o.Progress == nil {
+		o.Progress = noProgress{}
 	}
 }
 
@@ -150,6 +170,7 @@ func Compare(ctx context.Context, src, tgt Database, opts Options) (*Result, err
 	res := &Result{}
 	for _, name := range names {
 		tr, err := compareTable(ctx, src, tgt, name, opts)
+		opts.Progress.TableDone(name)
 		if err != nil {
 			return nil, err
 		}
@@ -294,6 +315,7 @@ func compareTable(ctx context.Context, src, tgt Database, name string, opts Opti
 	if res.TargetRows, err = tgt.Count(ctx, tt); err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
+	opts.Progress.Compared(name, 0, res.SourceRows)
 	if err := c.run(ctx); err != nil {
 		return nil, err
 	}
@@ -382,6 +404,7 @@ func (c *tableCmp) hashTarget(ctx context.Context, r Range) (rangeHash, error) {
 // run walks the source in pages and narrows the ranges that differ.
 func (c *tableCmp) run(ctx context.Context) error {
 	var after []any
+	var compared int64
 	for {
 		keys := make([]srcKey, 0, min(c.opts.PageSize, 1024))
 		var sh rangeHash
@@ -394,6 +417,7 @@ func (c *tableCmp) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("source: %w", err)
 		}
+		compared += int64(len(keys))
 		last := len(keys) < c.opts.PageSize
 		r := Range{After: after}
 		if !last {
@@ -408,6 +432,7 @@ func (c *tableCmp) run(ctx context.Context) error {
 				return err
 			}
 		}
+		c.opts.Progress.Compared(c.res.Name, compared, c.res.SourceRows)
 		if last {
 			return nil
 		}

@@ -329,3 +329,32 @@ func TestTableSelection(t *testing.T) {
 		t.Errorf("no key: %v", err)
 	}
 }
+
+// progressLog records what a comparison tells its Progress.
+type progressLog []string
+
+func (p *progressLog) Compared(table string, done, total int64) {
+	*p = append(*p, fmt.Sprintf("%s %d/%d", table, done, total))
+}
+func (p *progressLog) TableDone(table string) { *p = append(*p, table+" done") }
+
+// TestProgress_RowsComparedPerTable: a comparison reports, table by
+// table, the source rows compared of the table's rows — at the count and
+// after each page, also when the page differs and is narrowed — and says
+// when the table is done, before its report is written.
+func TestProgress_RowsComparedPerTable(t *testing.T) {
+	src, tgt := newMem(), newMem()
+	src.add(ordersTable(), ordersRows(2500)...)
+	trows := cloneRows(ordersRows(2500))
+	trows[1500][1] = "changed"
+	tgt.add(ordersTable(), trows...)
+	var log progressLog
+	res, _ := compareMem(t, src, tgt, Options{PageSize: 1000, Progress: &log})
+	if res.Equal() {
+		t.Fatal("want a difference")
+	}
+	want := []string{"orders 0/2500", "orders 1000/2500", "orders 2000/2500", "orders 2500/2500", "orders done"}
+	if !slices.Equal(log, want) {
+		t.Errorf("progress %q, want %q", log, want)
+	}
+}
