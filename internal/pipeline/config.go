@@ -43,10 +43,21 @@ type Config struct {
 	ResetTopics []string
 	// Version is the program's version, recorded in the run history.
 	Version string
+	// MaxStall is how long the pipeline may go without committing a batch
+	// while records wait before it is not ready (/readyz). Zero means
+	// DefaultMaxStall.
+	MaxStall time.Duration
 }
 
 // DefaultKafkaTimeout is Config.KafkaTimeout's default.
 const DefaultKafkaTimeout = time.Minute
+
+func (c Config) maxStall() time.Duration {
+	if c.MaxStall > 0 {
+		return c.MaxStall
+	}
+	return DefaultMaxStall
+}
 
 func (c Config) kafkaTimeout() time.Duration {
 	if c.KafkaTimeout > 0 {
@@ -84,6 +95,7 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 		SessionTimeout:  time.Duration(cfg.Kafka.SessionTimeout),
 		InstanceID:      cfg.Kafka.InstanceID,
 		KafkaTimeout:    time.Duration(cfg.Kafka.UnreachableTimeout),
+		MaxStall:        time.Duration(cfg.Health.MaxStall),
 	}, nil
 }
 
