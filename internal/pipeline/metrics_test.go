@@ -86,7 +86,6 @@ func (c *clock) set(t time.Time)  { c.ns.Store(t.UnixNano()) }
 func newClock(t time.Time) *clock { c := &clock{}; c.set(t); return c }
 func sec(d time.Duration) float64 { return d.Seconds() }
 func unix(t time.Time) float64    { return float64(t.UnixNano()) / 1e9 }
-func ms(t time.Time) time.Time    { return time.UnixMilli(t.UnixMilli()) }
 func key(name string, kv ...string) string {
 	pairs := make([]string, 0, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
