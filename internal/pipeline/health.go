@@ -246,9 +246,13 @@ func (p *Pipeline) Ready(ctx context.Context) (bool, string) {
 		for _, l := range lags {
 			total += l.lag
 		}
-		if total > 0 || !complete {
+		switch {
+		case total > 0:
 			return false, fmt.Sprintf("no batch committed for %s (health.max_stall %s) with %d records to apply",
 				since.Round(time.Second), stall, total)
+		case !complete:
+			return false, fmt.Sprintf("no batch committed for %s (health.max_stall %s) and the partitions' high watermarks are unknown",
+				since.Round(time.Second), stall)
 		}
 	}
 	return true, ""
