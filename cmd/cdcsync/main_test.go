@@ -595,9 +595,32 @@ func TestNewTopicsArePickedUp(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	m := regexp.MustCompile(`(?m)^cdcsync_events_total (\d+)`).FindSubmatch(body)
-	if m == nil || string(m[1]) != strconv.Itoa(len(w.Events)) {
-		t.Errorf("cdcsync_events_total = %q, want %d", m, len(w.Events))
+	// Events by table, each table's count of what was produced to it.
+	produced := map[string]int{}
+	for _, e := range w.Events {
+		produced[e.Topic[strings.LastIndexByte(e.Topic, '.')+1:]]++
+	}
+	for table, n := range produced {
+		m := regexp.MustCompile(`(?m)^cdcsync_events_total\{table="` + table + `"\} (\d+)$`).FindSubmatch(body)
+		if m == nil || string(m[1]) != strconv.Itoa(n) {
+			t.Errorf("cdcsync_events_total{table=%q} = %q, want %d", table, m, n)
+		}
+	}
+	for _, want := range []string{`cdcsync_build_info{goversion="go`, "go_goroutines ", "process_resident_memory_bytes ", "cdcsync_ready 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics has no %q", want)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + metrics + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s = %d %s, want 200 once caught up", path, resp.StatusCode, b)
+		}
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -192,13 +192,16 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 	}
 
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pipeline.RegisterBuildInfo(reg, version)
 	met := pipeline.NewMetrics(reg)
+	p := pipeline.New(pcfg, wh, log, met)
 	if cfg.MetricsListen != "" {
 		ln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
 			return fmt.Errorf("metrics_listen: %w", err)
 		}
-		srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: p.Handler(reg), ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln) //nolint:errcheck // closed on return
 		defer srv.Close()
 	}
@@ -209,7 +212,7 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 	}
 	// The pipeline records the run in the warehouse's run history.
 	start := time.Now()
-	sum, runErr := pipeline.New(pcfg, wh, log, met).Run(ctx)
+	sum, runErr := p.Run(ctx)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return runErr
 	}

@@ -80,6 +80,9 @@ type Raw struct {
 	// schema once, by id, and rebuild Value.
 	Schema   []byte
 	SchemaID string
+	// SourceTs is the change's source commit time (source.ts_ms), 0 when
+	// unknown; for metrics only.
+	SourceTs int64
 }
 
 // DeadLetter is a record that could not be decoded or applied.
@@ -298,13 +301,20 @@ type Batch struct {
 	// Skipped counts records that carry no row change.
 	Skipped int
 	Opened  time.Time
+	// Topics counts every record of the batch by topic, for metrics.
+	Topics map[string]Tally
 
 	byTopic map[string]*Table
 }
 
 // New returns an empty batch.
 func New() *Batch {
-	return &Batch{Next: map[TopicPartition]int64{}, byTopic: map[string]*Table{}}
+	return &Batch{Next: map[TopicPartition]int64{}, byTopic: map[string]*Table{}, Topics: map[string]Tally{}}
+}
+
+// Tally counts records and their key and value bytes.
+type Tally struct {
+	Events, Bytes int
 }
 
 // Table returns the table a topic maps to, created on first use. Tables
@@ -328,6 +338,10 @@ func (b *Batch) Record(topic string, partition int32, offset int64, size int) {
 	b.Events++
 	b.Bytes += size
 	b.Next[TopicPartition{topic, partition}] = offset + 1
+	t := b.Topics[topic]
+	t.Events++
+	t.Bytes += size
+	b.Topics[topic] = t
 }
 
 // Empty reports whether the batch holds no record.

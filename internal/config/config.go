@@ -50,6 +50,7 @@ type Config struct {
 	// MetricsListen serves Prometheus metrics on /metrics at this address
 	// (e.g. 127.0.0.1:9464); empty disables the endpoint.
 	MetricsListen string `yaml:"metrics_listen"`
+	Health        Health `yaml:"health"`
 
 	// readableSecrets are the files holding a secret that others can read.
 	readableSecrets []string
@@ -129,6 +130,13 @@ type Table struct {
 	Flattened bool `yaml:"flattened"`
 }
 
+// Health configures the readiness check (/readyz on metrics_listen).
+type Health struct {
+	// MaxStall is how long the pipeline may go without committing a
+	// batch while records wait before it is reported not ready.
+	MaxStall Duration `yaml:"max_stall"`
+}
+
 // Log configures logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -145,6 +153,7 @@ const (
 	DefaultFetchMax  = 16 << 20
 	DefaultSession   = 30 * time.Second
 	DefaultKafkaWait = time.Minute
+	DefaultMaxStall  = 5 * time.Minute
 )
 
 // Default returns a configuration with every default filled.
@@ -157,7 +166,8 @@ func Default() Config {
 		Kafka: Kafka{ClientID: "cdcsync", MetadataRefresh: Duration(DefaultRefresh),
 			FetchMaxBytes: DefaultFetchMax, SessionTimeout: Duration(DefaultSession),
 			UnreachableTimeout: Duration(DefaultKafkaWait)},
-		Log: Log{Level: "info", Format: "text"},
+		Log:    Log{Level: "info", Format: "text"},
+		Health: Health{MaxStall: Duration(DefaultMaxStall)},
 	}
 }
 
@@ -254,6 +264,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.UnreachableTimeout < Duration(time.Second) {
 		bad("kafka.unreachable_timeout", "must be at least 1s")
+	}
+	if c.Health.MaxStall < Duration(time.Second) {
+		bad("health.max_stall", "must be at least 1s")
 	}
 	if c.Kafka.FetchMaxBytes < 1024 {
 		bad("kafka.fetch_max_bytes", "must be at least 1KiB")

@@ -45,6 +45,7 @@ func TestValidateRules(t *testing.T) {
 		{"negative retention", "landing.retention", func(c *Config) { c.Landing.Retention = -1 }},
 		{"metadata refresh below 1s", "kafka.metadata_refresh", func(c *Config) { c.Kafka.MetadataRefresh = Duration(time.Millisecond) }},
 		{"session timeout below 1s", "kafka.session_timeout", func(c *Config) { c.Kafka.SessionTimeout = 0 }},
+		{"max stall below 1s", "health.max_stall", func(c *Config) { c.Health.MaxStall = Duration(time.Millisecond) }},
 		{"tiny fetch", "kafka.fetch_max_bytes", func(c *Config) { c.Kafka.FetchMaxBytes = 1 }},
 		{"unknown SASL mechanism", "kafka.sasl.mechanism", func(c *Config) { c.Kafka.SASL.Mechanism = "KERBEROS" }},
 		{"SCRAM without user", "kafka.sasl.username", func(c *Config) { c.Kafka.SASL.Mechanism = "SCRAM-SHA-512" }},

@@ -136,6 +136,7 @@ func (a *assembler) addDecoded(b *batch.Batch, r *kgo.Record, d decoded) {
 	// carry the bytes a dead letter needs if the change cannot be applied.
 	raw := rawOf(r, d.res.Payload)
 	raw.Schema, raw.SchemaID = d.res.Schema, d.res.SchemaID
+	raw.SourceTs = c.SourceTs
 	tb.Landing = append(tb.Landing, raw)
 }
 

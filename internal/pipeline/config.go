@@ -47,10 +47,21 @@ type Config struct {
 	// Progress says where the progress of a drain or a catch-up goes (a
 	// terminal line, or log lines); by default, the pipeline's log.
 	Progress progress.Options
+	// MaxStall is how long the pipeline may go without committing a batch
+	// while records wait before it is not ready (/readyz). Zero means
+	// DefaultMaxStall.
+	MaxStall time.Duration
 }
 
 // DefaultKafkaTimeout is Config.KafkaTimeout's default.
 const DefaultKafkaTimeout = time.Minute
+
+func (c Config) maxStall() time.Duration {
+	if c.MaxStall > 0 {
+		return c.MaxStall
+	}
+	return DefaultMaxStall
+}
 
 func (c Config) kafkaTimeout() time.Duration {
 	if c.KafkaTimeout > 0 {
@@ -88,6 +99,7 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 		SessionTimeout:  time.Duration(cfg.Kafka.SessionTimeout),
 		InstanceID:      cfg.Kafka.InstanceID,
 		KafkaTimeout:    time.Duration(cfg.Kafka.UnreachableTimeout),
+		MaxStall:        time.Duration(cfg.Health.MaxStall),
 	}, nil
 }
 

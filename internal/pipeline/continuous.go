@@ -48,6 +48,9 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 	}
 
 	p.log.Info("consuming", "group", p.cfg.Group, "topics", p.cfg.Topics.String())
+	lctx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	go p.refreshLag(lctx, p.adm)
 	l := &loop{p: p, meta: meta, cl: cl, a: p.startApplier(ctx), b: batch.New(), lastReport: time.Now(), catchUp: p.catchUp(cl)}
 	defer l.a.close()
 	defer l.catchUp.end()
@@ -70,6 +73,7 @@ func (p *Pipeline) memberOpts() []kgo.Opt {
 		kgo.KeepControlRecords(),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 			p.log.Info("partitions assigned", "partitions", assigned)
+			p.own(assigned)
 		}),
 		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
 		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { p.rebalanceWanted.Store(true) }),
@@ -174,6 +178,7 @@ func (l *loop) poll(ctx context.Context) error {
 	if err := l.p.fetchErrors(fs); err != nil {
 		return err
 	}
+	l.p.noteFetches(fs)
 	l.p.addRecords(l.b, fs.Records())
 	l.catchUp.observe(ctx, fs)
 	return nil
@@ -337,6 +342,9 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offsets map[string]map[int
 	if err == nil {
 		highs, err = p.adm.ListEndOffsets(ctx, topics...)
 	}
+	if err == nil {
+		p.noteOffsets(highs, nil)
+	}
 	if err != nil {
 		p.log.Error("cannot describe the assigned topics; the group will retry", "err", err)
 		return nil, err
@@ -373,6 +381,7 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offsets map[string]map[int
 // forget drops revoked or lost partitions: their stored offsets may move
 // under another consumer.
 func (p *Pipeline) forget(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
+	p.disown(parts)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for topic, ps := range parts {

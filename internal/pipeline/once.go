@@ -73,6 +73,7 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	if err != nil {
 		return kafkaErr(ctx, actx, fmt.Errorf("list end offsets: %w", err))
 	}
+	p.ownAll(highs, starts)
 	p.whMu.Lock()
 	stored, err := p.wh.Offsets(ctx, topics)
 	if err == nil {

@@ -79,6 +79,8 @@ type Pipeline struct {
 
 	sumMu sync.Mutex // guards sum: the applier goroutine adds, the loop reports
 	sum   Summary
+
+	health *health // readiness and lag (health.go)
 }
 
 // summary returns a copy of the totals so far.
@@ -99,7 +101,7 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, met *Metrics) *Pi
 	if cfg.Progress.Term == nil && cfg.Progress.Log == nil {
 		cfg.Progress.Log = log
 	}
-	return &Pipeline{
+	p := &Pipeline{
 		cfg:     cfg,
 		wh:      wh,
 		log:     log,
@@ -107,7 +109,10 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, met *Metrics) *Pi
 		met:     met,
 		stored:  map[batch.TopicPartition]int64{},
 		records: map[*batch.Batch][]*kgo.Record{},
+		health:  newHealth(met.now()),
 	}
+	met.attach(p)
+	return p
 }
 
 // Run runs until ctx is done (continuous mode) or the matched topics are
@@ -285,6 +290,7 @@ func (p *Pipeline) apply(ctx context.Context, b *batch.Batch) error {
 	p.mu.Unlock()
 
 	start := time.Now()
+	tables := tablesOf(b) // before Apply, which may reorder and filter them
 	var st warehouse.Stats
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -292,8 +298,14 @@ func (p *Pipeline) apply(ctx context.Context, b *batch.Batch) error {
 		p.whMu.Lock()
 		st, err = p.wh.Apply(ctx, b, from)
 		p.whMu.Unlock()
+		if ctx.Err() == nil || err == nil {
+			p.applied(err)
+		}
 		if err == nil {
 			break
+		}
+		if ctx.Err() == nil {
+			p.met.warehouseError(err)
 		}
 		if attempt > 1 && errors.Is(err, warehouse.ErrFenced) {
 			// The connection may have dropped after COMMIT reached the
@@ -334,7 +346,7 @@ func (p *Pipeline) apply(ctx context.Context, b *batch.Batch) error {
 	p.sum.Skipped += int64(b.Skipped)
 	p.sum.Ignored += int64(st.Ignored)
 	p.sumMu.Unlock()
-	p.met.observe(b, st, time.Since(start))
+	p.met.observe(b, tables, st, time.Since(start), p.met.now(), p.asm.tableName)
 	if st.DeadLetters > 0 {
 		p.log.Warn("events sent to the dead-letter table", "count", st.DeadLetters, "table", warehouse.DeadLettersTable)
 	}

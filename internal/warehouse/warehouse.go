@@ -101,6 +101,32 @@ type Stats struct {
 	Landed      int // landing rows appended
 	DeadLetters int // dead-letter rows appended
 	Ignored     int // changes dropped because an applied truncate follows them
+	// Tables breaks Upserts, Deletes and DeadLetters down by target table
+	// (a dead letter with no table is under ""); nil when there are none.
+	Tables map[string]TableStats
+}
+
+// TableStats is one table's share of Stats.
+type TableStats struct {
+	Upserts, Deletes, DeadLetters int
+}
+
+// AddTable adds one table's counts to its breakdown.
+func (s *Stats) AddTable(table string, add TableStats) {
+	if s.Tables == nil {
+		s.Tables = map[string]TableStats{}
+	}
+	t := s.Tables[table]
+	t.Upserts += add.Upserts
+	t.Deletes += add.Deletes
+	t.DeadLetters += add.DeadLetters
+	s.Tables[table] = t
+}
+
+// Pinger is implemented by warehouses that can check, cheaply, that they
+// answer: the readiness check uses it.
+type Pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // Run is one row of the run history.

@@ -647,6 +647,7 @@ func (w *Warehouse) applyTable(ctx context.Context, wk *tableWork, st *warehouse
 		}
 		st.Upserts += wk.upserts
 		st.Deletes += wk.deletes
+		st.AddTable(wk.tb.Name, warehouse.TableStats{Upserts: wk.upserts, Deletes: wk.deletes})
 	}
 	if w.opts.Landing && len(wk.tb.Landing) > 0 {
 		if err := w.land(ctx, t, wk.tb.Landing); err != nil {

@@ -265,6 +265,18 @@ func (w *Warehouse) lockDDL(ctx context.Context) error {
 	return nil
 }
 
+// Ping checks that the warehouse answers on the batches' connection.
+func (w *Warehouse) Ping(ctx context.Context) error {
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return err
+	}
+	if err := conn.PingContext(ctx); err != nil {
+		return w.classify(sqltext.FirstLine(err))
+	}
+	return nil
+}
+
 // Offsets returns the stored next offsets of the group for topics.
 func (w *Warehouse) Offsets(ctx context.Context, topics []string) (map[batch.TopicPartition]int64, error) {
 	conn, err := w.connection(ctx)
@@ -492,6 +504,9 @@ func (w *Warehouse) apply(ctx context.Context, b *batch.Batch, from map[batch.To
 		return st, err
 	}
 	st.DeadLetters = len(dead)
+	for _, d := range dead {
+		st.AddTable(d.Table, warehouse.TableStats{DeadLetters: 1})
+	}
 	failpoint.Hit("offsets")
 	if err := w.writeOffsets(ctx, b.Next, from); err != nil {
 		return st, err
