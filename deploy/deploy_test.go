@@ -13,7 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cdcsync/cdcsync/internal/pipeline"
 )
 
 // metrics are the metrics cdcsync exports (README "Running in
@@ -25,6 +28,7 @@ var metrics = map[string]string{
 	"cdcsync_dead_letters_total":            "counter",
 	"cdcsync_bytes_total":                   "counter",
 	"cdcsync_batches_total":                 "counter",
+	"cdcsync_skipped_total":                 "counter",
 	"cdcsync_warehouse_retries_total":       "counter",
 	"cdcsync_warehouse_errors_total":        "counter",
 	"cdcsync_lag_records":                   "gauge",
@@ -268,5 +272,48 @@ func TestDeploy_SystemdUnit(t *testing.T) {
 	out, err := exec.Command(analyze, "verify", copyPath).CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// describer records the metric names of the collectors registered with it.
+type describer struct{ names map[string]bool }
+
+func (d *describer) Register(c prometheus.Collector) error {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() { c.Describe(ch); close(ch) }()
+	for desc := range ch {
+		if m := descName.FindStringSubmatch(desc.String()); m != nil {
+			d.names[m[1]] = true
+		}
+	}
+	return nil
+}
+
+func (d *describer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		_ = d.Register(c) // never fails
+	}
+}
+
+func (d *describer) Unregister(prometheus.Collector) bool { return false }
+
+var descName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// TestDeploy_MetricsAreWhatThePipelineExports: the list the dashboard and
+// the rules are checked against is exactly what the pipeline registers, so
+// a renamed metric fails here rather than in someone's Grafana.
+func TestDeploy_MetricsAreWhatThePipelineExports(t *testing.T) {
+	d := &describer{names: map[string]bool{}}
+	pipeline.NewMetrics(d)
+	pipeline.RegisterBuildInfo(d, "test")
+	for name := range metrics {
+		if !d.names[name] {
+			t.Errorf("%s is listed here but the pipeline does not export it", name)
+		}
+	}
+	for name := range d.names {
+		if _, ok := metrics[name]; !ok {
+			t.Errorf("the pipeline exports %s, which the deploy examples do not know", name)
+		}
 	}
 }
