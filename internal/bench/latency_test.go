@@ -229,8 +229,8 @@ func runLatency(b *testing.B, bin, dir string, rate int, secs float64) {
 	for i, q := range []string{"p50", "p95", "p99"} {
 		b.ReportMetric(r.apply[i]*1000, q+"_apply_ms")
 	}
-	fmt.Printf("\nrate %d events/s for %.0fs: offered %.0f events/s (%d events), applied %.0f events/s, drained %.1fs after the last produce\n",
-		rate, secs, r.offered, r.produced, r.applied, r.drainSeconds)
+	fmt.Printf("\nrate %d events/s for %.0fs: offered %.0f events/s (%d events), applied %.0f events/s, drained %.1fs after the last produce; load average %s\n",
+		rate, secs, r.offered, r.produced, r.applied, r.drainSeconds, loadAvg())
 	fmt.Printf("%-36s %10s %10s %10s\n", "end-to-end latency", "p50", "p95", "p99")
 	for _, from := range []string{"kafka", "source"} {
 		for _, src := range []struct {
@@ -244,7 +244,9 @@ func runLatency(b *testing.B, bin, dir string, rate int, secs float64) {
 }
 
 // producePaced produces the events at rate per second for at most secs
-// seconds, paced by a token bucket holding 10ms of tokens. Each event's
+// seconds, paced by a token bucket holding one second of tokens: a
+// producer the shared CPU delays catches up, as a source's backlog would,
+// rather than offering less. Each event's
 // Kafka timestamp and source.ts_ms are the moment it is produced. It
 // returns how many events were produced and how long that took.
 func producePaced(addr string, events []workload.Event, rate int, secs float64) (int, float64, error) {
@@ -262,7 +264,7 @@ func producePaced(addr string, events []workload.Event, rate int, secs float64) 
 			firstErr = err
 		}
 	}
-	burst := max(1, float64(rate)/100)
+	burst := float64(rate)
 	start := time.Now()
 	deadline := start.Add(time.Duration(secs * float64(time.Second)))
 	last, tokens := start, 1.0
@@ -390,6 +392,16 @@ func waitFor(timeout time.Duration, exited <-chan error, cond func() (bool, erro
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// loadAvg is the machine's 1, 5 and 15 minute load averages, for the
+// record: the figures depend on what else runs.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func tail(b []byte, n int) []byte {
