@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -47,11 +46,8 @@ func deadLettersListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cfg.Target == "" {
-				return fmt.Errorf("dead-letters list: no target: give --target or target: in --config")
-			}
 			ctx := cmd.Context()
-			h, err := target.OpenReadOnly(ctx, cfg.Target, nil)
+			h, err := openReadOnly(ctx, "dead-letters list", cfg)
 			if err != nil {
 				return err
 			}
@@ -110,19 +106,15 @@ reason in replay_result.`,
 			if err != nil {
 				return err
 			}
-			if cfg.Target == "" {
-				return fmt.Errorf("dead-letters replay: no target: give --target or target: in --config")
+			if err := needTarget("dead-letters replay", cfg); err != nil {
+				return err
 			}
 			if err := target.Check(cfg.Target); err != nil {
 				return err
 			}
 			ctx := cmd.Context()
 			log := newLogger(cfg.Log)
-			wh, err := target.Open(ctx, cfg.Target, warehouse.Options{
-				Group:            cfg.Group,
-				Landing:          cfg.LandingEnabled(),
-				LandingRetention: time.Duration(cfg.Landing.Retention),
-			}, log)
+			wh, err := target.Open(ctx, cfg.Target, warehouseOptions(cfg), log)
 			if err != nil {
 				return err
 			}

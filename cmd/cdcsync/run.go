@@ -178,11 +178,7 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 	pcfg.Progress = progress.ForStderr(log)
 	// The target first: it fails at once when it is unreachable, while
 	// the brokers are waited for up to kafka.unreachable_timeout.
-	wh, err := target.Open(ctx, cfg.Target, warehouse.Options{
-		Group:            cfg.Group,
-		Landing:          cfg.LandingEnabled(),
-		LandingRetention: time.Duration(cfg.Landing.Retention),
-	}, log)
+	wh, err := target.Open(ctx, cfg.Target, warehouseOptions(cfg), log)
 	if err != nil {
 		return err
 	}
@@ -222,4 +218,31 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 		"skipped", sum.Skipped, "took", took.Round(time.Millisecond),
 		"events_per_sec", int64(float64(sum.Events)/max(took.Seconds(), 1e-9)), "peak_rss_mib", peakRSSMiB())
 	return nil
+}
+
+// warehouseOptions are the settings every command that writes the target
+// gives the warehouse.
+func warehouseOptions(cfg config.Config) warehouse.Options {
+	return warehouse.Options{
+		Group:            cfg.Group,
+		Landing:          cfg.LandingEnabled(),
+		LandingRetention: time.Duration(cfg.Landing.Retention),
+	}
+}
+
+// needTarget reports a command run without a target.
+func needTarget(command string, cfg config.Config) error {
+	if cfg.Target == "" {
+		return fmt.Errorf("%s: no target: give --target or target: in --config", command)
+	}
+	return nil
+}
+
+// openReadOnly opens the configured target read-only, for the commands
+// that only look.
+func openReadOnly(ctx context.Context, command string, cfg config.Config) (*warehouse.ReadOnly, error) {
+	if err := needTarget(command, cfg); err != nil {
+		return nil, err
+	}
+	return target.OpenReadOnly(ctx, cfg.Target, nil)
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/kafkaconn"
 	"github.com/cdcsync/cdcsync/internal/status"
-	"github.com/cdcsync/cdcsync/internal/target"
 )
 
 // registerRead registers the flags of the commands that read a target
@@ -45,11 +44,8 @@ between the offset stored in the warehouse and the high watermark.`,
 			if err != nil {
 				return err
 			}
-			if cfg.Target == "" {
-				return fmt.Errorf("status: no target: give --target or target: in --config")
-			}
 			ctx := cmd.Context()
-			h, err := target.OpenReadOnly(ctx, cfg.Target, nil)
+			h, err := openReadOnly(ctx, "status", cfg)
 			if err != nil {
 				return err
 			}
