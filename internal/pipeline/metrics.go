@@ -42,10 +42,12 @@ type Metrics struct {
 	p atomic.Pointer[Pipeline] // the pipeline the gauges describe
 }
 
-// tableTimes are what the scrape-time gauges need of a table.
+// tableTimes are what the scrape-time gauges and the status page need of
+// a table.
 type tableTimes struct {
-	newestSourceMs int64     // source commit time of the newest change applied
-	lastCommit     time.Time // warehouse commit of the table's last batch
+	newestSourceMs int64       // source commit time of the newest change applied
+	lastCommit     time.Time   // warehouse commit of the table's last batch
+	status         tableStatus // what only the status page shows (status.go)
 }
 
 // latencyBuckets span 5ms to about 1.5 hours.
@@ -194,17 +196,7 @@ func (m *Metrics) observe(b *batch.Batch, tables batchTables, st warehouse.Stats
 		}
 		newest[tb.Name] = n
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for name, n := range newest {
-		t := m.tables[name]
-		if t == nil {
-			t = &tableTimes{}
-			m.tables[name] = t
-		}
-		t.newestSourceMs = max(t.newestSourceMs, n)
-		t.lastCommit = committed
-	}
+	m.record(newest, tableEvents(b, tableName), st, committed)
 }
 
 // warehouseError counts a failed apply by its class.
