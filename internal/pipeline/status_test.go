@@ -193,7 +193,6 @@ func (b browser) screenshot(t *testing.T, url, path string, w, h int) {
 type pageRow struct {
 	upserts, deletes, lag, deadLetters int64
 	lastError                          string
-	lines                              int // chart polylines drawn for the table
 }
 
 var (
