@@ -36,8 +36,9 @@ type Metrics struct {
 
 	now func() time.Time // the clock; tests set it (see export_test.go)
 
-	mu     sync.Mutex
-	tables map[string]*tableTimes
+	mu      sync.Mutex
+	tables  map[string]*tableTimes
+	started time.Time // when the pipeline was made: the status page's series begin there
 
 	p atomic.Pointer[Pipeline] // the pipeline the gauges describe
 }
@@ -147,7 +148,12 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 // attach makes the scrape-time gauges describe p.
-func (m *Metrics) attach(p *Pipeline) { m.p.Store(p) }
+func (m *Metrics) attach(p *Pipeline) {
+	m.mu.Lock()
+	m.started = m.now()
+	m.mu.Unlock()
+	m.p.Store(p)
+}
 
 // batchTables is what the metrics keep of a batch's tables before the
 // warehouse applies it (Apply may reorder and filter them).

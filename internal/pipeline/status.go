@@ -132,7 +132,7 @@ type TableStatus struct {
 	Lag          int64     `json:"lag_records"`
 	LastError    string    `json:"last_error,omitempty"`
 	LastErrorAt  int64     `json:"last_error_ms,omitempty"`
-	RowsPerSec   []int64   `json:"rows_per_second"`
+	RowsPerSec   []int64   `json:"rows_per_second"`  // -1 before the process started
 	FreshnessSec []float64 `json:"freshness_series"` // -1 where unknown
 }
 
@@ -149,11 +149,11 @@ func (p *Pipeline) Status(ctx context.Context) Status {
 		Start: (now.Unix() - historySeconds + 1) * 1000}
 	m.mu.Lock()
 	for name, t := range m.tables {
-		out.Tables = append(out.Tables, t.status.row(name, t, now, lag[name]))
+		out.Tables = append(out.Tables, t.status.row(name, t, now, m.started, lag[name]))
 	}
 	for name, n := range lag { // tables with nothing applied yet
 		if _, ok := m.tables[name]; !ok {
-			out.Tables = append(out.Tables, (&tableStatus{}).row(name, &tableTimes{}, now, n))
+			out.Tables = append(out.Tables, (&tableStatus{}).row(name, &tableTimes{}, now, m.started, n))
 		}
 	}
 	m.mu.Unlock()
@@ -161,8 +161,9 @@ func (p *Pipeline) Status(ctx context.Context) Status {
 	return out
 }
 
-// row is the table's status at now; m.mu is held.
-func (s *tableStatus) row(name string, t *tableTimes, now time.Time, lag int64) TableStatus {
+// row is the table's status at now; the series are unknown (-1) before
+// started. m.mu is held.
+func (s *tableStatus) row(name string, t *tableTimes, now, started time.Time, lag int64) TableStatus {
 	r := TableStatus{Table: name, Events: s.events, Upserts: s.upserts, Deletes: s.deletes,
 		DeadLetters: s.deadLetters, Lag: lag, LastError: s.lastReason, Freshness: -1,
 		RowsPerSec: make([]int64, historySeconds), FreshnessSec: make([]float64, historySeconds)}
@@ -192,6 +193,10 @@ func (s *tableStatus) row(name string, t *tableTimes, now time.Time, lag int64) 
 	}
 	for i := range historySeconds {
 		u := first + int64(i)
+		if u < started.Unix() {
+			r.RowsPerSec[i], r.FreshnessSec[i] = -1, -1
+			continue
+		}
 		if sl := &s.ring[((u%historySeconds)+historySeconds)%historySeconds]; sl.unix == u {
 			r.RowsPerSec[i] = sl.rows
 			newest = sl.after

@@ -42,9 +42,10 @@ func tableOf(s pipeline.Status, name string) (pipeline.TableStatus, bool) {
 	return pipeline.TableStatus{}, false
 }
 
+// sum adds the known points of a series.
 func sum(xs []int64) (n int64) {
 	for _, x := range xs {
-		n += x
+		n += max(x, 0)
 	}
 	return n
 }
@@ -52,8 +53,8 @@ func sum(xs []int64) (n int64) {
 // TestStatusJSON_CountsFreshnessAndSeries checks the status page's data
 // against what the test produced, on a settable clock: per-table counts,
 // lag, the dead letter's reason, and the one-second series behind the
-// charts (rows in the second of the commit, freshness unknown before the
-// first change and growing after it).
+// charts (unknown before the pipeline started at t0, rows in the second of
+// the commit, freshness growing after it).
 func TestStatusJSON_CountsFreshnessAndSeries(t *testing.T) {
 	c, err := kafkatest.Start(2, customersTopic, ordersTopic)
 	if err != nil {
@@ -116,8 +117,9 @@ func TestStatusJSON_CountsFreshnessAndSeries(t *testing.T) {
 			t.Fatalf("%s: %d rate and %d freshness points from %d", w.table, n, len(got.FreshnessSec), s.Start)
 		}
 		atT0 := n - 11
-		if got.RowsPerSec[atT0] != w.upserts || sum(got.RowsPerSec) != w.upserts {
-			t.Errorf("%s: rows per second at t0 %d, in all %d; want %d at t0", w.table, got.RowsPerSec[atT0], sum(got.RowsPerSec), w.upserts)
+		if got.RowsPerSec[atT0-1] != -1 || got.RowsPerSec[atT0] != w.upserts || sum(got.RowsPerSec) != w.upserts {
+			t.Errorf("%s: rows per second before t0 %d, at t0 %d, in all %d; want -1 (before the start), %d, %[5]d",
+				w.table, got.RowsPerSec[atT0-1], got.RowsPerSec[atT0], sum(got.RowsPerSec), w.upserts)
 		}
 		if got.FreshnessSec[atT0-1] != -1 || got.FreshnessSec[n-1] != w.freshness ||
 			got.FreshnessSec[atT0] != sec(t0.Add(time.Second).Sub(w.newest)) {
