@@ -281,8 +281,9 @@ func oneLine(err error) string {
 
 func itoa(n int32) string { return strconv.FormatInt(int64(n), 10) }
 
-// Handler serves /metrics from g, /healthz (200 while the process runs)
-// and /readyz (200, or 503 with the reason, as one line of JSON).
+// Handler serves /metrics from g, /healthz (200 while the process runs),
+// /readyz (200, or 503 with the reason, as one line of JSON), and the
+// status page at / with its data at /status.json (see status.go).
 func (p *Pipeline) Handler(g prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
@@ -297,6 +298,7 @@ func (p *Pipeline) Handler(g prometheus.Gatherer) http.Handler {
 		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": reason})
 	})
+	p.serveStatus(mux)
 	return mux
 }
 

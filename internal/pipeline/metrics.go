@@ -36,16 +36,19 @@ type Metrics struct {
 
 	now func() time.Time // the clock; tests set it (see export_test.go)
 
-	mu     sync.Mutex
-	tables map[string]*tableTimes
+	mu      sync.Mutex
+	tables  map[string]*tableTimes
+	started time.Time // when the pipeline was made: the status page's series begin there
 
 	p atomic.Pointer[Pipeline] // the pipeline the gauges describe
 }
 
-// tableTimes are what the scrape-time gauges need of a table.
+// tableTimes are what the scrape-time gauges and the status page need of
+// a table.
 type tableTimes struct {
-	newestSourceMs int64     // source commit time of the newest change applied
-	lastCommit     time.Time // warehouse commit of the table's last batch
+	newestSourceMs int64       // source commit time of the newest change applied
+	lastCommit     time.Time   // warehouse commit of the table's last batch
+	status         tableStatus // what only the status page shows (status.go)
 }
 
 // latencyBuckets span 5ms to about 1.5 hours.
@@ -145,7 +148,12 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 // attach makes the scrape-time gauges describe p.
-func (m *Metrics) attach(p *Pipeline) { m.p.Store(p) }
+func (m *Metrics) attach(p *Pipeline) {
+	m.mu.Lock()
+	m.started = m.now()
+	m.mu.Unlock()
+	m.p.Store(p)
+}
 
 // batchTables is what the metrics keep of a batch's tables before the
 // warehouse applies it (Apply may reorder and filter them).
@@ -194,17 +202,7 @@ func (m *Metrics) observe(b *batch.Batch, tables batchTables, st warehouse.Stats
 		}
 		newest[tb.Name] = n
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for name, n := range newest {
-		t := m.tables[name]
-		if t == nil {
-			t = &tableTimes{}
-			m.tables[name] = t
-		}
-		t.newestSourceMs = max(t.newestSourceMs, n)
-		t.lastCommit = committed
-	}
+	m.record(newest, tableEvents(b, tableName), st, committed)
 }
 
 // warehouseError counts a failed apply by its class.

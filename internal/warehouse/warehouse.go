@@ -109,6 +109,9 @@ type Stats struct {
 // TableStats is one table's share of Stats.
 type TableStats struct {
 	Upserts, Deletes, DeadLetters int
+	// DeadLetterReason is the reason of the table's last dead letter in
+	// the batch ("" when it has none).
+	DeadLetterReason string
 }
 
 // AddTable adds one table's counts to its breakdown.
@@ -120,6 +123,9 @@ func (s *Stats) AddTable(table string, add TableStats) {
 	t.Upserts += add.Upserts
 	t.Deletes += add.Deletes
 	t.DeadLetters += add.DeadLetters
+	if add.DeadLetterReason != "" {
+		t.DeadLetterReason = add.DeadLetterReason
+	}
 	s.Tables[table] = t
 }
 

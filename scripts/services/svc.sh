@@ -9,6 +9,7 @@
 #   svc.sh status [service|all]                          one line per service
 #   svc.sh env    [service|all]                          `export` lines for the tests (eval them)
 #   svc.sh fetch  [service|all]                          only install/download (warm the cache)
+#   svc.sh fetch chromium / env chromium                 headless Chromium for the status-page test
 #   svc.sh restart postgres                              restart PostgreSQL on the same data (kept)
 #   svc.sh tool   <java main class> [args...]            run a Kafka CLI tool on the cached classpath
 #
@@ -434,6 +435,13 @@ connect_stop() {
   rm -rf "$d/pid"
 }
 
+# ---- Chromium (not a service: the status-page test runs it headless) -----------
+CHROMIUM=/usr/bin/chromium
+chromium_fetch() {
+  [[ -x $CHROMIUM ]] || apt_install chromium chromium
+  [[ -x $CHROMIUM ]] || fail chromium "$CHROMIUM not found after installing chromium"
+}
+
 # ---- status / env --------------------------------------------------------------
 svc_port() {
   case $1 in
@@ -471,15 +479,19 @@ export CDCSYNC_TEST_KAFKA_LIBS='$KAFKA_LIBS'
 EOF
     ;;
     connect) echo "export CDCSYNC_TEST_CONNECT=$(connect_url)" ;;
+    chromium) echo "export CDCSYNC_CHROMIUM=$CHROMIUM" ;;
   esac
 }
 
 # ---- main ----------------------------------------------------------------------
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 cmd=${1:-}; target=${2:-all}
 [[ -n $cmd ]] || usage
-case $target in all|postgres|mariadb|kafka|connect) ;; *) [[ $cmd == tool ]] || usage ;; esac
+case $target in all|postgres|mariadb|kafka|connect) ;;
+  chromium) [[ $cmd == fetch || $cmd == env ]] || usage ;;
+  *) [[ $cmd == tool ]] || usage ;;
+esac
 if [[ $target == all ]]; then targets=("${ALL[@]}"); else targets=("$target"); fi
 
 mkdir -p "$RUN/logs" "$CACHE"
@@ -509,7 +521,7 @@ case $cmd in
     pg_restart ;;
   fetch)
     for t in "${targets[@]}"; do
-      case $t in postgres) pg_fetch ;; mariadb) mariadb_fetch ;; kafka) kafka_fetch ;; connect) connect_fetch ;; esac
+      case $t in postgres) pg_fetch ;; mariadb) mariadb_fetch ;; kafka) kafka_fetch ;; connect) connect_fetch ;; chromium) chromium_fetch ;; esac
     done
     say "fetch done: ${targets[*]}" ;;
   status)

@@ -505,7 +505,7 @@ func (w *Warehouse) apply(ctx context.Context, b *batch.Batch, from map[batch.To
 	}
 	st.DeadLetters = len(dead)
 	for _, d := range dead {
-		st.AddTable(d.Table, warehouse.TableStats{DeadLetters: 1})
+		st.AddTable(d.Table, warehouse.TableStats{DeadLetters: 1, DeadLetterReason: d.Reason})
 	}
 	failpoint.Hit("offsets")
 	if err := w.writeOffsets(ctx, b.Next, from); err != nil {
