@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cdcsync/cdcsync/internal/config"
-	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 	"github.com/cdcsync/cdcsync/internal/workload"
@@ -48,15 +47,8 @@ func runRows(t *testing.T, wh sqlapplytest.Inspected) []runRow {
 // only `cdcsync run` wrote them before.
 func TestRunHistory_RecordedByThePipeline(t *testing.T) {
 	const topic = "db.app.people"
-	c, err := kafkatest.Start(2, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startKafka(t, workload.People(topic, 1, 20), topic)
 	ctx := context.Background()
-	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 1, 20)); err != nil {
-		t.Fatal(err)
-	}
 	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
 	defer wh.Close()
 	cfg := peopleConfig(t, c.Addr(), true)

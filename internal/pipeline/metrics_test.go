@@ -213,11 +213,7 @@ func runPipeline(t *testing.T, cfg pipeline.Config, wh warehouse.Warehouse, clk 
 }
 
 func TestMetrics_PerTableCountersLagAndFreshness(t *testing.T) {
-	c, err := kafkatest.Start(2, customersTopic, ordersTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := startKafka(t, nil, customersTopic, ordersTopic)
 	ctx := context.Background()
 	t0 := time.Date(2031, 5, 1, 12, 0, 0, 0, time.UTC)
 	clk := newClock(t0)
@@ -362,11 +358,7 @@ func TestMetrics_PerTableCountersLagAndFreshness(t *testing.T) {
 // and is ready again.
 func TestReadyz_StuckWarehouseFails(t *testing.T) {
 	open, inject, clear := duckdbDiskFull(t)
-	c, err := kafkatest.Start(2, customersTopic, ordersTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := startKafka(t, nil, customersTopic, ordersTopic)
 	ctx := context.Background()
 	now := time.Now()
 	var first, second []workload.Event

@@ -41,6 +41,21 @@ func startWorkload(t *testing.T, w *workload.Workload) *kafkatest.Cluster {
 	return c
 }
 
+// startKafka starts an in-process Kafka with the topics (two partitions
+// each), stopped when the test ends, holding events.
+func startKafka(t *testing.T, events []workload.Event, topics ...string) *kafkatest.Cluster {
+	t.Helper()
+	c, err := kafkatest.Start(2, topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := kafkatest.Produce(context.Background(), c.Addr(), events); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // startCluster starts an in-process Kafka with the workload's topics, empty.
 func startCluster(t *testing.T, w *workload.Workload) *kafkatest.Cluster {
 	t.Helper()
@@ -244,14 +259,7 @@ func TestRejectedValueInNewTableIsIsolated(t *testing.T) {
 // with --once into a fresh schema of the test PostgreSQL.
 func drainToPostgres(t *testing.T, dsn, schema, topic string, events []workload.Event) (sqlapplytest.Inspected, pipeline.Summary) {
 	t.Helper()
-	c, err := kafkatest.Start(2, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	if err := kafkatest.Produce(context.Background(), c.Addr(), events); err != nil {
-		t.Fatal(err)
-	}
+	c := startKafka(t, events, topic)
 	wh := sqlapplytest.OpenPostgres(t, dsn, warehouse.Options{Group: "reject", Landing: true,
 		Schema: fmt.Sprintf("%s_%d", schema, time.Now().UnixNano()%1_000_000_000)})
 	c0 := testConfig(c.Addr(), `db\.app\..*`)

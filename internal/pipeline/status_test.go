@@ -56,11 +56,7 @@ func sum(xs []int64) (n int64) {
 // charts (unknown before the pipeline started at t0, rows in the second of
 // the commit, freshness growing after it).
 func TestStatusJSON_CountsFreshnessAndSeries(t *testing.T) {
-	c, err := kafkatest.Start(2, customersTopic, ordersTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := startKafka(t, nil, customersTopic, ordersTopic)
 	ctx := context.Background()
 	t0 := time.Date(2031, 5, 1, 12, 0, 0, 0, time.UTC)
 	clk := newClock(t0)
@@ -270,11 +266,7 @@ func pageShows(t *testing.T, b browser, url string, check func(rows map[string]p
 // temp dir.
 func TestStatusPage_ChromiumShowsTablesAndCharts(t *testing.T) {
 	b := chromium(t)
-	c, err := kafkatest.Start(2, customersTopic, ordersTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := startKafka(t, nil, customersTopic, ordersTopic)
 	ctx := context.Background()
 	now := time.Now()
 	var first []workload.Event

@@ -38,15 +38,8 @@ func recreate(t *testing.T, addr, topic string) {
 // topic is read again from the beginning and nothing is skipped.
 func TestTopics_RecreatedTopicStops(t *testing.T) {
 	const topic = "db.app.people"
-	c, err := kafkatest.Start(2, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startKafka(t, workload.People(topic, 1, 20), topic)
 	ctx := context.Background()
-	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 1, 20)); err != nil {
-		t.Fatal(err)
-	}
 	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
 	defer wh.Close()
 	if _, err := pipeline.New(peopleConfig(t, c.Addr(), true), wh, testLogger(t), nil).Run(ctx); err != nil {
@@ -105,15 +98,8 @@ func TestTopics_RecreatedTopicStops(t *testing.T) {
 // recreated topic too.
 func TestTopics_OffsetsBeyondLogEnd(t *testing.T) {
 	const topic = "db.app.people"
-	c, err := kafkatest.Start(2, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startKafka(t, workload.People(topic, 1, 20), topic)
 	ctx := context.Background()
-	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 1, 20)); err != nil {
-		t.Fatal(err)
-	}
 	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
 	defer wh.Close()
 	if _, err := pipeline.New(peopleConfig(t, c.Addr(), true), wh, testLogger(t), nil).Run(ctx); err != nil {
@@ -126,7 +112,7 @@ func TestTopics_OffsetsBeyondLogEnd(t *testing.T) {
 	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 101, 4)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = pipeline.New(peopleConfig(t, c.Addr(), true), wh, testLogger(t), nil).Run(ctx)
+	_, err := pipeline.New(peopleConfig(t, c.Addr(), true), wh, testLogger(t), nil).Run(ctx)
 	if !errors.Is(err, pipeline.ErrTopicRecreated) || !strings.Contains(err.Error(), "beyond the end") {
 		t.Fatalf("got %v, want an error on offsets beyond the log end", err)
 	}
@@ -137,15 +123,8 @@ func TestTopics_OffsetsBeyondLogEnd(t *testing.T) {
 // so, instead of waiting forever.
 func TestOnce_BrokerDownGivesUp(t *testing.T) {
 	const topic = "db.app.people"
-	c, err := kafkatest.Start(2, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startKafka(t, workload.People(topic, 1, 20), topic)
 	ctx := context.Background()
-	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 1, 20)); err != nil {
-		t.Fatal(err)
-	}
 	// Every fetch closes the connection, as a broker going down does.
 	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
@@ -158,7 +137,7 @@ func TestOnce_BrokerDownGivesUp(t *testing.T) {
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err = pipeline.New(cfg, wh, testLogger(t), nil).Run(cctx)
+	_, err := pipeline.New(cfg, wh, testLogger(t), nil).Run(cctx)
 	if cctx.Err() != nil {
 		t.Fatal("--once kept waiting for the brokers")
 	}
