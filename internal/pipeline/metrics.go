@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -207,18 +206,5 @@ func (m *Metrics) observe(b *batch.Batch, tables batchTables, st warehouse.Stats
 
 // warehouseError counts a failed apply by its class.
 func (m *Metrics) warehouseError(err error) {
-	m.whErrors.WithLabelValues(errorClass(err)).Inc()
-}
-
-// errorClass names the class of an apply error, as the metrics label it.
-func errorClass(err error) string {
-	switch {
-	case errors.Is(err, warehouse.ErrFenced):
-		return "fenced"
-	case warehouse.IsTransient(err):
-		return "transient"
-	case warehouse.IsRejected(err):
-		return "rejected"
-	}
-	return "fatal"
+	m.whErrors.WithLabelValues(string(warehouse.Classify(err))).Inc()
 }

@@ -231,7 +231,7 @@ func (p *Pipeline) flush(ctx context.Context, b *batch.Batch) error {
 // isolable reports whether an apply error may be blamed on one record of
 // the batch: only the warehouse refusing a value may.
 func isolable(ctx context.Context, err error) bool {
-	return ctx.Err() == nil && warehouse.IsRejected(err) && !warehouse.IsTransient(err) && !errors.Is(err, warehouse.ErrFenced)
+	return ctx.Err() == nil && warehouse.Classify(err) == warehouse.ClassRejected
 }
 
 // drop forgets a batch that will not be applied (its records follow a

@@ -166,6 +166,31 @@ func IsTransient(err error) bool {
 	return errors.As(err, &t)
 }
 
+// ErrorClass is the kind of an Apply error, which decides what the caller
+// does with it.
+type ErrorClass string
+
+// The classes of Apply errors (see Warehouse.Apply).
+const (
+	ClassFenced    ErrorClass = "fenced"    // another consumer committed: resume from the stored offsets
+	ClassTransient ErrorClass = "transient" // retry the same batch
+	ClassRejected  ErrorClass = "rejected"  // a value was refused: isolate the record at fault
+	ClassFatal     ErrorClass = "fatal"     // stop
+)
+
+// Classify returns the class of an Apply error.
+func Classify(err error) ErrorClass {
+	switch {
+	case errors.Is(err, ErrFenced):
+		return ClassFenced
+	case IsTransient(err):
+		return ClassTransient
+	case IsRejected(err):
+		return ClassRejected
+	}
+	return ClassFatal
+}
+
 // RejectedError marks an error the warehouse raised for a value it refuses
 // to store (a data exception: an invalid character, a number out of range,
 // a constraint): one record of the batch may be at fault.
