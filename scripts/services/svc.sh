@@ -108,6 +108,21 @@ stop_pid() {
   fi
 }
 
+# The services' ports lie in the kernel's ephemeral range (32768-60999), so
+# an outgoing connection of anything on the machine may briefly hold one as
+# its local port and make the service's bind fail ("Address already in
+# use") though nothing listens. As root, reserve them: the kernel then never
+# hands them out as ephemeral ports, while an explicit bind still works.
+reserve_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur p
+  [[ $EUID -eq 0 && -w $f ]] || return 0
+  cur=$(<"$f")
+  for p in "$PG_PORT" "$MARIADB_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$CONNECT_PORT"; do
+    cur=${cur:+$cur,}$p
+  done
+  echo "$cur" >"$f" 2>/dev/null || true
+}
+
 # refuse to start on a port somebody else holds
 check_port_free() {
   local comp=$1 port=$2
@@ -508,6 +523,7 @@ esac
 
 case $cmd in
   start)
+    reserve_ports
     for t in "${targets[@]}"; do
       case $t in postgres) pg_start ;; mariadb) mariadb_start ;; kafka) kafka_start ;; connect) connect_start ;; esac
     done ;;
@@ -518,6 +534,7 @@ case $cmd in
     done ;;
   restart)
     [[ $target == postgres ]] || fail svc.sh "restart supports postgres only"
+    reserve_ports
     pg_restart ;;
   fetch)
     for t in "${targets[@]}"; do
