@@ -117,7 +117,9 @@ reserve_ports() {
   local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur p
   [[ $EUID -eq 0 && -w $f ]] || return 0
   cur=$(<"$f")
-  for p in "$PG_PORT" "$MARIADB_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$CONNECT_PORT"; do
+  # the whole 39xxx block of the defaults, so that the first start (make
+  # test's PostgreSQL) already protects the ports later ones (make e2e) use
+  for p in 39000-39999 "$PG_PORT" "$MARIADB_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$CONNECT_PORT"; do
     cur=${cur:+$cur,}$p
   done
   echo "$cur" >"$f" 2>/dev/null || true
