@@ -25,9 +25,9 @@ type rec struct {
 type source struct {
 	logs  map[Partition][]rec
 	parts []Partition
-	txs   int          // transactions, numbered 1..txs in commit order
-	count map[int]int  // events per transaction
-	plain int          // events outside transactions
+	txs   int         // transactions, numbered 1..txs in commit order
+	count map[int]int // events per transaction
+	plain int         // events outside transactions
 }
 
 var txTopic = Partition{Topic: "shop.transaction"}
