@@ -39,13 +39,26 @@ func newAssembler(opts debezium.Options, workers int) *assembler {
 // sequentially, so ordering (offsets, arrival sequence, the positions
 // tombstones inherit) is exactly that of the records.
 func (p *Pipeline) addRecords(b *batch.Batch, recs []*kgo.Record) {
-	p.asm.add(b, recs)
+	if p.gate != nil {
+		// Transaction-consistent: records wait in the gate until their
+		// source transaction is whole (txgate.go).
+		recs = p.gated(b, recs)
+	} else {
+		p.asm.add(b, recs)
+	}
 	p.mu.Lock()
 	p.records[b] = append(p.records[b], recs...)
 	p.mu.Unlock()
 }
 
 func (a *assembler) add(b *batch.Batch, recs []*kgo.Record) {
+	for i, d := range a.decodeAll(recs) {
+		a.addDecoded(b, recs[i], d)
+	}
+}
+
+// decodeAll decodes records, in parallel for large fetches.
+func (a *assembler) decodeAll(recs []*kgo.Record) []decoded {
 	results := make([]decoded, len(recs))
 	if n := len(a.decs); n == 1 || len(recs) < parallelDecodeMin {
 		for i, r := range recs {
@@ -68,9 +81,7 @@ func (a *assembler) add(b *batch.Batch, recs []*kgo.Record) {
 		}
 		wg.Wait()
 	}
-	for i, r := range recs {
-		a.addDecoded(b, r, results[i])
-	}
+	return results
 }
 
 // parallelDecodeMin is the fetch size from which decoding is spread over

@@ -48,6 +48,8 @@ type Entry[T any] struct {
 	// of the transaction's events in the topics consumed.
 	End    bool
 	Expect int64
+	// Size is the record's size in bytes, counted against MaxBytes.
+	Size int
 	// Item is the caller's record.
 	Item T
 }
@@ -65,8 +67,10 @@ type Forced struct {
 type Gate[T any] struct {
 	// MaxWait bounds how long a record may be held; zero means no bound.
 	MaxWait time.Duration
-	// MaxHeld bounds how many records may be held; zero means no bound.
-	MaxHeld int
+	// MaxHeld and MaxBytes bound how many records, and how many bytes of
+	// them, may be held; zero means no bound.
+	MaxHeld  int
+	MaxBytes int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
@@ -76,6 +80,7 @@ type Gate[T any] struct {
 	ends   []string // ids of ended, unreleased transactions, in END order
 	done   recent   // released transactions, for their late records
 	held   int
+	bytes  int
 	seq    uint64
 }
 
@@ -113,6 +118,7 @@ func (g *Gate[T]) Push(e Entry[T]) {
 	g.seq++
 	g.queues[e.Part] = append(g.queues[e.Part], held[T]{e: e, seq: g.seq, at: g.now()})
 	g.held++
+	g.bytes += e.Size
 	if e.TxID == "" || g.done.has(e.TxID) {
 		return
 	}
@@ -172,6 +178,7 @@ func (g *Gate[T]) drain(out []Entry[T]) []Entry[T] {
 		n := 0
 		for n < len(q) && (q[n].e.TxID == "" || g.done.has(q[n].e.TxID)) {
 			out = append(out, q[n].e)
+			g.bytes -= q[n].e.Size
 			n++
 		}
 		if n > 0 {
@@ -199,6 +206,8 @@ func (g *Gate[T]) force() (Forced, bool) {
 	switch {
 	case g.MaxHeld > 0 && g.held > g.MaxHeld:
 		reason = fmt.Sprintf("more than %d records held (transactions.max_held_events)", g.MaxHeld)
+	case g.MaxBytes > 0 && g.bytes > g.MaxBytes:
+		reason = fmt.Sprintf("more than %d bytes held (transactions.max_held_bytes)", g.MaxBytes)
 	case g.MaxWait > 0 && g.now().Sub(oldest.at) >= g.MaxWait:
 		reason = fmt.Sprintf("held for %s (transactions.max_wait)", g.MaxWait)
 	default:
@@ -250,6 +259,9 @@ func (g *Gate[T]) Drop(parts []Partition) {
 			if t.received <= 0 && !t.ended {
 				delete(g.txs, h.e.TxID)
 			}
+		}
+		for _, h := range q {
+			g.bytes -= h.e.Size
 		}
 		g.held -= len(q)
 		delete(g.queues, p)

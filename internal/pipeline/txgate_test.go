@@ -1,0 +1,344 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math/rand"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cdcsync/cdcsync/internal/config"
+	"github.com/cdcsync/cdcsync/internal/failpoint"
+	"github.com/cdcsync/cdcsync/internal/kafkatest"
+	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
+	"github.com/cdcsync/cdcsync/internal/workload"
+)
+
+// bank is a seeded stream of bank transfers as Debezium writes it with
+// provide.transaction.metadata=true: a snapshot of accounts, then
+// transactions that each move money between two accounts (two account
+// updates) and append two ledger rows, over several partitions, with the
+// BEGIN and END of each on the transaction topic.
+type bank struct {
+	accounts   int
+	partitions int32
+	// data[i] are the events of transaction i (0 is the snapshot); ends[i]
+	// its BEGIN and END.
+	data [][]workload.Event
+	ends [][]workload.Event
+	// balances[k] are the balances after transactions 1..k.
+	balances [][]int64
+}
+
+const (
+	bankPrefix   = "bank"
+	bankAccounts = "bank.inventory.accounts"
+	bankLedger   = "bank.inventory.ledger"
+	bankTxTopic  = "bank.transaction"
+	bankStart    = 1000
+)
+
+func newBank(seed int64, accounts, txs int, partitions int32) *bank {
+	rng := rand.New(rand.NewSource(seed))
+	b := &bank{accounts: accounts, partitions: partitions}
+	bal := make([]int64, accounts)
+	pos := int64(4)
+	part := func(id int) int32 {
+		h := fnv.New32a()
+		fmt.Fprint(h, id)
+		return int32(h.Sum32() % uint32(partitions))
+	}
+	event := func(topic string, id int, op byte, before, after string, tx string, order int) workload.Event {
+		pos += 100
+		txBlock := "null"
+		if tx != "" {
+			txBlock = fmt.Sprintf(`{"id":%q,"total_order":%d,"data_collection_order":%d}`, tx, order, order)
+		}
+		table := "accounts"
+		if topic == bankLedger {
+			table = "ledger"
+		}
+		v := fmt.Sprintf(`{"before":%s,"after":%s,"source":{"connector":"mysql","name":"bank","db":"inventory","table":%q,"file":"mysql-bin.000001","pos":%d,"row":0,"ts_ms":%d},"op":"%c","ts_ms":%d,"transaction":%s}`,
+			before, after, table, pos, 1700000000000+pos, op, 1700000000000+pos, txBlock)
+		return workload.Event{Topic: topic, Partition: part(id), Key: fmt.Appendf(nil, `{"id":%d}`, id), Value: []byte(v)}
+	}
+	acct := func(id int, v int64) string { return fmt.Sprintf(`{"id":%d,"balance":%d}`, id, v) }
+	var snap []workload.Event
+	for a := range bal {
+		bal[a] = bankStart
+		snap = append(snap, event(bankAccounts, a, 'r', "null", acct(a, bankStart), "", 0))
+	}
+	b.data = append(b.data, snap)
+	b.ends = append(b.ends, nil)
+	b.balances = append(b.balances, append([]int64(nil), bal...))
+	ledger := 0
+	for i := 1; i <= txs; i++ {
+		from, to := rng.Intn(accounts), rng.Intn(accounts-1)
+		if to >= from {
+			to++
+		}
+		amt := int64(1 + rng.Intn(50))
+		tx := fmt.Sprintf("gtid-%d", i)
+		evs := []workload.Event{
+			event(bankAccounts, from, 'u', acct(from, bal[from]), acct(from, bal[from]-amt), tx, 1),
+			event(bankAccounts, to, 'u', acct(to, bal[to]), acct(to, bal[to]+amt), tx, 2),
+			event(bankLedger, ledger, 'c', "null", fmt.Sprintf(`{"id":%d,"account":%d,"amount":%d}`, ledger, from, -amt), tx, 3),
+			event(bankLedger, ledger+1, 'c', "null", fmt.Sprintf(`{"id":%d,"account":%d,"amount":%d}`, ledger+1, to, amt), tx, 4),
+		}
+		bal[from] -= amt
+		bal[to] += amt
+		ledger += 2
+		b.data = append(b.data, evs)
+		b.ends = append(b.ends, []workload.Event{
+			{Topic: bankTxTopic, Key: fmt.Appendf(nil, `{"id":%q}`, tx),
+				Value: fmt.Appendf(nil, `{"status":"BEGIN","id":%q,"ts_ms":%d,"event_count":null,"data_collections":null}`, tx, 1700000000000+pos)},
+			{Topic: bankTxTopic, Key: fmt.Appendf(nil, `{"id":%q}`, tx),
+				Value: fmt.Appendf(nil, `{"status":"END","id":%q,"ts_ms":%d,"event_count":4,"data_collections":[{"data_collection":"inventory.accounts","event_count":2},{"data_collection":"inventory.ledger","event_count":2}]}`, tx, 1700000000000+pos)},
+		})
+		b.balances = append(b.balances, append([]int64(nil), bal...))
+	}
+	return b
+}
+
+// events returns the data events of transactions [0, n) and the
+// transaction topic's records of transactions [1, ends].
+func (b *bank) events(n, ends int) []workload.Event {
+	var out []workload.Event
+	for i := 0; i < n && i < len(b.data); i++ {
+		out = append(out, b.data[i]...)
+	}
+	for i := 1; i <= ends && i < len(b.ends); i++ {
+		out = append(out, b.ends[i]...)
+	}
+	return out
+}
+
+func bankConfig(t *testing.T, addr, mode string, maxEvents int) pipeline.Config {
+	cfg := testConfig(addr, `bank\..*`)
+	cfg.Batch.MaxEvents = maxEvents
+	cfg.Transactions.Mode = mode
+	cfg.Tables = map[string]config.Table{
+		"accounts": {Columns: map[string]string{"id": "bigint", "balance": "bigint"}},
+		"ledger":   {Columns: map[string]string{"id": "bigint", "account": "bigint", "amount": "bigint"}},
+	}
+	return fromConfig(t, cfg, true)
+}
+
+// bankState reads the target: the balances (nil before the snapshot
+// landed) and the ledger's row count.
+func bankState(ctx context.Context, wh sqlapplytest.Inspected, accounts int) (bal []int64, ledger int, err error) {
+	rows, err := wh.DB.QueryContext(ctx, `SELECT id, balance FROM accounts ORDER BY id`)
+	if err != nil {
+		return nil, 0, nil // not created yet
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, 0, err
+		}
+		bal = append(bal, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if err := wh.DB.QueryRowContext(ctx, `SELECT count(*) FROM ledger`).Scan(&ledger); err != nil {
+		ledger = 0 // not created yet
+	}
+	return bal, ledger, nil
+}
+
+// prefixOf says which prefix of whole transactions the target holds, or
+// -1 if it holds none: then a reader saw part of a transaction.
+func (b *bank) prefixOf(bal []int64, ledger int) int {
+	if len(bal) != b.accounts || ledger%2 != 0 || ledger/2 >= len(b.balances) {
+		return -1
+	}
+	k := ledger / 2
+	for a, v := range bal {
+		if b.balances[k][a] != v {
+			return -1
+		}
+	}
+	return k
+}
+
+// watchCommits checks the target after every commit: it must hold the
+// source after some prefix of whole transactions. It returns the number
+// of commits and of violations seen.
+func watchCommits(t *testing.T, b *bank, wh sqlapplytest.Inspected) (stop func() (commits, violations int, last int)) {
+	var mu sync.Mutex
+	commits, violations, last := 0, 0, 0
+	remove := failpoint.Inject("after-commit", func() {
+		bal, ledger, err := bankState(context.Background(), wh, b.accounts)
+		if err != nil {
+			t.Errorf("reading the target: %v", err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		commits++
+		if len(bal) < b.accounts && ledger == 0 {
+			return // the snapshot, which is no transaction, is still landing
+		}
+		if k := b.prefixOf(bal, ledger); k < 0 {
+			violations++
+			t.Logf("commit %d: %d accounts, %d ledger rows: not a prefix of whole transactions", commits, len(bal), ledger)
+		} else {
+			last = k
+		}
+	})
+	return func() (int, int, int) {
+		remove()
+		mu.Lock()
+		defer mu.Unlock()
+		return commits, violations, last
+	}
+}
+
+// TestTransactions_CommitsHoldWholeTransactions: with the transaction
+// topic matched (transactions: auto), every commit leaves the target equal
+// to the source after a prefix of whole transactions — checked after each
+// commit — also when a transaction's events or its END arrive only in a
+// later run, and batches (3 events) are smaller than a transaction (4).
+// The same check sees violations with transactions: per_table, so it can
+// fail.
+func TestTransactions_CommitsHoldWholeTransactions(t *testing.T) {
+	ctx := context.Background()
+	for _, seed := range []int64{1, 2, 3} {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			b := newBank(seed, 12, 300, 3)
+			c := startBank(t, nil)
+			wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
+			cfg := bankConfig(t, c.Addr(), config.TxAuto, 3)
+			run := func(what string) {
+				t.Helper()
+				if _, err := pipeline.New(cfg, wh, testLogger(t), nil).Run(ctx); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+			}
+			// Part 1: every END up to 200, but the events of 150..300 not
+			// yet; part 2: the events of 150..300 but ENDs only up to 250;
+			// part 3: the rest.
+			steps := []struct {
+				what       string
+				events     []workload.Event
+				wantPrefix int
+			}{
+				{"ENDs ahead of the events", append(b.events(150, 200), b.data[150][:2]...), 149},
+				{"events ahead of the ENDs", append(b.events(301, 0)[len(b.events(150, 0))+2:], b.events(0, 250)[len(b.events(0, 200)):]...), 250},
+				{"the rest", b.events(0, 300)[len(b.events(0, 250)):], 300},
+			}
+			for _, s := range steps {
+				if err := kafkatest.Produce(ctx, c.Addr(), s.events); err != nil {
+					t.Fatal(err)
+				}
+				stop := watchCommits(t, b, wh)
+				run(s.what)
+				commits, violations, last := stop()
+				if violations > 0 {
+					t.Fatalf("%s: %d of %d commits left the target holding part of a source transaction", s.what, violations, commits)
+				}
+				bal, ledger, err := bankState(ctx, wh, b.accounts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if k := b.prefixOf(bal, ledger); k != s.wantPrefix {
+					t.Fatalf("%s: the target holds transactions 1..%d (last commit %d), want 1..%d: what is whole must be applied, what is not must wait",
+						s.what, k, last, s.wantPrefix)
+				}
+			}
+		})
+	}
+
+	t.Run("per_table shows violations", func(t *testing.T) {
+		b := newBank(1, 12, 300, 3)
+		c := startBank(t, b.events(301, 300))
+		wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
+		stop := watchCommits(t, b, wh)
+		if _, err := pipeline.New(bankConfig(t, c.Addr(), config.TxPerTable, 3), wh, testLogger(t), nil).Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		commits, violations, _ := stop()
+		if violations == 0 {
+			t.Fatalf("per_table: no violation in %d commits of 3-event batches: the check cannot tell", commits)
+		}
+		bal, ledger, _ := bankState(ctx, wh, b.accounts)
+		if k := b.prefixOf(bal, ledger); k != 300 {
+			t.Fatalf("per_table: the target ends at prefix %d, want 300", k)
+		}
+	})
+}
+
+// TestTransactions_LargerThanTheBoundIsAppliedInParts: a transaction with
+// more events than transactions.max_held_events is applied in parts (and
+// counted), never stalls, and everything converges.
+func TestTransactions_LargerThanTheBoundIsAppliedInParts(t *testing.T) {
+	ctx := context.Background()
+	b := newBank(5, 40, 60, 3)
+	// Merge transactions 10..40 into one big transaction of 124 events.
+	big := "gtid-big"
+	var merged []workload.Event
+	for i := 10; i <= 40; i++ {
+		for _, e := range b.data[i] {
+			e.Value = replaceTx(e.Value, fmt.Sprintf("gtid-%d", i), big)
+			merged = append(merged, e)
+		}
+	}
+	var events []workload.Event
+	for i := 0; i <= 60; i++ {
+		switch {
+		case i == 10:
+			events = append(events, merged...)
+			events = append(events, workload.Event{Topic: bankTxTopic, Key: []byte(`{"id":"gtid-big"}`),
+				Value: []byte(`{"status":"END","id":"gtid-big","ts_ms":1,"event_count":124,"data_collections":[{"data_collection":"inventory.accounts","event_count":62},{"data_collection":"inventory.ledger","event_count":62}]}`)})
+		case i > 10 && i <= 40:
+		default:
+			events = append(events, b.data[i]...)
+			if i > 0 {
+				events = append(events, b.ends[i]...)
+			}
+		}
+	}
+	c := startBank(t, events)
+	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
+	cfg := bankConfig(t, c.Addr(), config.TxConsistent, 20)
+	cfg.Transactions.MaxHeld = 50
+	met := pipeline.NewMetrics(nil)
+	if _, err := pipeline.New(cfg, wh, testLogger(t), met).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bal, ledger, err := bankState(ctx, wh, b.accounts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := b.prefixOf(bal, ledger); k != 60 {
+		t.Fatalf("the target ends at prefix %d, want 60", k)
+	}
+	if n := pipeline.IncompleteTransactions(met); n < 1 {
+		t.Fatalf("the transaction over max_held_events was applied in parts without being counted (%v)", n)
+	}
+}
+
+func replaceTx(v []byte, from, to string) []byte {
+	return []byte(strings.ReplaceAll(string(v), `"id":"`+from+`"`, `"id":"`+to+`"`))
+}
+
+// startBank starts an in-process Kafka with the bank's topics, three
+// partitions each, holding events.
+func startBank(t *testing.T, events []workload.Event) *kafkatest.Cluster {
+	t.Helper()
+	c, err := kafkatest.Start(3, bankAccounts, bankLedger, bankTxTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := kafkatest.Produce(context.Background(), c.Addr(), events); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
