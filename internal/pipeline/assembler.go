@@ -7,6 +7,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 )
 
@@ -39,12 +40,18 @@ func newAssembler(opts debezium.Options, workers int) *assembler {
 // sequentially, so ordering (offsets, arrival sequence, the positions
 // tombstones inherit) is exactly that of the records.
 func (p *Pipeline) addRecords(b *batch.Batch, recs []*kgo.Record) {
+	results := p.asm.decodeAll(recs)
+	if p.gate == nil && p.cfg.Transactions.Mode != config.TxPerTable && p.cfg.Transactions.Mode != config.TxConsistent {
+		p.gateOnFirstMark(recs, results) // auto: a transaction topic that appears later
+	}
 	if p.gate != nil {
 		// Transaction-consistent: records wait in the gate until their
 		// source transaction is whole (txgate.go).
-		recs = p.gated(b, recs)
+		recs = p.gated(b, recs, results)
 	} else {
-		p.asm.add(b, recs)
+		for i, d := range results {
+			p.asm.addDecoded(b, recs[i], d)
+		}
 	}
 	p.mu.Lock()
 	p.records[b] = append(p.records[b], recs...)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcsync/cdcsync/internal/batch"
@@ -61,6 +62,20 @@ func (p *Pipeline) startGate(topics []string) {
 		"max_wait", tc.MaxWait, "max_held_events", tc.MaxHeld)
 }
 
+// gateOnFirstMark starts the gate (transactions: auto) when a transaction
+// topic's first record arrives: the topic may be created after cdcsync
+// started, with the source's first transaction. Events read before it
+// were applied table by table.
+func (p *Pipeline) gateOnFirstMark(recs []*kgo.Record, results []decoded) {
+	for i, d := range results {
+		if d.err == nil && d.res.TxMark != nil {
+			p.log.Info("a transaction topic appeared", "topic", recs[i].Topic)
+			p.startGate([]string{recs[i].Topic})
+			return
+		}
+	}
+}
+
 // startGateFrom lists the matched topics to decide on the gate
 // (continuous mode, before joining the group).
 func (p *Pipeline) startGateFrom(ctx context.Context) error {
@@ -69,19 +84,34 @@ func (p *Pipeline) startGateFrom(ctx context.Context) error {
 	}
 	lctx, cancel := context.WithTimeout(ctx, p.cfg.kafkaTimeout())
 	defer cancel()
-	_, topics, err := MatchTopics(lctx, p.adm, p.cfg.Topics)
+	details, topics, err := MatchTopics(lctx, p.adm, p.cfg.Topics)
 	if err != nil {
 		return kafkaErr(ctx, lctx, err)
 	}
 	p.startGate(topics)
+	p.checkTxPartitions(details)
 	return nil
 }
 
-// gated decodes records, passes them through the gate and adds what it
+// checkTxPartitions warns about transaction topics of several partitions:
+// the order of their END records, which is the source commit order, is
+// then lost.
+func (p *Pipeline) checkTxPartitions(details kadm.TopicDetails) {
+	if p.gate == nil {
+		return
+	}
+	for name, d := range details {
+		if strings.HasSuffix(name, txTopicSuffix) && len(d.Partitions) > 1 {
+			p.log.Warn("the transaction topic has several partitions: transactions may be applied out of source commit order; "+
+				"give it one partition (Debezium: topic.creation.<group>.partitions=1)", "topic", name, "partitions", len(d.Partitions))
+		}
+	}
+}
+
+// gated passes decoded records, passes them through the gate and adds what it
 // releases to the batch, in each partition's order. It returns the
 // records added.
-func (p *Pipeline) gated(b *batch.Batch, recs []*kgo.Record) []*kgo.Record {
-	results := p.asm.decodeAll(recs)
+func (p *Pipeline) gated(b *batch.Batch, recs []*kgo.Record, results []decoded) []*kgo.Record {
 	p.gateMu.Lock()
 	for i, r := range recs {
 		p.gate.Push(p.gateEntry(r, results[i]))
