@@ -375,14 +375,32 @@ func countField(v *fastjson.Value) int64 {
 }
 
 // txID renders a transaction id: a string, or a number's text.
+// PostgreSQL's ids are `<xid>:<lsn>`, and Debezium (3.3) puts a different
+// LSN on each event of one transaction and on its BEGIN and END: such
+// ids, two decimal numbers around one colon, are matched by xid alone.
+// (MySQL's GTIDs and binlog positions and SQL Server's LSNs never have
+// that shape.)
 func txID(v *fastjson.Value) string {
 	if v == nil {
 		return ""
 	}
-	if b, err := v.StringBytes(); err == nil {
-		return string(b)
+	b, err := v.StringBytes()
+	if err != nil {
+		return string(v.MarshalTo(nil))
 	}
-	return string(v.MarshalTo(nil))
+	if i := bytes.IndexByte(b, ':'); i > 0 && i < len(b)-1 && allDigits(b[:i]) && allDigits(b[i+1:]) {
+		return string(b[:i])
+	}
+	return string(b)
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func isFlattened(v *fastjson.Value) bool {
