@@ -3,8 +3,6 @@ package pipeline_test
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
-	"math/rand"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,119 +16,13 @@ import (
 	"github.com/cdcsync/cdcsync/internal/workload"
 )
 
-// bank is a seeded stream of bank transfers as Debezium writes it with
-// provide.transaction.metadata=true: a snapshot of accounts, then
-// transactions that each move money between two accounts (two account
-// updates) and append two ledger rows, over several partitions, with the
-// BEGIN and END of each on the transaction topic.
-type bank struct {
-	accounts   int
-	partitions int32
-	// data[i] are the events of transaction i (0 is the snapshot); ends[i]
-	// its BEGIN and END.
-	data [][]workload.Event
-	ends [][]workload.Event
-	// balances[k] are the balances after transactions 1..k; touched[a]
-	// is the first transaction that changes account a (0: none).
-	balances [][]int64
-	touched  []int
-}
-
-const (
-	bankPrefix   = "bank"
-	bankAccounts = "bank.inventory.accounts"
-	bankLedger   = "bank.inventory.ledger"
-	bankTxTopic  = "bank.transaction"
-	bankStart    = 1000
-)
-
-func newBank(seed int64, accounts, txs int, partitions int32) *bank {
-	rng := rand.New(rand.NewSource(seed))
-	b := &bank{accounts: accounts, partitions: partitions, touched: make([]int, accounts)}
-	bal := make([]int64, accounts)
-	pos := int64(4)
-	part := func(id int) int32 {
-		h := fnv.New32a()
-		fmt.Fprint(h, id)
-		return int32(h.Sum32() % uint32(partitions))
-	}
-	event := func(topic string, id int, op byte, before, after string, tx string, order int) workload.Event {
-		pos += 100
-		txBlock := "null"
-		if tx != "" {
-			txBlock = fmt.Sprintf(`{"id":%q,"total_order":%d,"data_collection_order":%d}`, tx, order, order)
-		}
-		table := "accounts"
-		if topic == bankLedger {
-			table = "ledger"
-		}
-		v := fmt.Sprintf(`{"before":%s,"after":%s,"source":{"connector":"mysql","name":"bank","db":"inventory","table":%q,"file":"mysql-bin.000001","pos":%d,"row":0,"ts_ms":%d},"op":"%c","ts_ms":%d,"transaction":%s}`,
-			before, after, table, pos, 1700000000000+pos, op, 1700000000000+pos, txBlock)
-		return workload.Event{Topic: topic, Partition: part(id), Key: fmt.Appendf(nil, `{"id":%d}`, id), Value: []byte(v)}
-	}
-	acct := func(id int, v int64) string { return fmt.Sprintf(`{"id":%d,"balance":%d}`, id, v) }
-	var snap []workload.Event
-	for a := range bal {
-		bal[a] = bankStart
-		snap = append(snap, event(bankAccounts, a, 'r', "null", acct(a, bankStart), "", 0))
-	}
-	b.data = append(b.data, snap)
-	b.ends = append(b.ends, nil)
-	b.balances = append(b.balances, append([]int64(nil), bal...))
-	ledger := 0
-	for i := 1; i <= txs; i++ {
-		from, to := rng.Intn(accounts), rng.Intn(accounts-1)
-		if to >= from {
-			to++
-		}
-		amt := int64(1 + rng.Intn(50))
-		tx := fmt.Sprintf("gtid-%d", i)
-		evs := []workload.Event{
-			event(bankAccounts, from, 'u', acct(from, bal[from]), acct(from, bal[from]-amt), tx, 1),
-			event(bankAccounts, to, 'u', acct(to, bal[to]), acct(to, bal[to]+amt), tx, 2),
-			event(bankLedger, ledger, 'c', "null", fmt.Sprintf(`{"id":%d,"account":%d,"amount":%d}`, ledger, from, -amt), tx, 3),
-			event(bankLedger, ledger+1, 'c', "null", fmt.Sprintf(`{"id":%d,"account":%d,"amount":%d}`, ledger+1, to, amt), tx, 4),
-		}
-		bal[from] -= amt
-		bal[to] += amt
-		for _, a := range []int{from, to} {
-			if b.touched[a] == 0 {
-				b.touched[a] = i
-			}
-		}
-		ledger += 2
-		b.data = append(b.data, evs)
-		b.ends = append(b.ends, []workload.Event{
-			{Topic: bankTxTopic, Key: fmt.Appendf(nil, `{"id":%q}`, tx),
-				Value: fmt.Appendf(nil, `{"status":"BEGIN","id":%q,"ts_ms":%d,"event_count":null,"data_collections":null}`, tx, 1700000000000+pos)},
-			{Topic: bankTxTopic, Key: fmt.Appendf(nil, `{"id":%q}`, tx),
-				Value: fmt.Appendf(nil, `{"status":"END","id":%q,"ts_ms":%d,"event_count":4,"data_collections":[{"data_collection":"inventory.accounts","event_count":2},{"data_collection":"inventory.ledger","event_count":2}]}`, tx, 1700000000000+pos)},
-		})
-		b.balances = append(b.balances, append([]int64(nil), bal...))
-	}
-	return b
-}
-
-// events returns the data events of transactions [0, n) and the
-// transaction topic's records of transactions [1, ends].
-func (b *bank) events(n, ends int) []workload.Event {
-	var out []workload.Event
-	for i := 0; i < n && i < len(b.data); i++ {
-		out = append(out, b.data[i]...)
-	}
-	for i := 1; i <= ends && i < len(b.ends); i++ {
-		out = append(out, b.ends[i]...)
-	}
-	return out
-}
-
 func bankConfig(t *testing.T, addr, mode string, maxEvents int) pipeline.Config {
-	cfg := testConfig(addr, `bank\..*`)
+	cfg := testConfig(addr, workload.BankTopicRegex)
 	cfg.Batch.MaxEvents = maxEvents
 	cfg.Transactions.Mode = mode
-	cfg.Tables = map[string]config.Table{
-		"accounts": {Columns: map[string]string{"id": "bigint", "balance": "bigint"}},
-		"ledger":   {Columns: map[string]string{"id": "bigint", "account": "bigint", "amount": "bigint"}},
+	cfg.Tables = map[string]config.Table{}
+	for t, cols := range workload.BankColumns {
+		cfg.Tables[t] = config.Table{Columns: cols}
 	}
 	return fromConfig(t, cfg, true)
 }
@@ -166,17 +58,17 @@ func bankState(ctx context.Context, wh sqlapplytest.Inspected) (bal map[int]int6
 // are read, so accounts whose snapshot row is not in yet may be missing —
 // never one a transaction of the prefix changed, since its changes follow
 // its snapshot row in its partition.
-func (b *bank) prefixOf(bal map[int]int64, ledger int) int {
-	if ledger%2 != 0 || ledger/2 >= len(b.balances) {
+func prefixOf(b *workload.Bank, bal map[int]int64, ledger int) int {
+	if ledger%2 != 0 || ledger/2 >= len(b.Balances) {
 		return -1
 	}
 	k := ledger / 2
-	for a := 0; a < b.accounts; a++ {
+	for a := 0; a < b.Accounts; a++ {
 		v, ok := bal[a]
-		if !ok && b.touched[a] > 0 && b.touched[a] <= k {
+		if !ok && b.Touched[a] > 0 && b.Touched[a] <= k {
 			return -1
 		}
-		if ok && b.balances[k][a] != v {
+		if ok && b.Balances[k][a] != v {
 			return -1
 		}
 	}
@@ -186,7 +78,7 @@ func (b *bank) prefixOf(bal map[int]int64, ledger int) int {
 // watchCommits checks the target after every commit: it must hold the
 // source after some prefix of whole transactions. It returns the number
 // of commits and of violations seen.
-func watchCommits(t *testing.T, b *bank, wh sqlapplytest.Inspected) (stop func() (commits, violations int, last int)) {
+func watchCommits(t *testing.T, b *workload.Bank, wh sqlapplytest.Inspected) (stop func() (commits, violations int, last int)) {
 	var mu sync.Mutex
 	commits, violations, last := 0, 0, 0
 	remove := failpoint.Inject("after-commit", func() {
@@ -198,7 +90,7 @@ func watchCommits(t *testing.T, b *bank, wh sqlapplytest.Inspected) (stop func()
 		mu.Lock()
 		defer mu.Unlock()
 		commits++
-		if k := b.prefixOf(bal, ledger); k < 0 {
+		if k := prefixOf(b, bal, ledger); k < 0 {
 			violations++
 			t.Logf("commit %d: %d accounts, %d ledger rows: not a prefix of whole transactions", commits, len(bal), ledger)
 		} else {
@@ -224,7 +116,7 @@ func TestTransactions_CommitsHoldWholeTransactions(t *testing.T) {
 	ctx := context.Background()
 	for _, seed := range []int64{1, 2, 3} {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
-			b := newBank(seed, 12, 300, 3)
+			b := workload.NewBank(seed, 12, 300, 3)
 			c := startBank(t, nil)
 			wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
 			cfg := bankConfig(t, c.Addr(), config.TxAuto, 3)
@@ -242,9 +134,9 @@ func TestTransactions_CommitsHoldWholeTransactions(t *testing.T) {
 				events     []workload.Event
 				wantPrefix int
 			}{
-				{"ENDs ahead of the events", append(b.events(150, 200), b.data[150][:2]...), 149},
-				{"events ahead of the ENDs", append(b.events(301, 0)[len(b.events(150, 0))+2:], b.events(0, 250)[len(b.events(0, 200)):]...), 250},
-				{"the rest", b.events(0, 300)[len(b.events(0, 250)):], 300},
+				{"ENDs ahead of the events", append(b.Events(150, 200), b.Data[150][:2]...), 149},
+				{"events ahead of the ENDs", append(b.Events(301, 0)[len(b.Events(150, 0))+2:], b.Events(0, 250)[len(b.Events(0, 200)):]...), 250},
+				{"the rest", b.Events(0, 300)[len(b.Events(0, 250)):], 300},
 			}
 			for _, s := range steps {
 				if err := kafkatest.Produce(ctx, c.Addr(), s.events); err != nil {
@@ -260,7 +152,7 @@ func TestTransactions_CommitsHoldWholeTransactions(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if k := b.prefixOf(bal, ledger); k != s.wantPrefix {
+				if k := prefixOf(b, bal, ledger); k != s.wantPrefix {
 					t.Fatalf("%s: the target holds transactions 1..%d (last commit %d), want 1..%d: what is whole must be applied, what is not must wait",
 						s.what, k, last, s.wantPrefix)
 				}
@@ -269,8 +161,8 @@ func TestTransactions_CommitsHoldWholeTransactions(t *testing.T) {
 	}
 
 	t.Run("per_table shows violations", func(t *testing.T) {
-		b := newBank(1, 12, 300, 3)
-		c := startBank(t, b.events(301, 300))
+		b := workload.NewBank(1, 12, 300, 3)
+		c := startBank(t, b.Events(301, 300))
 		wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
 		stop := watchCommits(t, b, wh)
 		if _, err := pipeline.New(bankConfig(t, c.Addr(), config.TxPerTable, 3), wh, testLogger(t), nil).Run(ctx); err != nil {
@@ -281,7 +173,7 @@ func TestTransactions_CommitsHoldWholeTransactions(t *testing.T) {
 			t.Fatalf("per_table: no violation in %d commits of 3-event batches: the check cannot tell", commits)
 		}
 		bal, ledger, _ := bankState(ctx, wh)
-		if k := b.prefixOf(bal, ledger); k != 300 {
+		if k := prefixOf(b, bal, ledger); k != 300 {
 			t.Fatalf("per_table: the target ends at prefix %d, want 300", k)
 		}
 	})
@@ -292,12 +184,12 @@ func TestTransactions_CommitsHoldWholeTransactions(t *testing.T) {
 // counted), never stalls, and everything converges.
 func TestTransactions_LargerThanTheBoundIsAppliedInParts(t *testing.T) {
 	ctx := context.Background()
-	b := newBank(5, 40, 60, 3)
+	b := workload.NewBank(5, 40, 60, 3)
 	// Merge transactions 10..40 into one big transaction of 124 events.
 	big := "gtid-big"
 	var merged []workload.Event
 	for i := 10; i <= 40; i++ {
-		for _, e := range b.data[i] {
+		for _, e := range b.Data[i] {
 			e.Value = replaceTx(e.Value, fmt.Sprintf("gtid-%d", i), big)
 			merged = append(merged, e)
 		}
@@ -307,13 +199,13 @@ func TestTransactions_LargerThanTheBoundIsAppliedInParts(t *testing.T) {
 		switch {
 		case i == 10:
 			events = append(events, merged...)
-			events = append(events, workload.Event{Topic: bankTxTopic, Key: []byte(`{"id":"gtid-big"}`),
+			events = append(events, workload.Event{Topic: workload.BankTxTopic, Key: []byte(`{"id":"gtid-big"}`),
 				Value: []byte(`{"status":"END","id":"gtid-big","ts_ms":1,"event_count":124,"data_collections":[{"data_collection":"inventory.accounts","event_count":62},{"data_collection":"inventory.ledger","event_count":62}]}`)})
 		case i > 10 && i <= 40:
 		default:
-			events = append(events, b.data[i]...)
+			events = append(events, b.Data[i]...)
 			if i > 0 {
-				events = append(events, b.ends[i]...)
+				events = append(events, b.Ends[i]...)
 			}
 		}
 	}
@@ -329,7 +221,7 @@ func TestTransactions_LargerThanTheBoundIsAppliedInParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := b.prefixOf(bal, ledger); k != 60 {
+	if k := prefixOf(b, bal, ledger); k != 60 {
 		t.Fatalf("the target ends at prefix %d, want 60", k)
 	}
 	if n := pipeline.IncompleteTransactions(met); n < 1 {
@@ -345,7 +237,7 @@ func replaceTx(v []byte, from, to string) []byte {
 // partitions each, holding events.
 func startBank(t *testing.T, events []workload.Event) *kafkatest.Cluster {
 	t.Helper()
-	c, err := kafkatest.Start(3, bankAccounts, bankLedger, bankTxTopic)
+	c, err := kafkatest.Start(3, workload.BankAccountsTopic, workload.BankLedgerTopic, workload.BankTxTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
