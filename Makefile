@@ -36,7 +36,8 @@ bench: build
 	$(GO) test -run '^$$' -bench BenchmarkPipeline -benchtime 1x -timeout 60m ./internal/bench/
 
 # End-to-end latency p50/p95/p99 at a steady offered load (5,000 and 20,000
-# events/s for 60 s each; CDCSYNC_LATENCY_RATES, CDCSYNC_LATENCY_SECONDS),
+# events/s for 60 s each; CDCSYNC_LATENCY_RATES, CDCSYNC_LATENCY_SECONDS;
+# CDCSYNC_LATENCY_WORKLOAD=bank: bank transfers, per_table against consistent),
 # from the metrics' histogram and from the landing table (see README).
 bench-latency:
 	$(GO) test -run '^$$' -bench BenchmarkLatency -benchtime 1x -timeout 60m ./internal/bench/

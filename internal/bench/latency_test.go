@@ -80,13 +80,77 @@ func BenchmarkLatency(b *testing.B) {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
 	secs := latencySeconds()
-	for _, rate := range latencyRates(b) {
-		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				runLatency(b, bin, filepath.Join(dir, fmt.Sprintf("r%d-%d", rate, i)), rate, secs)
-			}
-		})
+	// CDCSYNC_LATENCY_WORKLOAD=bank offers bank transfers with Debezium's
+	// transaction metadata instead, applied table by table and then whole
+	// (transactions: per_table, consistent): the latency cost of
+	// transaction-consistent apply, measured in one run.
+	modes := []string{""}
+	if os.Getenv("CDCSYNC_LATENCY_WORKLOAD") == "bank" {
+		modes = []string{"per_table", "consistent"}
 	}
+	for _, rate := range latencyRates(b) {
+		for _, mode := range modes {
+			name := fmt.Sprintf("rate=%d", rate)
+			if mode != "" {
+				name += "/transactions=" + mode
+			}
+			b.Run(name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					runLatency(b, bin, filepath.Join(dir, fmt.Sprintf("r%d-%s-%d", rate, mode, i)), rate, secs, mode)
+				}
+			})
+		}
+	}
+}
+
+// latencyLoad is the workload a latency run offers.
+type latencyLoad struct {
+	events     []workload.Event
+	topics     []string
+	regex      string
+	partitions int
+	columns    map[string]map[string]string // declared column types by table
+	// notLanded[i] counts the records before i that no landing table
+	// gets (the transaction topic's); nil when every record is landed.
+	notLanded []int32
+}
+
+// landedIn is how many of the first n records the landing tables get.
+func (l latencyLoad) landedIn(n int) int {
+	if l.notLanded == nil {
+		return n
+	}
+	return n - int(l.notLanded[n])
+}
+
+// newLatencyLoad makes rate×secs records of the recipe's workload, or of
+// bank transfers with transaction metadata (bank).
+func newLatencyLoad(rate int, secs float64, bank bool) latencyLoad {
+	n := int(float64(rate) * secs)
+	if bank {
+		// A transfer is six records: BEGIN, four events, END.
+		bk := workload.NewBank(1, 500, n/6, 4)
+		l := latencyLoad{events: bk.Stream(), topics: []string{workload.BankAccountsTopic, workload.BankLedgerTopic, workload.BankTxTopic},
+			regex: workload.BankTopicRegex, partitions: 4, columns: workload.BankColumns}
+		l.notLanded = make([]int32, len(l.events)+1)
+		for i, e := range l.events {
+			l.notLanded[i+1] = l.notLanded[i]
+			if e.Topic == workload.BankTxTopic {
+				l.notLanded[i+1]++
+			}
+		}
+		return l
+	}
+	// Events without schemas (the recipe's setup) keep a minute of 20,000
+	// events/s in memory twice (here and in kfake) within a few GiB.
+	w := workload.New(workload.Options{Seed: 1, Partitions: 4, SnapshotRows: 500,
+		Ops: n, PKChanges: true, Tombstones: true})
+	l := latencyLoad{events: w.Events, regex: w.TopicRegex(), partitions: w.Opts.Partitions, columns: map[string]map[string]string{}}
+	for _, t := range w.Tables {
+		l.topics = append(l.topics, w.Topic(t))
+		l.columns[t.Name] = t.DeclaredTypes()
+	}
+	return l
 }
 
 // latencyResult is one run's figures.
@@ -101,30 +165,29 @@ type latencyResult struct {
 	landingRows    int
 }
 
-func runLatency(b *testing.B, bin, dir string, rate int, secs float64) {
+func runLatency(b *testing.B, bin, dir string, rate int, secs float64, txMode string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	// Events without schemas (the recipe's setup) keep a minute of 20,000
-	// events/s in memory twice (here and in kfake) within a few GiB.
-	w := workload.New(workload.Options{Seed: 1, Partitions: 4, SnapshotRows: 500,
-		Ops: int(float64(rate) * secs), PKChanges: true, Tombstones: true})
-	var topics []string
+	w := newLatencyLoad(rate, secs, txMode != "")
+	topics := w.topics
 	metricsAddr := freeAddr(b)
 	cfg := fmt.Sprintf("landing:\n  enabled: true\nmetrics_listen: %s\ntables:\n", metricsAddr)
-	for _, t := range w.Tables {
-		topics = append(topics, w.Topic(t))
-		cfg += fmt.Sprintf("  %s:\n    columns:\n", t.Name)
-		for col, typ := range t.DeclaredTypes() {
+	for table, cols := range w.columns {
+		cfg += fmt.Sprintf("  %s:\n    columns:\n", table)
+		for col, typ := range cols {
 			cfg += fmt.Sprintf("      %s: %q\n", col, typ)
 		}
+	}
+	if txMode != "" {
+		cfg += "transactions: " + txMode + "\n"
 	}
 	cfg += os.Getenv("CDCSYNC_BENCH_CONFIG")
 	cfgPath := filepath.Join(dir, "latency.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	c, err := kafkatest.Start(int32(w.Opts.Partitions), topics...)
+	c, err := kafkatest.Start(int32(w.partitions), topics...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -138,7 +201,7 @@ func runLatency(b *testing.B, bin, dir string, rate int, secs float64) {
 	}
 	defer logf.Close()
 	cmd := exec.Command(bin, "run", "--config", cfgPath, "--brokers", c.Addr(),
-		"--topics", w.TopicRegex(), "--target", target)
+		"--topics", w.regex, "--target", target)
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -159,7 +222,7 @@ func runLatency(b *testing.B, bin, dir string, rate int, secs float64) {
 
 	// Offer load only once the binary owns every partition, so that the
 	// figures are not the group join's.
-	partitions := len(topics) * w.Opts.Partitions
+	partitions := len(topics) * w.partitions
 	if err := waitFor(60*time.Second, exited, func() (bool, error) {
 		m, err := scrape(metricsAddr)
 		if err != nil {
@@ -171,11 +234,12 @@ func runLatency(b *testing.B, bin, dir string, rate int, secs float64) {
 	}
 
 	var r latencyResult
-	r.produced, r.produceSeconds, err = producePaced(c.Addr(), w.Events, rate, secs)
+	r.produced, r.produceSeconds, err = producePaced(c.Addr(), w.events, rate, secs)
 	if err != nil {
 		failf("produce: %v", err)
 	}
-	w = nil
+	landed := w.landedIn(r.produced) // the producer may stop early
+	w.events = nil
 	producedAt := time.Now()
 	r.offered = float64(r.produced) / r.produceSeconds
 	b.Logf("offered %d events in %.1fs (%.0f/s); waiting for cdcsync to apply them", r.produced, r.produceSeconds, r.offered)
@@ -209,12 +273,18 @@ func runLatency(b *testing.B, bin, dir string, rate int, secs float64) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	r.sql, r.landingRows, r.applied, err = landingLatency(db, topics)
+	var landedTopics []string
+	for _, t := range topics {
+		if t != workload.BankTxTopic {
+			landedTopics = append(landedTopics, t)
+		}
+	}
+	r.sql, r.landingRows, r.applied, err = landingLatency(db, landedTopics)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if r.landingRows != r.produced {
-		b.Errorf("landing tables hold %d rows, %d were produced", r.landingRows, r.produced)
+	if r.landingRows != landed {
+		b.Errorf("landing tables hold %d rows, %d were produced for them", r.landingRows, landed)
 	}
 
 	b.ReportMetric(r.offered, "offered_events/s")
@@ -228,6 +298,9 @@ func runLatency(b *testing.B, bin, dir string, rate int, secs float64) {
 	}
 	for i, q := range []string{"p50", "p95", "p99"} {
 		b.ReportMetric(r.apply[i]*1000, q+"_apply_ms")
+	}
+	if txMode != "" {
+		fmt.Printf("\nbank transfers, transactions: %s", txMode)
 	}
 	fmt.Printf("\nrate %d events/s for %.0fs: offered %.0f events/s (%d events), applied %.0f events/s, drained %.1fs after the last produce; load average %s\n",
 		rate, secs, r.offered, r.produced, r.applied, r.drainSeconds, loadAvg())

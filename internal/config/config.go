@@ -51,6 +51,8 @@ type Config struct {
 	// (e.g. 127.0.0.1:9464); empty disables the endpoint.
 	MetricsListen string `yaml:"metrics_listen"`
 	Health        Health `yaml:"health"`
+	// Transactions says whether batches hold whole source transactions.
+	Transactions Transactions `yaml:"transactions"`
 
 	// readableSecrets are the files holding a secret that others can read.
 	readableSecrets []string
@@ -137,6 +139,44 @@ type Health struct {
 	MaxStall Duration `yaml:"max_stall"`
 }
 
+// Transaction modes.
+const (
+	TxAuto       = "auto"       // consistent when a transaction topic is matched
+	TxConsistent = "consistent" // batches hold whole source transactions
+	TxPerTable   = "per_table"  // every event applies as soon as it is read
+)
+
+// Transactions configures transaction-consistent apply. It is written as
+// a mode alone (`transactions: consistent`) or as a mapping.
+type Transactions struct {
+	Mode string `yaml:"mode"`
+	// MaxWait bounds how long events wait for their transaction to be
+	// whole (its END, its other events) before they are applied as they
+	// are, with a warning.
+	MaxWait Duration `yaml:"max_wait"`
+	// MaxHeldEvents and MaxHeldBytes bound the events held back; a
+	// transaction larger than that is applied in parts, with a warning.
+	MaxHeldEvents int      `yaml:"max_held_events"`
+	MaxHeldBytes  ByteSize `yaml:"max_held_bytes"`
+}
+
+// UnmarshalYAML accepts a mode alone or the mapping.
+func (t *Transactions) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		t.Mode = n.Value
+		return nil
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if _, ok := fieldByTag(reflect.TypeOf(*t), n.Content[i].Value); !ok {
+				return fmt.Errorf("line %d: unknown key transactions.%s", n.Content[i].Line, n.Content[i].Value)
+			}
+		}
+	}
+	type plain Transactions
+	return n.Decode((*plain)(t))
+}
+
 // Log configures logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -154,6 +194,7 @@ const (
 	DefaultSession   = 30 * time.Second
 	DefaultKafkaWait = time.Minute
 	DefaultMaxStall  = 5 * time.Minute
+	DefaultTxMaxWait = 30 * time.Second
 )
 
 // Default returns a configuration with every default filled.
@@ -168,6 +209,8 @@ func Default() Config {
 			UnreachableTimeout: Duration(DefaultKafkaWait)},
 		Log:    Log{Level: "info", Format: "text"},
 		Health: Health{MaxStall: Duration(DefaultMaxStall)},
+		Transactions: Transactions{Mode: TxAuto, MaxWait: Duration(DefaultTxMaxWait),
+			MaxHeldEvents: DefaultMaxEvents, MaxHeldBytes: DefaultMaxBytes},
 	}
 }
 
@@ -252,6 +295,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Batch.Interval <= 0 {
 		bad("batch.interval", "must be positive")
+	}
+	switch c.Transactions.Mode {
+	case TxAuto, TxConsistent, TxPerTable:
+	default:
+		bad("transactions.mode", "%q is not auto, consistent or per_table", c.Transactions.Mode)
+	}
+	if c.Transactions.MaxWait <= 0 {
+		bad("transactions.max_wait", "must be positive")
+	}
+	if c.Transactions.MaxHeldEvents < 1 {
+		bad("transactions.max_held_events", "must be at least 1")
+	}
+	if c.Transactions.MaxHeldBytes < 1024 {
+		bad("transactions.max_held_bytes", "must be at least 1KiB")
 	}
 	if c.Landing.Retention < 0 {
 		bad("landing.retention", "must not be negative")

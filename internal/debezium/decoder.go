@@ -47,6 +47,29 @@ type Result struct {
 	// schema once (by SchemaID, a digest of it) instead of in every row.
 	Schema   []byte
 	SchemaID string
+	// TxID is the id of the source transaction the event belongs to
+	// (Debezium's transaction block, provide.transaction.metadata=true);
+	// empty outside transactions and without the metadata.
+	TxID string
+	// TxMark is set for a BEGIN or END record of the transaction topic
+	// (then Skip is set too).
+	TxMark *TxMark
+}
+
+// TxMark is a record of Debezium's transaction topic.
+type TxMark struct {
+	// End is true for END, false for BEGIN.
+	End bool
+	ID  string
+	// Collections are the END record's events per data collection
+	// (`<db>.<table>` or `<schema>.<table>`); empty for BEGIN.
+	Collections []TxCollection
+}
+
+// TxCollection is one data collection's event count in a transaction.
+type TxCollection struct {
+	Name   string
+	Events int64
 }
 
 // TableOptions are the per-table settings the decoder honours.
@@ -237,6 +260,9 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 			}
 		}
 		res.Change, res.Skip = ch, skip
+		if t := v.Get("transaction"); t != nil && t.Type() == fastjson.TypeObject {
+			res.TxID = txID(t.Get("id"))
+		}
 		return res, nil
 	}
 	if isFlattened(v) || tab.Flattened {
@@ -251,6 +277,7 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 	}
 	if skip := classifyNonChange(v); skip != "" {
 		res.Skip = skip
+		res.TxMark = txMark(v)
 		return res, nil
 	}
 	return Result{}, errors.New("no Debezium envelope: the value has no op/before/after/source fields and no ExtractNewRecordState __op/__deleted field")
@@ -314,6 +341,66 @@ func isTransactionMetadata(v *fastjson.Value, o *fastjson.Object) bool {
 		}
 	})
 	return !other
+}
+
+// txMark reads a transaction topic record; nil for any other record.
+func txMark(v *fastjson.Value) *TxMark {
+	o, _ := v.Object()
+	if o == nil || !isTransactionMetadata(v, o) {
+		return nil
+	}
+	m := &TxMark{End: string(v.GetStringBytes("status")) == "END", ID: txID(v.Get("id"))}
+	for _, c := range v.GetArray("data_collections") {
+		m.Collections = append(m.Collections, TxCollection{
+			Name: string(c.GetStringBytes("data_collection")), Events: countField(c.Get("event_count"))})
+	}
+	return m
+}
+
+// countField reads an event count, a number or (in old versions) a
+// number's text; -1 when it is neither.
+func countField(v *fastjson.Value) int64 {
+	if v == nil {
+		return -1
+	}
+	if n, err := v.Int64(); err == nil {
+		return n
+	}
+	if b, err := v.StringBytes(); err == nil {
+		if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			return n
+		}
+	}
+	return -1
+}
+
+// txID renders a transaction id: a string, or a number's text.
+// PostgreSQL's ids are `<xid>:<lsn>`, and Debezium (3.3) puts a different
+// LSN on each event of one transaction and on its BEGIN and END: such
+// ids, two decimal numbers around one colon, are matched by xid alone.
+// (MySQL's GTIDs and binlog positions and SQL Server's LSNs never have
+// that shape.)
+func txID(v *fastjson.Value) string {
+	if v == nil {
+		return ""
+	}
+	b, err := v.StringBytes()
+	if err != nil {
+		return string(v.MarshalTo(nil))
+	}
+	if i := bytes.IndexByte(b, ':'); i > 0 && i < len(b)-1 && allDigits(b[:i]) && allDigits(b[i+1:]) {
+		return string(b[:i])
+	}
+	return string(b)
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func isFlattened(v *fastjson.Value) bool {

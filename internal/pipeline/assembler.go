@@ -7,6 +7,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 )
 
@@ -39,13 +40,32 @@ func newAssembler(opts debezium.Options, workers int) *assembler {
 // sequentially, so ordering (offsets, arrival sequence, the positions
 // tombstones inherit) is exactly that of the records.
 func (p *Pipeline) addRecords(b *batch.Batch, recs []*kgo.Record) {
-	p.asm.add(b, recs)
+	results := p.asm.decodeAll(recs)
+	if p.gate == nil && p.cfg.Transactions.Mode != config.TxPerTable && p.cfg.Transactions.Mode != config.TxConsistent {
+		p.gateOnFirstMark(recs, results) // auto: a transaction topic that appears later
+	}
+	if p.gate != nil {
+		// Transaction-consistent: records wait in the gate until their
+		// source transaction is whole (txgate.go).
+		recs = p.gated(b, recs, results)
+	} else {
+		for i, d := range results {
+			p.asm.addDecoded(b, recs[i], d)
+		}
+	}
 	p.mu.Lock()
 	p.records[b] = append(p.records[b], recs...)
 	p.mu.Unlock()
 }
 
 func (a *assembler) add(b *batch.Batch, recs []*kgo.Record) {
+	for i, d := range a.decodeAll(recs) {
+		a.addDecoded(b, recs[i], d)
+	}
+}
+
+// decodeAll decodes records, in parallel for large fetches.
+func (a *assembler) decodeAll(recs []*kgo.Record) []decoded {
 	results := make([]decoded, len(recs))
 	if n := len(a.decs); n == 1 || len(recs) < parallelDecodeMin {
 		for i, r := range recs {
@@ -68,9 +88,7 @@ func (a *assembler) add(b *batch.Batch, recs []*kgo.Record) {
 		}
 		wg.Wait()
 	}
-	for i, r := range recs {
-		a.addDecoded(b, r, results[i])
-	}
+	return results
 }
 
 // parallelDecodeMin is the fetch size from which decoding is spread over

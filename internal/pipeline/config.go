@@ -51,6 +51,16 @@ type Config struct {
 	// while records wait before it is not ready (/readyz). Zero means
 	// DefaultMaxStall.
 	MaxStall time.Duration
+	// Transactions configures transaction-consistent apply.
+	Transactions Transactions
+}
+
+// Transactions configures transaction-consistent apply (see txgate.go).
+type Transactions struct {
+	Mode     string // config.TxAuto, TxConsistent or TxPerTable
+	MaxWait  time.Duration
+	MaxHeld  int
+	MaxBytes int
 }
 
 // DefaultKafkaTimeout is Config.KafkaTimeout's default.
@@ -100,6 +110,8 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 		InstanceID:      cfg.Kafka.InstanceID,
 		KafkaTimeout:    time.Duration(cfg.Kafka.UnreachableTimeout),
 		MaxStall:        time.Duration(cfg.Health.MaxStall),
+		Transactions: Transactions{Mode: cfg.Transactions.Mode, MaxWait: time.Duration(cfg.Transactions.MaxWait),
+			MaxHeld: cfg.Transactions.MaxHeldEvents, MaxBytes: int(cfg.Transactions.MaxHeldBytes)},
 	}, nil
 }
 

@@ -35,6 +35,12 @@ func (p *Pipeline) runContinuous(ctx context.Context) error {
 	}
 	defer meta.Close()
 	p.adm = kadm.NewClient(meta)
+	if err := ping(ctx, meta, p.cfg.kafkaTimeout(), p.log); err != nil {
+		return err
+	}
+	if err := p.startGateFrom(ctx); err != nil {
+		return err
+	}
 	cl, err := kgo.NewClient(p.clientOpts(p.memberOpts()...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
@@ -172,6 +178,7 @@ func (l *loop) poll(ctx context.Context) error {
 	if l.a.busy != nil {
 		wait = min(wait, 10*time.Millisecond)
 	}
+	wait = l.p.gateWait(wait)
 	pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
 	fs := l.cl.PollRecords(pctx, l.p.cfg.MaxEvents-l.b.Events)
 	cancel()
@@ -308,6 +315,11 @@ func (p *Pipeline) resync(ctx context.Context, cl *kgo.Client, b *batch.Batch) e
 		return err
 	}
 	set := map[string]map[int32]kgo.EpochOffset{}
+	parts := map[string][]int32{}
+	for tp := range b.Next {
+		parts[tp.Topic] = append(parts[tp.Topic], tp.Partition)
+	}
+	p.gateDrop(parts) // read again from the stored offsets
 	p.mu.Lock()
 	for tp := range b.Next {
 		off, ok := stored[tp]
@@ -382,6 +394,7 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offsets map[string]map[int
 // under another consumer.
 func (p *Pipeline) forget(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
 	p.disown(parts)
+	p.gateDrop(parts)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for topic, ps := range parts {

@@ -28,6 +28,8 @@ type Metrics struct {
 	applyTime   prometheus.Histogram
 	batchEvents prometheus.Histogram
 	latency     *prometheus.HistogramVec // table, from
+	txHeld      prometheus.Gauge
+	txForced    prometheus.Counter
 
 	// The gauges are computed at scrape time (see Collect), so that
 	// freshness keeps growing while nothing is applied.
@@ -81,6 +83,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cdcsync_end_to_end_latency_seconds",
 			Help:    "Time from a change's source commit (from=source) or Kafka append (from=kafka) to the warehouse commit of its batch.",
 			Buckets: latencyBuckets}, []string{"table", "from"}),
+		txHeld: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cdcsync_transactions_held_records",
+			Help: "Records held back until their source transaction is whole (transactions: consistent)."}),
+		txForced: prometheus.NewCounter(prometheus.CounterOpts{Name: "cdcsync_transactions_incomplete_total",
+			Help: "Source transactions applied before they were whole, because they waited transactions.max_wait or outgrew transactions.max_held_events/max_held_bytes."}),
 		freshnessDesc: prometheus.NewDesc("cdcsync_freshness_seconds",
 			"Now minus the source commit time of the newest change applied to the table; grows while nothing is applied.", []string{"table"}, nil),
 		lastCommitDesc: prometheus.NewDesc("cdcsync_last_commit_timestamp_seconds",
@@ -93,7 +99,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.bytes, m.rows, m.deadLetters, m.batches, m.skipped, m.retries, m.whErrors,
-			m.applyTime, m.batchEvents, m.latency, m)
+			m.applyTime, m.batchEvents, m.latency, m.txHeld, m.txForced, m)
 	}
 	return m
 }

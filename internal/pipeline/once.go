@@ -56,6 +56,8 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	p.sumMu.Lock()
 	p.sum.Topics = topics
 	p.sumMu.Unlock()
+	p.startGate(topics)
+	p.checkTxPartitions(details)
 	if len(topics) == 0 {
 		p.log.Warn("no topic matches", "topics", p.cfg.Topics.String())
 		return nil

@@ -36,6 +36,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/failpoint"
+	"github.com/cdcsync/cdcsync/internal/txn"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
@@ -81,6 +82,12 @@ type Pipeline struct {
 	sum   Summary
 
 	health *health // readiness and lag (health.go)
+
+	// gate holds records back until their source transaction is whole
+	// (transactions: consistent; nil otherwise). gateMu guards it: group
+	// callbacks drop revoked partitions from it.
+	gateMu sync.Mutex
+	gate   *txn.Gate[gatedRecord]
 }
 
 // summary returns a copy of the totals so far.
