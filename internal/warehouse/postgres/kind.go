@@ -37,6 +37,8 @@ var (
 	_ warehouse.Warehouse       = (*sqlapply.Warehouse)(nil)
 	_ sqlapply.Dialect          = (*Dialect)(nil)
 	_ sqlapply.SchemaEliding    = (*Dialect)(nil)
+	_ sqlapply.PayloadKeeping   = (*Dialect)(nil)
+	_ sqlapply.DirectLoader     = (*Dialect)(nil)
 	_ sqlapply.DDLLocker        = (*Dialect)(nil)
 	_ sqlapply.SnapshotBeginner = (*Dialect)(nil)
 )
