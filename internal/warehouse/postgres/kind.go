@@ -39,6 +39,7 @@ var (
 	_ sqlapply.SchemaEliding    = (*Dialect)(nil)
 	_ sqlapply.PayloadKeeping   = (*Dialect)(nil)
 	_ sqlapply.DirectLoader     = (*Dialect)(nil)
+	_ sqlapply.Indexer          = (*Dialect)(nil)
 	_ sqlapply.DDLLocker        = (*Dialect)(nil)
 	_ sqlapply.SnapshotBeginner = (*Dialect)(nil)
 )

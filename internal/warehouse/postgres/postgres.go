@@ -276,6 +276,15 @@ func copyRows(ctx context.Context, conn *sql.Conn, table pgx.Identifier, cols []
 	})
 }
 
+// CreateIndex indexes the key ids of staging and moves tables
+// (sqlapply.Indexer).
+func (d *Dialect) CreateIndex(name, table, column string) string {
+	if name == "" {
+		return "CREATE INDEX ON " + table + " (" + column + ")"
+	}
+	return "CREATE INDEX IF NOT EXISTS " + name + " ON " + table + " (" + column + ")"
+}
+
 // BulkLoadTable copies rows straight into a table of the schema, inside
 // the transaction open on conn (sqlapply.DirectLoader).
 func (d *Dialect) BulkLoadTable(ctx context.Context, conn *sql.Conn, schema, table string, cols []string, rows [][]any) error {

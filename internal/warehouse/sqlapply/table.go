@@ -639,6 +639,13 @@ func (w *Warehouse) ensureStaging(ctx context.Context, t *table) error {
 	if _, err := w.exec(ctx, "CREATE TEMP TABLE "+stg+" ("+strings.Join(defs, ", ")+")"); err != nil {
 		return err
 	}
+	if ix, ok := w.d.(Indexer); ok {
+		for _, c := range []string{colKeyID, colOtherKeyID} {
+			if _, err := w.exec(ctx, ix.CreateIndex("", stg, sqltext.Ident(c))); err != nil {
+				return err
+			}
+		}
+	}
 	t.staged = true
 	return nil
 }
