@@ -24,7 +24,8 @@ import (
 // and off, and reports events/s and the server's time per statement when
 // the server has pg_stat_statements loaded. It runs against the server
 // CDCSYNC_BENCH_PG_DSN names (else CDCSYNC_TEST_PG_DSN) and is skipped
-// without one.
+// without one. CDCSYNC_BENCH_BASE_BIN names another cdcsync binary (an
+// earlier version) to run alternately with this one on the same backlog.
 //
 //	CDCSYNC_BENCH_EVENTS=200000 go test -run - -bench PipelinePostgres ./internal/bench/
 func BenchmarkPipelinePostgres(b *testing.B) {
@@ -63,50 +64,65 @@ func BenchmarkPipelinePostgres(b *testing.B) {
 	total := len(w.Events)
 	w = nil
 
+	bins := []struct{ name, path string }{{"head", bin}}
+	if base := os.Getenv("CDCSYNC_BENCH_BASE_BIN"); base != "" {
+		bins = append([]struct{ name, path string }{{"base", base}}, bins...)
+	}
 	run := 0
 	for _, landing := range []bool{true, false} {
-		b.Run(fmt.Sprintf("landing=%v", landing), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				run++
-				db := fmt.Sprintf("cdcsync_bench_%d_%d", os.Getpid(), run)
-				if _, err := admin.Exec("CREATE DATABASE " + db); err != nil {
-					b.Fatal(redact.Error(err, dsn))
-				}
-				target, err := withDatabase(dsn, db)
-				if err != nil {
-					b.Fatal(err)
-				}
-				cfg := filepath.Join(dir, fmt.Sprintf("bench-pg-%v.yaml", landing))
-				if err := os.WriteFile(cfg, []byte(fmt.Sprintf("landing:\n  enabled: %v\n%s", landing, os.Getenv("CDCSYNC_BENCH_CONFIG"))), 0o644); err != nil {
-					b.Fatal(err)
-				}
-				pgss := resetStatements(admin)
-				cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", c.Addr(),
-					"--topics", `shop\.inventory\..*`, "--target", target)
-				var stderr bytes.Buffer
-				cmd.Stderr = &stderr
-				if prof := os.Getenv("CDCSYNC_BENCH_PROFILE"); prof != "" {
-					cmd.Env = append(os.Environ(), "CDCSYNC_CPU_PROFILE="+prof+fmt.Sprintf("-pg-%v.prof", landing))
-				}
-				t0 := time.Now()
-				err = cmd.Run()
-				took := time.Since(t0)
-				if err != nil {
-					b.Fatalf("cdcsync: %v\n%s", err, redact.Text(stderr.String(), dsn))
-				}
-				b.ReportMetric(float64(total)/took.Seconds(), "events/s")
-				b.ReportMetric(took.Seconds(), "seconds")
-				if pgss {
-					logStatements(b, admin, db)
-				}
-				if os.Getenv("CDCSYNC_BENCH_KEEP") == "" {
-					if _, err := admin.Exec("DROP DATABASE " + db); err != nil {
-						b.Logf("drop %s: %v", db, redact.Error(err, dsn))
-					}
+		for _, bn := range bins {
+			bin := bn.path
+			name := fmt.Sprintf("landing=%v", landing)
+			if len(bins) > 1 {
+				name = bn.name + "/" + name
+			}
+			benchPostgresRun(b, name, bin, dsn, admin, dir, c.Addr(), landing, total, &run)
+		}
+	}
+}
+
+func benchPostgresRun(b *testing.B, name, bin, dsn string, admin *sql.DB, dir, brokers string, landing bool, total int, run *int) {
+	b.Run(name, func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			*run++
+			db := fmt.Sprintf("cdcsync_bench_%d_%d", os.Getpid(), *run)
+			if _, err := admin.Exec("CREATE DATABASE " + db); err != nil {
+				b.Fatal(redact.Error(err, dsn))
+			}
+			target, err := withDatabase(dsn, db)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg := filepath.Join(dir, fmt.Sprintf("bench-pg-%v.yaml", landing))
+			if err := os.WriteFile(cfg, []byte(fmt.Sprintf("landing:\n  enabled: %v\n%s", landing, os.Getenv("CDCSYNC_BENCH_CONFIG"))), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			pgss := resetStatements(admin)
+			cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", brokers,
+				"--topics", `shop\.inventory\..*`, "--target", target)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if prof := os.Getenv("CDCSYNC_BENCH_PROFILE"); prof != "" {
+				cmd.Env = append(os.Environ(), "CDCSYNC_CPU_PROFILE="+prof+fmt.Sprintf("-pg-%v.prof", landing))
+			}
+			t0 := time.Now()
+			err = cmd.Run()
+			took := time.Since(t0)
+			if err != nil {
+				b.Fatalf("cdcsync: %v\n%s", err, redact.Text(stderr.String(), dsn))
+			}
+			b.ReportMetric(float64(total)/took.Seconds(), "events/s")
+			b.ReportMetric(took.Seconds(), "seconds")
+			if pgss {
+				logStatements(b, admin, db)
+			}
+			if os.Getenv("CDCSYNC_BENCH_KEEP") == "" {
+				if _, err := admin.Exec("DROP DATABASE " + db); err != nil {
+					b.Logf("drop %s: %v", db, redact.Error(err, dsn))
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // withDatabase returns dsn naming database db instead.
