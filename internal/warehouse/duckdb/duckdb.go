@@ -98,6 +98,12 @@ func (Dialect) BytesLiteral(s string) string { return "CAST(" + sqltext.Literal(
 // sqlapply.PayloadKeeping).
 func (Dialect) PayloadBytes(expr string) string { return "encode(CAST(" + expr + " AS VARCHAR))" }
 
+// TextJSON is JSON, which keeps its text.
+func (Dialect) TextJSON() string { return "JSON" }
+
+// KeepsPayload reports true: DuckDB landing stores keep the payload as JSON.
+func (Dialect) KeepsPayload(context.Context, *sql.Conn, string) (bool, error) { return true, nil }
+
 // Now is the transaction's timestamp.
 func (Dialect) Now() string { return "now()" }
 

@@ -161,6 +161,30 @@ func (d *Dialect) BytesLiteral(s string) string {
 	return "convert_to(" + sqltext.Literal(s) + ", 'UTF8')"
 }
 
+// PayloadBytes renders a json column's text as bytea (sqlapply.PayloadKeeping).
+func (d *Dialect) PayloadBytes(expr string) string {
+	return "convert_to(CAST(" + expr + " AS text), 'UTF8')"
+}
+
+// TextJSON is json: landing stores keep the payload and headers as json,
+// which keeps the text as given and only checks it, where jsonb parses it
+// into a tree (several times the server's time per row) and would make the
+// store keep the value's bytes beside it.
+func (d *Dialect) TextJSON() string { return "json" }
+
+// KeepsPayload reports whether a landing store's payload column is json;
+// stores created before it was are jsonb.
+func (d *Dialect) KeepsPayload(ctx context.Context, conn *sql.Conn, store string) (bool, error) {
+	var typ string
+	err := conn.QueryRowContext(ctx, `SELECT format_type(a.atttypid, a.atttypmod)
+		FROM pg_attribute a JOIN pg_class c ON a.attrelid = c.oid JOIN pg_namespace n ON c.relnamespace = n.oid
+		WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = 'payload' AND NOT a.attisdropped`, d.schema, store).Scan(&typ)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return typ == "json", err
+}
+
 // Now is the transaction's timestamp.
 func (d *Dialect) Now() string { return "now()" }
 
@@ -232,12 +256,16 @@ func (d *Dialect) Bind(v any, t change.Type, sqlType string) (any, error) { retu
 // BulkLoad copies rows into a staging table with COPY, inside the
 // transaction open on conn.
 func (d *Dialect) BulkLoad(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error {
+	return copyRows(ctx, conn, pgx.Identifier{table}, cols, rows)
+}
+
+func copyRows(ctx context.Context, conn *sql.Conn, table pgx.Identifier, cols []string, rows [][]any) error {
 	return conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return errors.New("not a pgx connection")
 		}
-		n, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+		n, err := c.Conn().CopyFrom(ctx, table, cols, pgx.CopyFromRows(rows))
 		if err != nil {
 			return err
 		}
@@ -246,6 +274,21 @@ func (d *Dialect) BulkLoad(ctx context.Context, conn *sql.Conn, table string, co
 		}
 		return nil
 	})
+}
+
+// CreateIndex indexes the key ids of staging and moves tables
+// (sqlapply.Indexer).
+func (d *Dialect) CreateIndex(name, table, column string) string {
+	if name == "" {
+		return "CREATE INDEX ON " + table + " (" + column + ")"
+	}
+	return "CREATE INDEX IF NOT EXISTS " + name + " ON " + table + " (" + column + ")"
+}
+
+// BulkLoadTable copies rows straight into a table of the schema, inside
+// the transaction open on conn (sqlapply.DirectLoader).
+func (d *Dialect) BulkLoadTable(ctx context.Context, conn *sql.Conn, schema, table string, cols []string, rows [][]any) error {
+	return copyRows(ctx, conn, pgx.Identifier{schema, table}, cols, rows)
 }
 
 // Transient reports errors worth retrying: lost connections, server

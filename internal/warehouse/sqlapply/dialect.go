@@ -108,6 +108,17 @@ type SnapshotBeginner interface {
 	BeginSnapshot() string
 }
 
+// Indexer is implemented by dialects whose planner needs indexes on the
+// key ids that join the staging tables with the moves table (PostgreSQL:
+// temporary tables are never analyzed and the moves table is often young,
+// so without them the planner picks nested loops that scan a whole table
+// once per pending move). CreateIndex returns the statement creating an
+// index on table (quoted) over column (quoted): unnamed when name is "",
+// else named name (quoted) unless it exists.
+type Indexer interface {
+	CreateIndex(name, table, column string) string
+}
+
 // ColumnOptioner is implemented by dialects that append options to column
 // definitions of new target tables (Redshift: ENCODE).
 type ColumnOptioner interface {

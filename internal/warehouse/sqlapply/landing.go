@@ -2,8 +2,10 @@ package sqlapply
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cdcsync/cdcsync/internal/batch"
@@ -23,13 +25,29 @@ type SchemaEliding interface {
 	BytesLiteral(s string) string
 }
 
-// PayloadKeeping is implemented by eliding dialects whose JSON columns keep
-// the text they are given byte for byte (DuckDB; PostgreSQL's jsonb does
-// not): landing rows then keep the payload once, as JSON, and the view
-// rebuilds kafka_value from it. PayloadBytes renders the UTF-8 bytes of a
-// JSON column expression.
+// PayloadKeeping is implemented by eliding dialects with a JSON type that
+// keeps the text it is given byte for byte (DuckDB's JSON, PostgreSQL's
+// json — not jsonb): landing rows then keep the payload once, as that JSON,
+// and the view rebuilds kafka_value from it.
 type PayloadKeeping interface {
+	// PayloadBytes renders the UTF-8 bytes of a JSON column expression.
 	PayloadBytes(expr string) string
+	// TextJSON is the type of new landing stores' JSON columns (payload,
+	// kafka_headers): the one keeping text as given, and cheap to write.
+	TextJSON() string
+	// KeepsPayload reports whether a landing store's payload column has
+	// that type. Stores created by earlier versions may not (PostgreSQL's
+	// had jsonb): they keep their shape, and their rows the value bytes.
+	KeepsPayload(ctx context.Context, conn *sql.Conn, store string) (bool, error)
+}
+
+// DirectLoader is implemented by dialects whose bulk loader writes straight
+// into a table of the schema inside the open transaction, converting each
+// value to its column's type (PostgreSQL's COPY). Landing rows then go to
+// the landing store in one statement, without a staging table and an
+// INSERT … SELECT that would write every row twice.
+type DirectLoader interface {
+	BulkLoadTable(ctx context.Context, conn *sql.Conn, schema, table string, cols []string, rows [][]any) error
 }
 
 const (
@@ -80,9 +98,14 @@ func (w *Warehouse) createSchemasTable(ctx context.Context) error {
 // and view).
 func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 	el, elide := w.d.(SchemaEliding)
+	pk, keeps := w.d.(PayloadKeeping)
 	defs := make([]string, 0, len(landingColumns)+1)
 	for _, c := range landingColumns {
-		defs = append(defs, sqltext.Ident(c.name)+" "+w.d.SQLType(c.typ))
+		typ := w.d.SQLType(c.typ)
+		if keeps && elide && c.typ.Kind == change.KindJSON {
+			typ = pk.TextJSON()
+		}
+		defs = append(defs, sqltext.Ident(c.name)+" "+typ)
 	}
 	if elide {
 		defs = append(defs, sqltext.Ident(colSchemaID)+" "+w.d.SQLType(change.String))
@@ -102,12 +125,23 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 	if !elide {
 		return nil
 	}
+	if keeps {
+		// A store another process created meanwhile, or an earlier
+		// version, has the shape the catalog says.
+		conn, err := w.connection(ctx)
+		if err != nil {
+			return err
+		}
+		if t.keepsPayload, err = pk.KeepsPayload(ctx, conn, w.landingStore(t.name)); err != nil {
+			return w.classify(sqltext.FirstLine(err))
+		}
+	}
 	sel := make([]string, len(landingColumns))
 	for i, c := range landingColumns {
 		sel[i] = "r." + sqltext.Ident(c.name)
 		if c.name == "kafka_value" {
 			payload := "r.kafka_value"
-			if pk, ok := w.d.(PayloadKeeping); ok {
+			if keeps {
 				// Rows whose payload is kept as JSON have no value bytes.
 				payload = "COALESCE(r.kafka_value, " + pk.PayloadBytes("r.payload") + ")"
 			}
@@ -127,7 +161,6 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 // land appends the batch's raw records to the table's landing table.
 func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error {
 	_, elide := w.d.(SchemaEliding)
-	_, keepsPayload := w.d.(PayloadKeeping)
 	failpoint.Hit("landing")
 	if !t.landing {
 		if err := w.createLanding(ctx, t); err != nil {
@@ -135,41 +168,16 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 		}
 		t.landing = true
 	}
-	var names, sel []string
-	for _, c := range landingColumns {
-		if c.name == "refresh_time" {
-			sel = append(sel, w.d.Now())
-			continue
+	dl, direct := w.d.(DirectLoader)
+	var now any
+	if direct {
+		// refresh_time is the transaction's timestamp, as INSERT … SELECT
+		// now() would write it.
+		var ts time.Time
+		if err := w.queryRow(ctx, "SELECT "+w.d.Now(), &ts); err != nil {
+			return fmt.Errorf("land: %w", err)
 		}
-		names = append(names, c.name)
-		_, conv := w.d.Staging(w.d.SQLType(c.typ))
-		sel = append(sel, fmt.Sprintf(conv, sqltext.Ident(c.name)))
-	}
-	if elide {
-		names, sel = append(names, colSchemaID), append(sel, sqltext.Ident(colSchemaID))
-	}
-	if !w.landingStaged {
-		var defs []string
-		for _, c := range landingColumns {
-			if c.name == "refresh_time" {
-				continue
-			}
-			st, _ := w.d.Staging(w.d.SQLType(c.typ))
-			defs = append(defs, sqltext.Ident(c.name)+" "+st)
-		}
-		if elide {
-			defs = append(defs, sqltext.Ident(colSchemaID)+" "+w.d.SQLType(change.String))
-		}
-		if _, err := w.exec(ctx, "DROP TABLE IF EXISTS "+sqltext.Ident(landingStaging)); err != nil {
-			return err
-		}
-		if _, err := w.exec(ctx, "CREATE TEMP TABLE "+sqltext.Ident(landingStaging)+" ("+strings.Join(defs, ", ")+")"); err != nil {
-			return fmt.Errorf("create landing staging: %w", err)
-		}
-		w.landingStaged = true
-	}
-	if _, err := w.exec(ctx, "DELETE FROM "+sqltext.Ident(landingStaging)); err != nil {
-		return err
+		now = ts
 	}
 	// Landing keeps every record's bytes. Raw key, value and schema bind
 	// as bytes and headers as JSON that headersJSON makes bindable, so an
@@ -203,7 +211,7 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 		case elide && r.Schema != nil:
 			schemaID = r.SchemaID
 			schemas[r.SchemaID] = r.Schema
-			if !keepsPayload || payload == nil {
+			if !t.keepsPayload || payload == nil {
 				value = bindAs(r.Payload, change.Bytes)
 			}
 		case r.Value != nil:
@@ -215,11 +223,17 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 				return fmt.Errorf("land: headers do not bind: %w", err)
 			}
 		}
-		rows[i] = []any{r.Topic, r.Partition, r.Offset, string(r.TimestampType),
-			bindAs(r.Timestamp, change.TimestampType(change.UnitMillis)), key, value, headers, payload}
-		if elide {
-			rows[i] = append(rows[i], schemaID)
+		row := make([]any, 0, len(landingColumns)+1)
+		row = append(row, r.Topic, r.Partition, r.Offset, string(r.TimestampType),
+			bindAs(r.Timestamp, change.TimestampType(change.UnitMillis)), key, value, headers)
+		if direct {
+			row = append(row, now)
 		}
+		row = append(row, payload)
+		if elide {
+			row = append(row, schemaID)
+		}
+		rows[i] = row
 	}
 	if bindErr != nil {
 		return bindErr
@@ -235,6 +249,28 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 	if err != nil {
 		return err
 	}
+	if direct {
+		if err := dl.BulkLoadTable(ctx, conn, w.d.Schema(), w.landingStore(t.name), landingStoreColumns(elide), rows); err != nil {
+			return fmt.Errorf("land: %w", w.classify(sqltext.FirstLine(err)))
+		}
+		return nil
+	}
+	if err := w.stageLanding(ctx, elide); err != nil {
+		return err
+	}
+	var names, sel []string
+	for _, c := range landingColumns {
+		if c.name == "refresh_time" {
+			sel = append(sel, w.d.Now())
+			continue
+		}
+		names = append(names, c.name)
+		_, conv := w.d.Staging(w.d.SQLType(c.typ))
+		sel = append(sel, fmt.Sprintf(conv, sqltext.Ident(c.name)))
+	}
+	if elide {
+		names, sel = append(names, colSchemaID), append(sel, sqltext.Ident(colSchemaID))
+	}
 	if err := w.d.BulkLoad(ctx, conn, landingStaging, names, rows); err != nil {
 		return fmt.Errorf("land: %w", w.classify(sqltext.FirstLine(err)))
 	}
@@ -244,6 +280,58 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 		return fmt.Errorf("land: %w", err)
 	}
 	return nil
+}
+
+// stageLanding creates the landing staging table on the connection, or
+// empties it.
+func (w *Warehouse) stageLanding(ctx context.Context, elide bool) error {
+	if !w.landingStaged {
+		var defs []string
+		for _, c := range landingColumns {
+			if c.name == "refresh_time" {
+				continue
+			}
+			st, _ := w.d.Staging(w.d.SQLType(c.typ))
+			defs = append(defs, sqltext.Ident(c.name)+" "+st)
+		}
+		if elide {
+			defs = append(defs, sqltext.Ident(colSchemaID)+" "+w.d.SQLType(change.String))
+		}
+		if _, err := w.exec(ctx, "DROP TABLE IF EXISTS "+sqltext.Ident(landingStaging)); err != nil {
+			return err
+		}
+		if _, err := w.exec(ctx, "CREATE TEMP TABLE "+sqltext.Ident(landingStaging)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return fmt.Errorf("create landing staging: %w", err)
+		}
+		w.landingStaged = true
+	}
+	_, err := w.exec(ctx, "DELETE FROM "+sqltext.Ident(landingStaging))
+	return err
+}
+
+// queryRow runs a one-row query on the batches' connection.
+func (w *Warehouse) queryRow(ctx context.Context, query string, dest ...any) error {
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return err
+	}
+	if err := conn.QueryRowContext(ctx, query).Scan(dest...); err != nil {
+		return w.classify(sqltext.FirstLine(err))
+	}
+	return nil
+}
+
+// landingStoreColumns lists the store's columns, unquoted, in the order of
+// the store and of land's rows loaded directly.
+func landingStoreColumns(elide bool) []string {
+	cols := make([]string, 0, len(landingColumns)+1)
+	for _, c := range landingColumns {
+		cols = append(cols, c.name)
+	}
+	if elide {
+		cols = append(cols, colSchemaID)
+	}
+	return cols
 }
 
 // landingInsertColumns lists the store's columns in the order land selects

@@ -71,7 +71,17 @@ func (w *Warehouse) createMovesTable(ctx context.Context) error {
 		kafka_offset `+i64+`,
 		position `+text+`,
 		created_at `+ts+`)`)
-	return err
+	if err != nil {
+		return err
+	}
+	if ix, ok := w.d.(Indexer); ok {
+		for _, c := range []string{"old_key", "new_key"} {
+			if _, err := w.exec(ctx, ix.CreateIndex(sqltext.Ident(MovesTable+"_"+c), w.qualify(MovesTable), sqltext.Ident(c))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // stageMoves stages one move row per primary-key change whose delete is in
@@ -203,19 +213,26 @@ func (w *Warehouse) moveValues(ctx context.Context, wk *tableWork) error {
 		// A marker row (no column) says the delete was applied. Nothing is
 		// recorded when the create was applied first (its marker): the
 		// pending rows below take the values instead.
-		sel := make([]string, len(valueCols)+1)
+		// One scan of the staging table, times the columns: a row per
+		// column and the marker ("").
+		names := make([]string, len(valueCols)+1)
+		value := "CASE c.column_name"
 		for i, c := range append([]warehouse.Column{{}}, valueCols...) {
-			value := "NULL"
+			names[i] = "SELECT " + sqltext.Literal(c.Name) + " AS column_name"
 			if c.Name != "" {
-				value = "CAST(" + stg + "." + sqltext.Ident(c.Name) + " AS " + text + ")"
+				value += " WHEN " + sqltext.Literal(c.Name) + " THEN CAST(" + stg + "." + sqltext.Ident(c.Name) + " AS " + text + ")"
 			}
-			sel[i] = "SELECT " + tname + ", 'v', " + keyID + ", " + otherID + ", " + sqltext.Literal(c.Name) + ", " + value + ", " +
-				stg + "." + sqltext.Ident(warehouse.ColPartition) + ", " + stg + "." + sqltext.Ident(warehouse.ColOffset) + ", " + stg + "." + sqltext.Ident(warehouse.ColPosition) + ", " + w.d.Now() +
-				" FROM " + stg + " WHERE " + op + " = " + sqltext.Literal(opMove) +
-				" AND NOT EXISTS (SELECT 1 FROM " + mv + " WHERE " + mv + ".table_name = " + tname + " AND " + mv + ".kind = 'p' AND " + mv + ".old_key = " + keyID +
-				" AND " + mv + ".new_key = " + otherID + " AND " + mv + ".column_name = '')"
 		}
-		if _, err := w.exec(ctx, "INSERT INTO "+mv+" "+strings.Join(sel, " UNION ALL ")); err != nil {
+		value += " END"
+		if len(valueCols) == 0 {
+			value = "CAST(NULL AS " + text + ")"
+		}
+		ins := "INSERT INTO " + mv + " SELECT " + tname + ", 'v', " + keyID + ", " + otherID + ", c.column_name, " + value + ", " +
+			stg + "." + sqltext.Ident(warehouse.ColPartition) + ", " + stg + "." + sqltext.Ident(warehouse.ColOffset) + ", " + stg + "." + sqltext.Ident(warehouse.ColPosition) + ", " + w.d.Now() +
+			" FROM " + stg + " CROSS JOIN (" + strings.Join(names, " UNION ALL ") + ") AS c WHERE " + op + " = " + sqltext.Literal(opMove) +
+			" AND NOT EXISTS (SELECT 1 FROM " + mv + " WHERE " + mv + ".table_name = " + tname + " AND " + mv + ".kind = 'p' AND " + mv + ".old_key = " + keyID +
+			" AND " + mv + ".new_key = " + otherID + " AND " + mv + ".column_name = '')"
+		if _, err := w.exec(ctx, ins); err != nil {
 			return fmt.Errorf("record the values of moved rows: %w", err)
 		}
 	}

@@ -31,8 +31,11 @@ type table struct {
 	byFold  map[string]int // column index by folded name, for source names
 	mark    *batch.Mark
 	landing bool // the landing table exists
-	staged  bool // the staging table matches cols on the current connection
-	plans   map[*change.Schema]*plan
+	// keepsPayload: the landing store keeps the payload as JSON text, not
+	// in kafka_value (see PayloadKeeping).
+	keepsPayload bool
+	staged       bool // the staging table matches cols on the current connection
+	plans        map[*change.Schema]*plan
 	// noPending: the moves table holds no pending moved value of this
 	// table (see moved.go); false when unknown.
 	noPending bool
@@ -242,8 +245,16 @@ func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 		w.d.Schema(), t.ids.Landing(t.name)).Scan(&n); err != nil {
 		return w.classify(sqltext.FirstLine(err))
 	}
+	keeps := false
+	if _, elide := w.d.(SchemaEliding); elide && n > 0 {
+		if pk, ok := w.d.(PayloadKeeping); ok {
+			if keeps, err = pk.KeepsPayload(ctx, conn, t.ids.LandingStore(t.name)); err != nil {
+				return w.classify(sqltext.FirstLine(err))
+			}
+		}
+	}
 	t.cols, t.key, t.byName, t.byFold, t.exists, t.staged = cols, key, byName, byFold, len(all) > 0, false
-	t.mark, t.landing = mark, n > 0
+	t.mark, t.landing, t.keepsPayload = mark, n > 0, keeps
 	clear(t.plans)
 	return nil
 }
@@ -627,6 +638,13 @@ func (w *Warehouse) ensureStaging(ctx context.Context, t *table) error {
 	}
 	if _, err := w.exec(ctx, "CREATE TEMP TABLE "+stg+" ("+strings.Join(defs, ", ")+")"); err != nil {
 		return err
+	}
+	if ix, ok := w.d.(Indexer); ok {
+		for _, c := range []string{colKeyID, colOtherKeyID} {
+			if _, err := w.exec(ctx, ix.CreateIndex("", stg, sqltext.Ident(c))); err != nil {
+				return err
+			}
+		}
 	}
 	t.staged = true
 	return nil
