@@ -9,9 +9,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/valyala/fastjson"
+	lenient "github.com/valyala/fastjson"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/fastjson"
 )
 
 // DefaultPlaceholder is Debezium's default unavailable.value.placeholder.
@@ -81,7 +82,7 @@ type Decoder struct {
 	vp      fastjson.Parser // value payload
 	kp      fastjson.Parser // key payload
 	sp      fastjson.Parser // schemas, on cache misses
-	qp      fastjson.Parser // PostgreSQL source.sequence
+	qp      lenient.Parser  // PostgreSQL source.sequence (not checked: as it always was read)
 	schemas map[string]*envelopeSchema
 	keys    map[string]*keySchema
 	infer   map[string]*change.Schema
@@ -172,9 +173,6 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 	if isNullJSON(r.Value) {
 		return d.tombstone(base, ts, r.Key)
 	}
-	if err := checkText(r.Value, "value"); err != nil {
-		return Result{}, err
-	}
 	key := r.Key
 	// Events of a topic nearly always carry the schema of the topic's last
 	// event: the splitter compares it instead of scanning it.
@@ -183,6 +181,17 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 		hint = ts.last.raw
 	}
 	schemaRaw, payloadRaw, wrapped, hinted, err := splitConverterHint(r.Value, hint)
+	// The value's text must have an exact Unicode value (checkText). The
+	// payload parser checks the payload's strings as it parses them, and a
+	// recognised schema was checked when it was first seen; the whole value
+	// is checked here only when there is more to it, and checkText's reason
+	// comes before any other.
+	textChecked := err != nil || (wrapped && !hinted)
+	if textChecked {
+		if err := checkText(r.Value, "value"); err != nil {
+			return Result{}, err
+		}
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("value is not JSON: %w", err)
 	}
@@ -196,6 +205,11 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 	}
 	v, err := parseStrict(&d.vp, payloadRaw)
 	if err != nil {
+		if !textChecked {
+			if err := checkText(r.Value, "value"); err != nil {
+				return Result{}, err
+			}
+		}
 		return Result{}, fmt.Errorf("value is not JSON: %w", err)
 	}
 	if v.Type() != fastjson.TypeObject {
@@ -707,14 +721,21 @@ func splitConverterHint(b []byte, hint string) (schema, payload []byte, wrapped,
 	return nil, b, false, false, nil
 }
 
-// parseStrict parses JSON, rejecting what fastjson's parser alone lets
-// through (malformed numbers such as 01 or 1.2.3, unknown escapes, bare
-// NaN): a record that is not JSON is bad input, not something to guess at.
+// parseStrict parses JSON in one pass, rejecting what a lenient parser
+// lets through (malformed numbers such as 01 or 1.2.3, unknown escapes,
+// bare NaN) and strings without an exact Unicode value (see checkText): a
+// record that is not JSON is bad input, not something to guess at. The
+// error is the validator's where it has one, as dead-letter reasons have
+// always read.
 func parseStrict(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
-	if err := fastjson.ValidateBytes(b); err != nil {
+	v, err := p.ParseBytes(b)
+	if err != nil {
+		if verr := fastjson.ValidateBytes(b); verr != nil {
+			return nil, verr
+		}
 		return nil, err
 	}
-	return p.ParseBytes(b)
+	return v, nil
 }
 
 func skipSpace(b []byte, i int) int {
