@@ -91,6 +91,10 @@ type Decoder struct {
 	seq     uint64
 	scratch []byte
 	seen    []bool // fillRow's fields seen, reused
+
+	// lastTopic and last are the topic of the previous record and its state.
+	lastTopic string
+	last      *topicState
 }
 
 const maxCachedSchemas = 4096
@@ -131,6 +135,9 @@ type topicState struct {
 }
 
 func (d *Decoder) topic(topic string) *topicState {
+	if d.last != nil && d.lastTopic == topic {
+		return d.last // records come in runs of one partition
+	}
 	ts, ok := d.topics[topic]
 	if !ok {
 		t := d.opts.Table(topic)
@@ -140,6 +147,7 @@ func (d *Decoder) topic(topic string) *topicState {
 		ts = &topicState{tab: t}
 		d.topics[topic] = ts
 	}
+	d.lastTopic, d.last = topic, ts
 	return ts
 }
 
@@ -183,10 +191,14 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 	schemaRaw, payloadRaw, wrapped, hinted, err := splitConverterHint(r.Value, hint)
 	// The value's text must have an exact Unicode value (checkText). The
 	// payload parser checks the payload's strings as it parses them, and a
-	// recognised schema was checked when it was first seen; the whole value
-	// is checked here only when there is more to it, and checkText's reason
-	// comes before any other.
-	textChecked := err != nil || (wrapped && !hinted)
+	// recognised schema (the topic's last, or any in the cache) was checked
+	// when it was first seen; the whole value is checked here only when
+	// there is more to it, and checkText's reason comes before any other.
+	recognised := hinted
+	if wrapped && !hinted {
+		_, recognised = d.schemas[string(schemaRaw)]
+	}
+	textChecked := err != nil || (wrapped && !recognised)
 	if textChecked {
 		if err := checkText(r.Value, "value"); err != nil {
 			return Result{}, err
@@ -460,11 +472,15 @@ func (d *Decoder) fillRow(ch *change.Change, tab TableOptions, after *fastjson.V
 	}
 	d.seen = seen
 	var firstErr error
+	next := 0 // fields nearly always come in the schema's order
 	obj.Visit(func(key []byte, fv *fastjson.Value) {
 		if firstErr != nil {
 			return
 		}
-		i := schema.Index(string(key))
+		i := next
+		if i >= len(schema.Columns) || schema.Columns[i].Name != string(key) {
+			i = schema.Index(string(key))
+		}
 		if i < 0 {
 			if skip != nil && skip(string(key)) {
 				return
@@ -477,6 +493,7 @@ func (d *Decoder) fillRow(ch *change.Change, tab TableOptions, after *fastjson.V
 			return
 		}
 		seen[i] = true
+		next = i + 1
 		col := &schema.Columns[i]
 		if d.ph.is(fv) {
 			if ch.Unchanged == nil {

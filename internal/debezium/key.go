@@ -105,7 +105,12 @@ func (d *Decoder) decodeKey(raw []byte, ts *topicState) (decodedKey, error) {
 	schemaRaw, payloadRaw, wrapped, hinted, err := splitConverterHint(raw, hint)
 	// As for values (see decode): the payload parser checks the payload's
 	// text, the whole key is checked when there is more to it.
-	textChecked := err != nil || (wrapped && !hinted)
+	recognised := hinted
+	if wrapped && !hinted {
+		ks, ok := d.keys[string(schemaRaw)]
+		recognised = ok && ks.typed
+	}
+	textChecked := err != nil || (wrapped && !recognised)
 	if textChecked {
 		if err := checkText(raw, "key"); err != nil {
 			return decodedKey{}, err
@@ -187,7 +192,9 @@ func (d *Decoder) decodeKey(raw []byte, ts *topicState) (decodedKey, error) {
 }
 
 func (d *Decoder) keySchemaFor(raw []byte) (*keySchema, error) {
-	if ks, ok := d.keys[string(raw)]; ok {
+	if ks, ok := d.keys[string(raw)]; ok && ks.typed {
+		// Only a parsed schema: the shapes of inferred keys share the map,
+		// under signatures no JSON text equals, but raw is not checked yet.
 		return ks, nil
 	}
 	v, err := parseStrict(&d.sp, raw)

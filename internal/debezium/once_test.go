@@ -68,3 +68,27 @@ func TestDecodeOnce_RecognisedSchemaStillChecksPayload(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeOnce_KeySchemaIsNeverAnInferredShape: the cache of key shapes
+// holds parsed key schemas under their JSON text and inferred shapes under
+// a binary signature. A key whose "schema" is such a signature, not JSON,
+// was taken for the inferred shape and decoded; it is not JSON.
+func TestDecodeOnce_KeySchemaIsNeverAnInferredShape(t *testing.T) {
+	d := NewDecoder(Options{})
+	value := []byte(`{"op":"c","after":{"id":1},"source":{}}`)
+	if _, err := d.Decode(Record{Topic: "srv.db.t", Key: []byte(`{"id":1}`), Value: value}); err != nil {
+		t.Fatal(err)
+	}
+	var sig []byte
+	for s := range d.keys {
+		sig = []byte(s)
+	}
+	if len(d.keys) != 1 || sig[0] != 2 {
+		t.Fatalf("want one inferred key shape in the cache, got %d: %q", len(d.keys), sig)
+	}
+	key := append(append([]byte(`{"schema":`), sig...), `,"payload":{"id":1}}`...)
+	_, err := d.Decode(Record{Topic: "srv.db.t", Key: key, Value: value})
+	if err == nil || !strings.Contains(err.Error(), "key schema: not JSON") {
+		t.Fatalf("err = %v, want key schema: not JSON", err)
+	}
+}
