@@ -96,6 +96,11 @@ func BenchmarkPipeline(b *testing.B) {
 	w = nil
 	runtime.GC()
 
+	// rates are the events/s of this run's figures, by sub-benchmark: the
+	// goals are fractions of the consumer's rate measured in the same run.
+	rates := map[string]float64{}
+	defer func() { printRatios(total, rates) }()
+
 	// The ceiling the machine puts on any consumer: draining the same
 	// partitions with a bare franz-go client, decoding nothing.
 	b.Run("consume-only", func(b *testing.B) {
@@ -105,7 +110,8 @@ func BenchmarkPipeline(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "events/s")
+			rates["consume-only"] = float64(n) / time.Since(t0).Seconds()
+			b.ReportMetric(rates["consume-only"], "events/s")
 		}
 	})
 
@@ -145,7 +151,12 @@ func BenchmarkPipeline(b *testing.B) {
 					b.Fatalf("no peak_rss_mib in cdcsync's log:\n%s", stderr.String())
 				}
 				rss, _ := strconv.ParseFloat(m[1], 64)
-				b.ReportMetric(float64(total)/took.Seconds(), "events/s")
+				rate := float64(total) / took.Seconds()
+				rates[fmt.Sprintf("landing=%v", landing)] = rate
+				b.ReportMetric(rate, "events/s")
+				if c := rates["consume-only"]; c > 0 {
+					b.ReportMetric(rate/c, "of_consumer")
+				}
 				b.ReportMetric(rss, "peak_RSS_MiB")
 				b.ReportMetric(took.Seconds(), "seconds")
 				b.ReportMetric(float64(ru.Utime.Sec)+float64(ru.Utime.Usec)/1e6+float64(ru.Stime.Sec)+float64(ru.Stime.Usec)/1e6, "cpu_seconds")
@@ -155,4 +166,26 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 		})
 	}
+}
+
+// printRatios prints each DuckDB figure as a fraction of the bare
+// consumer's rate measured in the same run, next to issue 10's goals.
+func printRatios(events int, rates map[string]float64) {
+	consumer := rates["consume-only"]
+	if consumer == 0 || len(rates) < 2 {
+		return // the consumer was not measured (a -bench filter): no ratio
+	}
+	rows := []struct{ name, key, goal string }{
+		{"bare franz-go consumer (ceiling)", "consume-only", ""},
+		{"cdcsync, landing on (default)", "landing=true", ">= 50%"},
+		{"cdcsync, landing off", "landing=false", ">= 75%"},
+	}
+	fmt.Printf("\nDuckDB, %d events, one run: each rate as a fraction of the bare consumer's\n", events)
+	fmt.Printf("%-34s %12s %12s %8s\n", "", "events/s", "of consumer", "goal")
+	for _, r := range rows {
+		if rate, ok := rates[r.key]; ok {
+			fmt.Printf("%-34s %12.0f %11.1f%% %8s\n", r.name, rate, 100*rate/consumer, r.goal)
+		}
+	}
+	fmt.Println()
 }

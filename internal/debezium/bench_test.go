@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cdcsync/cdcsync/internal/workload"
 )
 
 // BenchmarkDecode decodes the doc's MySQL create event with its full
@@ -47,4 +49,41 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDecodeWorkload decodes the events `make bench` produces (the
+// seeded recipe workload with embedded schemas: snapshot, inserts, updates,
+// deletes with tombstones, primary-key changes), one event per iteration,
+// as the pipeline's decoding workers do.
+func BenchmarkDecodeWorkload(b *testing.B) {
+	w := workload.New(workload.Options{Seed: 1, Partitions: 4, Schemas: true, SnapshotRows: 300,
+		Ops: 9000, PKChanges: true, Tombstones: true})
+	recs := make([]Record, len(w.Events))
+	var size int64
+	for i, e := range w.Events {
+		recs[i] = Record{Topic: e.Topic, Partition: e.Partition, Offset: int64(i), Key: e.Key, Value: e.Value,
+			OldKey: headerBytes(e.Headers, "__debezium.oldkey"), NewKey: headerBytes(e.Headers, "__debezium.newkey")}
+		size += int64(len(e.Key) + len(e.Value))
+	}
+	d := NewDecoder(Options{})
+	for _, r := range recs {
+		if res, err := d.Decode(r); err != nil || (res.Change == nil && res.Skip == "") {
+			b.Fatalf("decode %s@%d: %+v %v", r.Topic, r.Offset, res, err)
+		}
+	}
+	b.SetBytes(size / int64(len(recs)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := d.Decode(recs[i%len(recs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func headerBytes(h map[string]string, k string) []byte {
+	if v, ok := h[k]; ok {
+		return []byte(v)
+	}
+	return nil
 }

@@ -8,9 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/valyala/fastjson"
-
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/fastjson"
 )
 
 // A table's declared column type overrides the type an event's schema

@@ -9,9 +9,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/valyala/fastjson"
+	lenient "github.com/valyala/fastjson"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/fastjson"
 )
 
 // DefaultPlaceholder is Debezium's default unavailable.value.placeholder.
@@ -104,7 +105,7 @@ type Decoder struct {
 	vp      fastjson.Parser // value payload
 	kp      fastjson.Parser // key payload
 	sp      fastjson.Parser // schemas, on cache misses
-	qp      fastjson.Parser // PostgreSQL source.sequence
+	qp      lenient.Parser  // PostgreSQL source.sequence (not checked: as it always was read)
 	schemas map[string]*envelopeSchema
 	keys    map[string]*keySchema
 	infer   map[string]*change.Schema
@@ -113,6 +114,10 @@ type Decoder struct {
 	seq     uint64
 	scratch []byte
 	seen    []bool // fillRow's fields seen, reused
+
+	// lastTopic and last are the topic of the previous record and its state.
+	lastTopic string
+	last      *topicState
 }
 
 const maxCachedSchemas = 4096
@@ -153,6 +158,9 @@ type topicState struct {
 }
 
 func (d *Decoder) topic(topic string) *topicState {
+	if d.last != nil && d.lastTopic == topic {
+		return d.last // records come in runs of one partition
+	}
 	ts, ok := d.topics[topic]
 	if !ok {
 		t := d.opts.Table(topic)
@@ -162,6 +170,7 @@ func (d *Decoder) topic(topic string) *topicState {
 		ts = &topicState{tab: t}
 		d.topics[topic] = ts
 	}
+	d.lastTopic, d.last = topic, ts
 	return ts
 }
 
@@ -195,9 +204,6 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 	if isNullJSON(r.Value) {
 		return d.tombstone(base, ts, r.Key)
 	}
-	if err := checkText(r.Value, "value"); err != nil {
-		return Result{}, err
-	}
 	key := r.Key
 	// Events of a topic nearly always carry the schema of the topic's last
 	// event: the splitter compares it instead of scanning it.
@@ -206,6 +212,21 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 		hint = ts.last.raw
 	}
 	schemaRaw, payloadRaw, wrapped, hinted, err := splitConverterHint(r.Value, hint)
+	// The value's text must have an exact Unicode value (checkText). The
+	// payload parser checks the payload's strings as it parses them, and a
+	// recognised schema (the topic's last, or any in the cache) was checked
+	// when it was first seen; the whole value is checked here only when
+	// there is more to it, and checkText's reason comes before any other.
+	recognised := hinted
+	if wrapped && !hinted {
+		_, recognised = d.schemas[string(schemaRaw)]
+	}
+	textChecked := err != nil || (wrapped && !recognised)
+	if textChecked {
+		if err := checkText(r.Value, "value"); err != nil {
+			return Result{}, err
+		}
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("value is not JSON: %w", err)
 	}
@@ -219,6 +240,11 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 	}
 	v, err := parseStrict(&d.vp, payloadRaw)
 	if err != nil {
+		if !textChecked {
+			if err := checkText(r.Value, "value"); err != nil {
+				return Result{}, err
+			}
+		}
 		return Result{}, fmt.Errorf("value is not JSON: %w", err)
 	}
 	if v.Type() != fastjson.TypeObject {
@@ -533,11 +559,15 @@ func (d *Decoder) fillRow(ch *change.Change, tab TableOptions, after *fastjson.V
 	}
 	d.seen = seen
 	var firstErr error
+	next := 0 // fields nearly always come in the schema's order
 	obj.Visit(func(key []byte, fv *fastjson.Value) {
 		if firstErr != nil {
 			return
 		}
-		i := schema.Index(string(key))
+		i := next
+		if i >= len(schema.Columns) || schema.Columns[i].Name != string(key) {
+			i = schema.Index(string(key))
+		}
 		if i < 0 {
 			if skip != nil && skip(string(key)) {
 				return
@@ -550,6 +580,7 @@ func (d *Decoder) fillRow(ch *change.Change, tab TableOptions, after *fastjson.V
 			return
 		}
 		seen[i] = true
+		next = i + 1
 		col := &schema.Columns[i]
 		if d.ph.is(fv) {
 			if ch.Unchanged == nil {
@@ -794,14 +825,21 @@ func splitConverterHint(b []byte, hint string) (schema, payload []byte, wrapped,
 	return nil, b, false, false, nil
 }
 
-// parseStrict parses JSON, rejecting what fastjson's parser alone lets
-// through (malformed numbers such as 01 or 1.2.3, unknown escapes, bare
-// NaN): a record that is not JSON is bad input, not something to guess at.
+// parseStrict parses JSON in one pass, rejecting what a lenient parser
+// lets through (malformed numbers such as 01 or 1.2.3, unknown escapes,
+// bare NaN) and strings without an exact Unicode value (see checkText): a
+// record that is not JSON is bad input, not something to guess at. The
+// error is the validator's where it has one, as dead-letter reasons have
+// always read.
 func parseStrict(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
-	if err := fastjson.ValidateBytes(b); err != nil {
+	v, err := p.ParseBytes(b)
+	if err != nil {
+		if verr := fastjson.ValidateBytes(b); verr != nil {
+			return nil, verr
+		}
 		return nil, err
 	}
-	return p.ParseBytes(b)
+	return v, nil
 }
 
 func skipSpace(b []byte, i int) int {

@@ -8,9 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/valyala/fastjson"
-
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/fastjson"
 )
 
 // sourcePosition encodes an envelope's source block as a change.Position:
