@@ -202,6 +202,18 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 			b = batch.New()
 		}
 	}
+	// Whole transactions released beyond the last batch's bound fill
+	// batches of their own.
+	for p.txWaiting() && ctx.Err() == nil {
+		if p.full(b) {
+			if r, ok := a.wait(); ok && r.err != nil {
+				return r.err
+			}
+			a.submit(b)
+			b = batch.New()
+		}
+		p.addRecords(b, nil)
+	}
 	// The batch in flight must commit before the last one: the last one's
 	// records follow it.
 	if r, ok := a.wait(); ok && r.err != nil {

@@ -88,6 +88,9 @@ type Pipeline struct {
 	// callbacks drop revoked partitions from it.
 	gateMu sync.Mutex
 	gate   *txn.Gate[gatedRecord]
+	// txPending are transactions the gate released that did not fit in
+	// the open batch, in release order (the consuming goroutine's).
+	txPending [][]txn.Entry[gatedRecord]
 }
 
 // summary returns a copy of the totals so far.

@@ -108,15 +108,17 @@ func (p *Pipeline) checkTxPartitions(details kadm.TopicDetails) {
 	}
 }
 
-// gated passes decoded records, passes them through the gate and adds what it
-// releases to the batch, in each partition's order. It returns the
-// records added.
+// gated passes decoded records through the gate and adds what it
+// releases to the batch, whole transactions at a time, until the batch is
+// full; transactions released beyond that wait in txPending for the next
+// batch. It returns the records added.
 func (p *Pipeline) gated(b *batch.Batch, recs []*kgo.Record, results []decoded) []*kgo.Record {
 	p.gateMu.Lock()
 	for i, r := range recs {
 		p.gate.Push(p.gateEntry(r, results[i]))
 	}
-	out, forced := p.gate.Release()
+	groups, forced := p.gate.Release()
+	p.txPending = append(p.txPending, groups...)
 	held := p.gate.Held()
 	p.gateMu.Unlock()
 	p.met.txHeld.Set(float64(held))
@@ -125,13 +127,20 @@ func (p *Pipeline) gated(b *batch.Batch, recs []*kgo.Record, results []decoded) 
 		p.log.Warn("applying a source transaction that is not whole: readers may see part of it",
 			"transaction", f.TxID, "reason", f.Reason, "events_received", f.Received, "events_expected", f.Expected)
 	}
-	released := make([]*kgo.Record, len(out))
-	for i, e := range out {
-		p.asm.addDecoded(b, e.Item.r, e.Item.d)
-		released[i] = e.Item.r
+	var added []*kgo.Record
+	for len(p.txPending) > 0 && !p.full(b) {
+		for _, e := range p.txPending[0] {
+			p.asm.addDecoded(b, e.Item.r, e.Item.d)
+			added = append(added, e.Item.r)
+		}
+		p.txPending[0] = nil
+		p.txPending = p.txPending[1:]
 	}
-	return released
+	return added
 }
+
+// txWaiting reports whether released transactions wait for a batch.
+func (p *Pipeline) txWaiting() bool { return len(p.txPending) > 0 }
 
 // gateEntry describes a decoded record to the gate.
 func (p *Pipeline) gateEntry(r *kgo.Record, d decoded) txn.Entry[gatedRecord] {
@@ -179,6 +188,7 @@ func (p *Pipeline) gateDrop(parts map[string][]int32) {
 	p.gateMu.Lock()
 	p.gate.Drop(ps)
 	held := p.gate.Held()
+	p.txPending = dropPending(p.txPending, ps)
 	p.gateMu.Unlock()
 	p.met.txHeld.Set(float64(held))
 }
@@ -196,4 +206,27 @@ func (p *Pipeline) gateWait(wait time.Duration) time.Duration {
 		return wait
 	}
 	return min(wait, max(p.cfg.Transactions.MaxWait/4, 10*time.Millisecond))
+}
+
+// dropPending removes the records of the partitions from the released
+// transactions waiting for a batch: they are read again from the stored
+// offsets, whole, with the records the gate held after them.
+func dropPending(groups [][]txn.Entry[gatedRecord], parts []txn.Partition) [][]txn.Entry[gatedRecord] {
+	drop := map[txn.Partition]bool{}
+	for _, p := range parts {
+		drop[p] = true
+	}
+	out := groups[:0]
+	for _, g := range groups {
+		kept := g[:0]
+		for _, e := range g {
+			if !drop[e.Part] {
+				kept = append(kept, e)
+			}
+		}
+		if len(kept) > 0 {
+			out = append(out, kept)
+		}
+	}
+	return out
 }

@@ -142,9 +142,20 @@ func (g *Gate[T]) Held() int { return g.held }
 // Waiting is the number of transactions with records held.
 func (g *Gate[T]) Waiting() int { return len(g.txs) }
 
-// Release returns the records that may go, each partition's in offset
-// order, and the transactions released before they were whole.
-func (g *Gate[T]) Release() (out []Entry[T], forced []Forced) {
+// Release returns the records that may go, in groups, and the
+// transactions released before they were whole. Each group ends at a
+// transaction boundary: the records outside transactions that were
+// waiting on nothing, then one group per transaction released (with the
+// records outside transactions that followed it). Groups are in release
+// order, and each partition's records in offset order across them, so a
+// caller may apply any prefix of the groups and keep the rest for later.
+func (g *Gate[T]) Release() (groups [][]Entry[T], forced []Forced) {
+	add := func() {
+		if out := g.drain(nil); len(out) > 0 {
+			groups = append(groups, out)
+		}
+	}
+	add()
 	for {
 		for len(g.ends) > 0 {
 			id := g.ends[0]
@@ -154,13 +165,14 @@ func (g *Gate[T]) Release() (out []Entry[T], forced []Forced) {
 			}
 			g.ends = g.ends[1:]
 			g.release(id)
+			add()
 		}
-		out = g.drain(out)
 		f, ok := g.force()
 		if !ok {
-			return out, forced
+			return groups, forced
 		}
 		forced = append(forced, f)
+		add()
 	}
 }
 

@@ -87,7 +87,16 @@ type checker struct {
 	released int // highest transaction released whole
 }
 
-func (c *checker) take(out []Entry[rec]) {
+func (c *checker) take(groups [][]Entry[rec]) {
+	c.t.Helper()
+	for _, g := range groups {
+		c.takeGroup(g)
+	}
+}
+
+// takeGroup checks one group: after it, exactly a prefix of whole
+// transactions has gone.
+func (c *checker) takeGroup(out []Entry[rec]) {
 	c.t.Helper()
 	for _, e := range out {
 		r := e.Item
@@ -166,11 +175,11 @@ func TestGate_WholeTransactionsInCommitOrder(t *testing.T) {
 						cursor[p]++
 						pushed++
 					}
-					out, forced := g.Release()
+					groups, forced := g.Release()
 					if len(forced) > 0 {
 						t.Fatalf("forced without bounds: %+v", forced)
 					}
-					c.take(out)
+					c.take(groups)
 				}
 				if c.released != s.txs || g.Held() != 0 || g.Waiting() != 0 {
 					t.Fatalf("at the end: %d of %d transactions released, %d records held, %d waiting", c.released, s.txs, g.Held(), g.Waiting())
@@ -192,23 +201,23 @@ func TestGate_EndBeforeOrAfterItsEvents(t *testing.T) {
 	g := New[rec](0, 0)
 	g.Push(end)
 	g.Push(ev(a, 0))
-	if out, _ := g.Release(); len(out) != 0 {
-		t.Fatalf("END first, one of two events in: released %d records, want 0", len(out))
+	if groups, _ := g.Release(); count(groups) != 0 {
+		t.Fatalf("END first, one of two events in: released %d records, want 0", count(groups))
 	}
 	g.Push(ev(b, 0))
-	if out, _ := g.Release(); len(out) != 3 {
-		t.Fatalf("END first, both events in: released %d records, want 3", len(out))
+	if groups, _ := g.Release(); count(groups) != 3 {
+		t.Fatalf("END first, both events in: released %d records, want 3", count(groups))
 	}
 
 	g = New[rec](0, 0)
 	g.Push(ev(a, 0))
 	g.Push(ev(b, 0))
-	if out, _ := g.Release(); len(out) != 0 {
-		t.Fatalf("events first, no END: released %d records, want 0", len(out))
+	if groups, _ := g.Release(); count(groups) != 0 {
+		t.Fatalf("events first, no END: released %d records, want 0", count(groups))
 	}
 	g.Push(end)
-	if out, _ := g.Release(); len(out) != 3 {
-		t.Fatalf("events first, then END: released %d records, want 3", len(out))
+	if groups, _ := g.Release(); count(groups) != 3 {
+		t.Fatalf("events first, then END: released %d records, want 3", count(groups))
 	}
 }
 
@@ -221,15 +230,15 @@ func TestGate_BoundsForceRelease(t *testing.T) {
 	for i := 0; i < 150; i++ {
 		g.Push(Entry[rec]{Part: p, TxID: "big", Event: true, Item: rec{part: p, offset: int64(i)}})
 	}
-	out, forced := g.Release()
-	if len(out) != 150 || len(forced) != 1 || forced[0].TxID != "big" || forced[0].Received != 150 || forced[0].Expected != -1 {
-		t.Fatalf("a transaction over max_held: released %d, forced %+v; want all 150 released and one forced report", len(out), forced)
+	groups, forced := g.Release()
+	if count(groups) != 150 || len(forced) != 1 || forced[0].TxID != "big" || forced[0].Received != 150 || forced[0].Expected != -1 {
+		t.Fatalf("a transaction over max_held: released %d, forced %+v; want all 150 released and one forced report", count(groups), forced)
 	}
 	// Its END and later events still leave at once.
 	g.Push(Entry[rec]{Part: p, TxID: "big", Event: true, Item: rec{part: p, offset: 150}})
 	g.Push(Entry[rec]{Part: txTopic, TxID: "big", End: true, Expect: 151})
-	if out, _ := g.Release(); len(out) != 2 || g.Held() != 0 || g.Waiting() != 0 {
-		t.Fatalf("records of a forced transaction that come later: released %d, held %d, waiting %d", len(out), g.Held(), g.Waiting())
+	if groups, _ := g.Release(); count(groups) != 2 || g.Held() != 0 || g.Waiting() != 0 {
+		t.Fatalf("records of a forced transaction that come later: released %d, held %d, waiting %d", count(groups), g.Held(), g.Waiting())
 	}
 
 	now := time.Unix(1000, 0)
@@ -237,13 +246,13 @@ func TestGate_BoundsForceRelease(t *testing.T) {
 	g.Now = func() time.Time { return now }
 	g.Push(Entry[rec]{Part: p, TxID: "lost-end", Event: true})
 	g.Push(Entry[rec]{Part: p}) // behind it: must wait too
-	if out, forced := g.Release(); len(out) != 0 || len(forced) != 0 {
-		t.Fatalf("before max_wait: released %d, forced %v", len(out), forced)
+	if groups, forced := g.Release(); count(groups) != 0 || len(forced) != 0 {
+		t.Fatalf("before max_wait: released %d, forced %v", count(groups), forced)
 	}
 	now = now.Add(30 * time.Second)
-	out, forced = g.Release()
-	if len(out) != 2 || len(forced) != 1 || forced[0].TxID != "lost-end" {
-		t.Fatalf("after max_wait: released %d, forced %+v; want 2 and one report", len(out), forced)
+	groups, forced = g.Release()
+	if count(groups) != 2 || len(forced) != 1 || forced[0].TxID != "lost-end" {
+		t.Fatalf("after max_wait: released %d, forced %+v; want 2 and one report", count(groups), forced)
 	}
 }
 
@@ -257,11 +266,20 @@ func TestGate_DropForgetsPartitions(t *testing.T) {
 	g.Push(Entry[rec]{Part: b, TxID: "t", Event: true})
 	g.Drop([]Partition{b})
 	g.Push(Entry[rec]{Part: txTopic, TxID: "t", End: true, Expect: 2})
-	if out, _ := g.Release(); len(out) != 0 || g.Held() != 2 {
-		t.Fatalf("after dropping one of two events: released %d, held %d; want 0 and 2", len(out), g.Held())
+	if groups, _ := g.Release(); count(groups) != 0 || g.Held() != 2 {
+		t.Fatalf("after dropping one of two events: released %d, held %d; want 0 and 2", count(groups), g.Held())
 	}
 	g.Push(Entry[rec]{Part: b, TxID: "t", Event: true})
-	if out, _ := g.Release(); len(out) != 3 {
-		t.Fatalf("the dropped event read again: released %d, want 3", len(out))
+	if groups, _ := g.Release(); count(groups) != 3 {
+		t.Fatalf("the dropped event read again: released %d, want 3", count(groups))
 	}
+}
+
+// count is the number of records in groups.
+func count(groups [][]Entry[rec]) int {
+	n := 0
+	for _, g := range groups {
+		n += len(g)
+	}
+	return n
 }
