@@ -143,6 +143,9 @@ func (p *Pipeline) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 		kgo.MetadataMaxAge(p.cfg.MetadataRefresh),
 		kgo.FetchMaxWait(200 * time.Millisecond),
 	}, p.cfg.Kafka...)
+	if p.cfg.FetchConcurrency > 0 {
+		opts = append(opts, kgo.MaxConcurrentFetches(p.cfg.FetchConcurrency))
+	}
 	return append(opts, extra...)
 }
 

@@ -19,8 +19,9 @@ import (
 // Kind describes DuckDB to the registry (package target): a path ending in
 // .duckdb, or duckdb://PATH.
 var Kind = warehouse.Kind{
-	Name: "duckdb",
-	DSNs: "a DuckDB file path ending in .duckdb",
+	Name:     "duckdb",
+	Embedded: true,
+	DSNs:     "a DuckDB file path ending in .duckdb",
 	Claims: func(dsn string) bool {
 		return strings.HasPrefix(dsn, "duckdb://") || strings.HasSuffix(dsn, ".duckdb")
 	},
