@@ -203,24 +203,25 @@ func (w *Warehouse) moveValues(ctx context.Context, wk *tableWork) error {
 		// A marker row (no column) says the delete was applied. Nothing is
 		// recorded when the create was applied first (its marker): the
 		// pending rows below take the values instead.
-		// One anti-join for all the columns' rows, not one per column: each
-		// join builds its own hash table, and a wide table's many tables
+		// One scan of the staging table and one anti-join for all the
+		// columns' rows (the column names joined in), not a scan and a join
+		// per column: each held its own buffers, and a wide table's many
 		// outgrew an embedded warehouse's memory limit.
-		sel := make([]string, len(valueCols)+1)
-		for i, c := range append([]warehouse.Column{{}}, valueCols...) {
-			value := "CAST(NULL AS " + text + ")"
-			if c.Name != "" {
-				value = "CAST(" + stg + "." + sqltext.Ident(c.Name) + " AS " + text + ")"
+		names := []string{"SELECT '' AS column_name"}
+		value := "CAST(NULL AS " + text + ")"
+		if len(valueCols) > 0 {
+			whens := make([]string, len(valueCols))
+			for i, c := range valueCols {
+				names = append(names, "SELECT "+sqltext.Literal(c.Name))
+				whens[i] = " WHEN " + sqltext.Literal(c.Name) + " THEN CAST(" + stg + "." + sqltext.Ident(c.Name) + " AS " + text + ")"
 			}
-			sel[i] = "SELECT " + tname + " AS table_name, 'v' AS kind, " + keyID + " AS old_key, " + otherID + " AS new_key, " +
-				sqltext.Literal(c.Name) + " AS column_name, " + value + " AS value, " +
-				stg + "." + sqltext.Ident(warehouse.ColPartition) + " AS kafka_partition, " + stg + "." + sqltext.Ident(warehouse.ColOffset) + " AS kafka_offset, " +
-				stg + "." + sqltext.Ident(warehouse.ColPosition) + " AS position, " + w.d.Now() + " AS created_at" +
-				" FROM " + stg + " WHERE " + op + " = " + sqltext.Literal(opMove)
+			value = "CASE c.column_name" + strings.Join(whens, "") + " ELSE " + value + " END"
 		}
-		ins := "INSERT INTO " + mv + " SELECT * FROM (" + strings.Join(sel, " UNION ALL ") + ") v" +
-			" WHERE NOT EXISTS (SELECT 1 FROM " + mv + " WHERE " + mv + ".table_name = " + tname + " AND " + mv + ".kind = 'p' AND " + mv + ".old_key = v.old_key" +
-			" AND " + mv + ".new_key = v.new_key AND " + mv + ".column_name = '')"
+		ins := "INSERT INTO " + mv + " SELECT " + tname + ", 'v', " + keyID + ", " + otherID + ", c.column_name, " + value + ", " +
+			stg + "." + sqltext.Ident(warehouse.ColPartition) + ", " + stg + "." + sqltext.Ident(warehouse.ColOffset) + ", " + stg + "." + sqltext.Ident(warehouse.ColPosition) + ", " + w.d.Now() +
+			" FROM " + stg + " CROSS JOIN (" + strings.Join(names, " UNION ALL ") + ") c WHERE " + op + " = " + sqltext.Literal(opMove) +
+			" AND NOT EXISTS (SELECT 1 FROM " + mv + " WHERE " + mv + ".table_name = " + tname + " AND " + mv + ".kind = 'p' AND " + mv + ".old_key = " + keyID +
+			" AND " + mv + ".new_key = " + otherID + " AND " + mv + ".column_name = '')"
 		if _, err := w.exec(ctx, ins); err != nil {
 			return fmt.Errorf("record the values of moved rows: %w", err)
 		}
