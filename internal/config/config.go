@@ -155,7 +155,7 @@ const (
 	// peak resident memory stays under 300 MB (README, "Performance").
 	DefaultMemoryLimit = 256 << 20
 	// MinMemoryLimit is the smallest memory_limit taken.
-	MinMemoryLimit   = 64 << 20
+	MinMemoryLimit   = 128 << 20
 	DefaultInterval  = 250 * time.Millisecond
 	DefaultRefresh   = 10 * time.Second
 	DefaultSession   = 30 * time.Second
@@ -256,7 +256,7 @@ func (c *Config) Validate() error {
 		bad("batch.max_events", "must be at least 1")
 	}
 	if c.MemoryLimit < MinMemoryLimit {
-		bad("memory_limit", "must be at least 64MiB")
+		bad("memory_limit", "must be at least 128MiB")
 	}
 	if c.Batch.MaxBytes != 0 && c.Batch.MaxBytes < 1024 {
 		bad("batch.max_bytes", "must be at least 1KiB (or 0: a share of memory_limit)")

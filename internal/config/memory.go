@@ -3,9 +3,11 @@ package config
 // Memory is how memory_limit is shared out among what holds memory in the
 // process. The rule, for a limit M:
 //
-//   - An embedded warehouse (DuckDB) gets M/4 as its own memory limit
-//     (its buffer pool spills to disk beyond it); a server warehouse runs
-//     elsewhere and gets nothing.
+//   - An embedded warehouse (DuckDB) gets M/4 as its own memory limit, and
+//     at least 64MiB (M/2 at most): its buffer pool spills to disk beyond
+//     it, but the hash tables of its joins take a few MiB per thread
+//     whatever the batch, and fail the batch when they do not fit. A
+//     server warehouse runs elsewhere and gets nothing.
 //   - Go's runtime gets the rest as its soft limit (debug.SetMemoryLimit):
 //     the garbage collector works harder as the heap nears it.
 //   - Within Go's share: the Kafka client buffers at most FetchConcurrency
@@ -27,6 +29,10 @@ type Memory struct {
 	BatchMaxBytes    int64 // a batch's consumed bytes (batch.max_bytes)
 }
 
+// minWarehouse is the embedded warehouse's share below which DuckDB ran
+// out of memory applying batches of primary-key changes.
+const minWarehouse = 64 << 20
+
 // FetchConcurrency is how many fetches the Kafka client keeps in flight or
 // buffered at once: one being decoded while the next arrives.
 const FetchConcurrency = 2
@@ -39,7 +45,7 @@ func (c *Config) Memory(embedded bool) Memory {
 		m.Limit = DefaultMemoryLimit
 	}
 	if embedded {
-		m.Warehouse = m.Limit / 4
+		m.Warehouse = max(m.Limit/4, min(m.Limit/2, minWarehouse))
 	}
 	m.Go = m.Limit - m.Warehouse
 	m.FetchMaxBytes = m.Limit / 32

@@ -40,6 +40,9 @@ func newAssembler(opts debezium.Options, workers int) *assembler {
 // tombstones inherit) is exactly that of the records.
 func (p *Pipeline) addRecords(b *batch.Batch, recs []*kgo.Record) {
 	p.asm.add(b, recs)
+	if b.Events > 0 {
+		p.recordBytes = max(b.Bytes/b.Events, 1)
+	}
 	p.mu.Lock()
 	p.records[b] = append(p.records[b], recs...)
 	p.mu.Unlock()

@@ -36,7 +36,7 @@ import (
 // Beyond its limit DuckDB spills to its temp_directory (by default
 // PATH.tmp beside the file).
 func Open(ctx context.Context, path string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
-	db, err := connect(ctx, path, opts.MemoryLimit)
+	db, err := ConnectLimit(ctx, path, opts.MemoryLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -51,12 +51,12 @@ func Open(ctx context.Context, path string, opts warehouse.Options, log *slog.Lo
 // settings Open describes. Open is Connect and sqlapply.New with Dialect;
 // a caller that needs the database too (the demo, tests) does the same.
 func Connect(ctx context.Context, path string) (*sql.DB, error) {
-	return connect(ctx, path, 0)
+	return ConnectLimit(ctx, path, 0)
 }
 
-// connect opens the file with memory_limit set to limit bytes (0: the
-// default) unless path's query sets it.
-func connect(ctx context.Context, path string, limit int64) (*sql.DB, error) {
+// ConnectLimit is Connect with DuckDB's memory_limit set to limit bytes
+// (0: DefaultMemoryLimit) unless path's query sets it.
+func ConnectLimit(ctx context.Context, path string, limit int64) (*sql.DB, error) {
 	dsn := path
 	if !strings.Contains(path, "memory_limit=") {
 		sep := "?"
