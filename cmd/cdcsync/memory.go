@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
@@ -24,16 +23,17 @@ func memoryOf(cfg config.Config) config.Memory {
 }
 
 // applyMemoryLimit gives Go's runtime its share of memory_limit as its soft
-// limit, unless GOMEMLIMIT sets one, and logs the split.
-func applyMemoryLimit(mem config.Memory, log *slog.Logger) {
+// limit, unless GOMEMLIMIT sets one, and returns the split as log
+// attributes (the run's summary line carries them).
+func applyMemoryLimit(mem config.Memory) []any {
 	goLimit := mem.Go
 	if os.Getenv("GOMEMLIMIT") != "" {
 		goLimit = debug.SetMemoryLimit(-1) // as the environment set it
 	} else {
 		debug.SetMemoryLimit(goLimit)
 	}
-	log.Info("memory", "memory_limit_mib", mib(mem.Limit), "warehouse_mib", mib(mem.Warehouse), "go_mib", mib(goLimit),
-		"fetch_mib", mib(mem.FetchMaxBytes*int64(mem.FetchConcurrency)), "batch_mib", mib(mem.BatchMaxBytes))
+	return []any{"memory_limit_mib", mib(mem.Limit), "warehouse_mib", mib(mem.Warehouse), "go_mib", mib(goLimit),
+		"fetch_mib", mib(mem.FetchMaxBytes * int64(mem.FetchConcurrency)), "batch_mib", mib(mem.BatchMaxBytes)}
 }
 
 func mib(n int64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', -1, 64) }

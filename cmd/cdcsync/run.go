@@ -176,7 +176,7 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 	pcfg.ResetTopics = ro.resetTopics
 	pcfg.Version = version
 	pcfg.Progress = progress.ForStderr(log)
-	applyMemoryLimit(memoryOf(cfg), log)
+	memory := applyMemoryLimit(memoryOf(cfg))
 	watch := startMemWatch()
 	// The target first: it fails at once when it is unreachable, while
 	// the brokers are waited for up to kafka.unreachable_timeout.
@@ -220,7 +220,7 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 		"deletes", sum.Deletes, "truncates", sum.Truncates, "dead_letters", sum.DeadLetters,
 		"skipped", sum.Skipped, "took", took.Round(time.Millisecond),
 		"events_per_sec", int64(float64(sum.Events)/max(took.Seconds(), 1e-9)), "peak_rss_mib", peakRSSMiB(),
-		"peak_go_mib", goPart>>20, "peak_other_mib", (peak-goPart)>>20)
+		"peak_go_mib", goPart>>20, "peak_other_mib", (peak-goPart)>>20, slog.Group("memory", memory...))
 	return nil
 }
 

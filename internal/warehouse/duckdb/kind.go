@@ -53,10 +53,11 @@ func path(dsn string) string { return strings.TrimPrefix(dsn, "duckdb://") }
 
 // What DuckDB implements.
 var (
-	_ warehouse.Warehouse     = (*sqlapply.Warehouse)(nil)
-	_ sqlapply.Dialect        = Dialect{}
-	_ sqlapply.SchemaEliding  = Dialect{}
-	_ sqlapply.PayloadKeeping = Dialect{}
+	_ warehouse.Warehouse        = (*sqlapply.Warehouse)(nil)
+	_ sqlapply.Dialect           = Dialect{}
+	_ sqlapply.SchemaEliding     = Dialect{}
+	_ sqlapply.PayloadKeeping    = Dialect{}
+	_ sqlapply.StagingRecreating = Dialect{}
 )
 
 // Display renders the values only DuckDB's driver scans into — DECIMAL

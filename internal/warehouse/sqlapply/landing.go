@@ -148,6 +148,9 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 	if elide {
 		names, sel = append(names, colSchemaID), append(sel, sqltext.Ident(colSchemaID))
 	}
+	if _, ok := w.d.(StagingRecreating); ok {
+		w.landingStaged = false
+	}
 	if !w.landingStaged {
 		var defs []string
 		for _, c := range landingColumns {
