@@ -3,10 +3,10 @@ package config
 // Memory is how memory_limit is shared out among what holds memory in the
 // process. The rule, for a limit M:
 //
-//   - An embedded warehouse (DuckDB) gets M/4 as its own memory limit, and
-//     at least 64MiB (M/2 at most): its buffer pool spills to disk beyond
-//     it, but the hash tables of its joins take a few MiB per thread
-//     whatever the batch, and fail the batch when they do not fit. A
+//   - An embedded warehouse (DuckDB) gets M/2 as its own memory limit: its
+//     buffer pool spills to disk beyond it, but some statements' hash
+//     tables cannot, and fail the batch when they do not fit (at a 64MiB
+//     limit, one run in three failed applying primary-key changes). A
 //     server warehouse runs elsewhere and gets nothing.
 //   - Go's runtime gets the rest as its soft limit (debug.SetMemoryLimit):
 //     the garbage collector works harder as the heap nears it.
@@ -29,10 +29,6 @@ type Memory struct {
 	BatchMaxBytes    int64 // a batch's consumed bytes (batch.max_bytes)
 }
 
-// minWarehouse is the embedded warehouse's share below which DuckDB ran
-// out of memory applying batches of primary-key changes.
-const minWarehouse = 64 << 20
-
 // FetchConcurrency is how many fetches the Kafka client keeps in flight or
 // buffered at once: one being decoded while the next arrives.
 const FetchConcurrency = 2
@@ -45,7 +41,7 @@ func (c *Config) Memory(embedded bool) Memory {
 		m.Limit = DefaultMemoryLimit
 	}
 	if embedded {
-		m.Warehouse = max(m.Limit/4, min(m.Limit/2, minWarehouse))
+		m.Warehouse = m.Limit / 2
 	}
 	m.Go = m.Limit - m.Warehouse
 	m.FetchMaxBytes = m.Limit / 32

@@ -15,9 +15,9 @@ import (
 // TestMemory_BatchClosesOnBytes: with batch.max_bytes and
 // kafka.fetch_max_bytes unset, memory_limit bounds both, and batches close
 // on bytes long before max_events. DuckDB runs at its share of the limit
-// (64MiB) with primary-key changes in the batches, which once needed more.
+// (128MiB) with primary-key changes in the batches, which once needed more.
 func TestMemory_BatchClosesOnBytes(t *testing.T) {
-	w := workload.New(workload.Options{Seed: 3, Partitions: 2, Schemas: true, SnapshotRows: 100, Ops: 3000,
+	w := workload.New(workload.Options{Seed: 3, Partitions: 2, Schemas: true, SnapshotRows: 100, Ops: 6000,
 		PKChanges: true, Tombstones: true})
 	var size int64
 	for _, e := range w.Events {
@@ -25,12 +25,12 @@ func TestMemory_BatchClosesOnBytes(t *testing.T) {
 	}
 	c := startWorkload(t, w)
 	cfg := testConfig(c.Addr(), w.TopicRegex())
-	cfg.MemoryLimit = config.MinMemoryLimit
+	cfg.MemoryLimit = config.DefaultMemoryLimit
 	cfg.Batch.MaxBytes, cfg.Kafka.FetchMaxBytes = 0, 0
 	cfg.Batch.MaxEvents = 1 << 20
 	pcfg := fromConfig(t, cfg, true)
-	if pcfg.MaxBytes != 4<<20 || pcfg.FetchMaxBytes != 4<<20 || pcfg.FetchConcurrency != 2 {
-		t.Fatalf("128MiB gives batches of %d bytes, fetches of %d × %d; want 4MiB, 4MiB × 2", pcfg.MaxBytes, pcfg.FetchMaxBytes, pcfg.FetchConcurrency)
+	if pcfg.MaxBytes != 8<<20 || pcfg.FetchMaxBytes != 8<<20 || pcfg.FetchConcurrency != 2 {
+		t.Fatalf("256MiB gives batches of %d bytes, fetches of %d × %d; want 8MiB, 8MiB × 2", pcfg.MaxBytes, pcfg.FetchMaxBytes, pcfg.FetchConcurrency)
 	}
 	mem := cfg.Memory(true)
 	wh := sqlapplytest.OpenDuckDB(t, filepath.Join(t.TempDir(), "m.duckdb"), warehouse.Options{Group: "test", Landing: true, MemoryLimit: mem.Warehouse})
