@@ -111,7 +111,7 @@ func (Dialect) BytesLiteral(s string) string { return "CAST(" + sqltext.Literal(
 // sqlapply.PayloadKeeping).
 func (Dialect) PayloadBytes(expr string) string { return "encode(CAST(" + expr + " AS VARCHAR))" }
 
-// RecreatesStaging: DuckDB keeps a temporary table's deleted rows, so
+// RecreatesStaging says DuckDB keeps a temporary table's deleted rows, so
 // staging tables are created afresh for each batch (see
 // sqlapply.StagingRecreating).
 func (Dialect) RecreatesStaging() {}
