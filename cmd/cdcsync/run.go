@@ -176,6 +176,8 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 	pcfg.ResetTopics = ro.resetTopics
 	pcfg.Version = version
 	pcfg.Progress = progress.ForStderr(log)
+	memory := applyMemoryLimit(memoryOf(cfg))
+	watch := startMemWatch()
 	// The target first: it fails at once when it is unreachable, while
 	// the brokers are waited for up to kafka.unreachable_timeout.
 	wh, err := target.Open(ctx, cfg.Target, warehouseOptions(cfg), log)
@@ -213,10 +215,12 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 		return runErr
 	}
 	took := time.Since(start)
+	peak, goPart := watch.end()
 	log.Info("done", "mode", mode, "events", sum.Events, "batches", sum.Batches, "upserts", sum.Upserts,
 		"deletes", sum.Deletes, "truncates", sum.Truncates, "dead_letters", sum.DeadLetters,
 		"skipped", sum.Skipped, "took", took.Round(time.Millisecond),
-		"events_per_sec", int64(float64(sum.Events)/max(took.Seconds(), 1e-9)), "peak_rss_mib", peakRSSMiB())
+		"events_per_sec", int64(float64(sum.Events)/max(took.Seconds(), 1e-9)), "peak_rss_mib", peakRSSMiB(),
+		"peak_go_mib", goPart>>20, "peak_other_mib", (peak-goPart)>>20, slog.Group("memory", memory...))
 	return nil
 }
 
@@ -227,6 +231,7 @@ func warehouseOptions(cfg config.Config) warehouse.Options {
 		Group:            cfg.Group,
 		Landing:          cfg.LandingEnabled(),
 		LandingRetention: time.Duration(cfg.Landing.Retention),
+		MemoryLimit:      memoryOf(cfg).Warehouse,
 	}
 }
 

@@ -151,6 +151,13 @@ func BenchmarkPipeline(b *testing.B) {
 					b.Fatalf("no peak_rss_mib in cdcsync's log:\n%s", stderr.String())
 				}
 				rss, _ := strconv.ParseFloat(m[1], 64)
+				// The memory breakdown from the summary line: memory_limit's
+				// split, and the peak with Go's part of it.
+				split := regexp.MustCompile(`memory\.(memory_limit_mib.*batch_mib=\S+)`).FindStringSubmatch(stderr.String())
+				parts := regexp.MustCompile(`peak_go_mib=(\d+) peak_other_mib=(\d+)`).FindStringSubmatch(stderr.String())
+				if split != nil && parts != nil {
+					b.Logf("landing=%v memory: %s; peak RSS %s MiB = Go %s + other (DuckDB, code) %s", landing, split[1], m[1], parts[1], parts[2])
+				}
 				rate := float64(total) / took.Seconds()
 				rates[fmt.Sprintf("landing=%v", landing)] = rate
 				b.ReportMetric(rate, "events/s")

@@ -34,6 +34,9 @@ type Config struct {
 	TargetPasswordFile string `yaml:"target_password_file"`
 	// Group is the consumer group; offsets are stored per group.
 	Group string `yaml:"group"`
+	// MemoryLimit bounds the whole process's memory; Memory splits it
+	// among the fetch buffers, the batches, DuckDB and Go's heap.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
 
 	Batch   Batch            `yaml:"batch"`
 	Landing Landing          `yaml:"landing"`
@@ -59,6 +62,7 @@ type Config struct {
 }
 
 // Batch bounds a micro-batch. A batch closes when any bound is reached.
+// MaxBytes 0 means the share of memory_limit (see Memory).
 type Batch struct {
 	MaxEvents int      `yaml:"max_events"`
 	MaxBytes  ByteSize `yaml:"max_bytes"`
@@ -79,7 +83,7 @@ type Kafka struct {
 	// topics that match.
 	MetadataRefresh Duration `yaml:"metadata_refresh"`
 	// FetchMaxBytes bounds one fetch response, and with it the memory the
-	// client buffers.
+	// client buffers; 0 means the share of memory_limit (see Memory).
 	FetchMaxBytes ByteSize `yaml:"fetch_max_bytes"`
 	// SessionTimeout is how long the group waits for a silent member
 	// before giving its partitions to others.
@@ -187,10 +191,13 @@ type Log struct {
 const (
 	DefaultGroup     = "cdcsync"
 	DefaultMaxEvents = 50000
-	DefaultMaxBytes  = 64 << 20
+	// DefaultMemoryLimit is memory_limit's default: with it the process's
+	// peak resident memory stays under 300 MB (README, "Performance").
+	DefaultMemoryLimit = 256 << 20
+	// MinMemoryLimit is the smallest memory_limit taken.
+	MinMemoryLimit   = 128 << 20
 	DefaultInterval  = 250 * time.Millisecond
 	DefaultRefresh   = 10 * time.Second
-	DefaultFetchMax  = 16 << 20
 	DefaultSession   = 30 * time.Second
 	DefaultKafkaWait = time.Minute
 	DefaultMaxStall  = 5 * time.Minute
@@ -201,16 +208,17 @@ const (
 func Default() Config {
 	on := true
 	return Config{
-		Group:   DefaultGroup,
-		Batch:   Batch{MaxEvents: DefaultMaxEvents, MaxBytes: DefaultMaxBytes, Interval: Duration(DefaultInterval)},
-		Landing: Landing{Enabled: &on},
+		Group:       DefaultGroup,
+		MemoryLimit: DefaultMemoryLimit,
+		Batch:       Batch{MaxEvents: DefaultMaxEvents, Interval: Duration(DefaultInterval)},
+		Landing:     Landing{Enabled: &on},
 		Kafka: Kafka{ClientID: "cdcsync", MetadataRefresh: Duration(DefaultRefresh),
-			FetchMaxBytes: DefaultFetchMax, SessionTimeout: Duration(DefaultSession),
+			SessionTimeout:     Duration(DefaultSession),
 			UnreachableTimeout: Duration(DefaultKafkaWait)},
 		Log:    Log{Level: "info", Format: "text"},
 		Health: Health{MaxStall: Duration(DefaultMaxStall)},
 		Transactions: Transactions{Mode: TxAuto, MaxWait: Duration(DefaultTxMaxWait),
-			MaxHeldEvents: DefaultMaxEvents, MaxHeldBytes: DefaultMaxBytes},
+			MaxHeldEvents: DefaultMaxEvents},
 	}
 }
 
@@ -290,8 +298,11 @@ func (c *Config) Validate() error {
 	if c.Batch.MaxEvents < 1 {
 		bad("batch.max_events", "must be at least 1")
 	}
-	if c.Batch.MaxBytes < 1024 {
-		bad("batch.max_bytes", "must be at least 1KiB")
+	if c.MemoryLimit < MinMemoryLimit {
+		bad("memory_limit", "must be at least 128MiB")
+	}
+	if c.Batch.MaxBytes != 0 && c.Batch.MaxBytes < 1024 {
+		bad("batch.max_bytes", "must be at least 1KiB (or 0: a share of memory_limit)")
 	}
 	if c.Batch.Interval <= 0 {
 		bad("batch.interval", "must be positive")
@@ -307,8 +318,8 @@ func (c *Config) Validate() error {
 	if c.Transactions.MaxHeldEvents < 1 {
 		bad("transactions.max_held_events", "must be at least 1")
 	}
-	if c.Transactions.MaxHeldBytes < 1024 {
-		bad("transactions.max_held_bytes", "must be at least 1KiB")
+	if c.Transactions.MaxHeldBytes != 0 && c.Transactions.MaxHeldBytes < 1024 {
+		bad("transactions.max_held_bytes", "must be at least 1KiB (0: a share of memory_limit)")
 	}
 	if c.Landing.Retention < 0 {
 		bad("landing.retention", "must not be negative")
@@ -325,8 +336,8 @@ func (c *Config) Validate() error {
 	if c.Health.MaxStall < Duration(time.Second) {
 		bad("health.max_stall", "must be at least 1s")
 	}
-	if c.Kafka.FetchMaxBytes < 1024 {
-		bad("kafka.fetch_max_bytes", "must be at least 1KiB")
+	if c.Kafka.FetchMaxBytes != 0 && c.Kafka.FetchMaxBytes < 1024 {
+		bad("kafka.fetch_max_bytes", "must be at least 1KiB (or 0: a share of memory_limit)")
 	}
 	switch strings.ToUpper(c.Kafka.SASL.Mechanism) {
 	case "":

@@ -53,6 +53,9 @@ func (p *Pipeline) addRecords(b *batch.Batch, recs []*kgo.Record) {
 			p.asm.addDecoded(b, recs[i], d)
 		}
 	}
+	if b.Events > 0 {
+		p.recordBytes = max(b.Bytes/b.Events, 1)
+	}
 	p.mu.Lock()
 	p.records[b] = append(p.records[b], recs...)
 	p.mu.Unlock()

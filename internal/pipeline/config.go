@@ -30,6 +30,9 @@ type Config struct {
 	MetadataRefresh time.Duration
 	// FetchMaxBytes bounds one fetch, and so the client's buffered memory.
 	FetchMaxBytes int32
+	// FetchConcurrency bounds the fetches in flight or buffered at once;
+	// 0 leaves franz-go's default (one per broker).
+	FetchConcurrency int
 	// SessionTimeout and InstanceID configure group membership; an
 	// InstanceID makes the member static.
 	SessionTimeout time.Duration
@@ -95,23 +98,26 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	// The batch and fetch bounds are Go's, the same whatever the target.
+	mem := cfg.Memory(false)
 	return Config{
-		Topics:          re,
-		Group:           cfg.Group,
-		Once:            once,
-		MaxEvents:       cfg.Batch.MaxEvents,
-		MaxBytes:        int(cfg.Batch.MaxBytes),
-		Interval:        time.Duration(cfg.Batch.Interval),
-		Decoder:         decoderOptions(cfg),
-		Kafka:           kopts,
-		MetadataRefresh: time.Duration(cfg.Kafka.MetadataRefresh),
-		FetchMaxBytes:   int32(min(int64(cfg.Kafka.FetchMaxBytes), 1<<30)),
-		SessionTimeout:  time.Duration(cfg.Kafka.SessionTimeout),
-		InstanceID:      cfg.Kafka.InstanceID,
-		KafkaTimeout:    time.Duration(cfg.Kafka.UnreachableTimeout),
-		MaxStall:        time.Duration(cfg.Health.MaxStall),
+		Topics:           re,
+		Group:            cfg.Group,
+		Once:             once,
+		MaxEvents:        cfg.Batch.MaxEvents,
+		MaxBytes:         int(mem.BatchMaxBytes),
+		Interval:         time.Duration(cfg.Batch.Interval),
+		Decoder:          decoderOptions(cfg),
+		Kafka:            kopts,
+		MetadataRefresh:  time.Duration(cfg.Kafka.MetadataRefresh),
+		FetchMaxBytes:    int32(min(mem.FetchMaxBytes, 1<<30)),
+		FetchConcurrency: mem.FetchConcurrency,
+		SessionTimeout:   time.Duration(cfg.Kafka.SessionTimeout),
+		InstanceID:       cfg.Kafka.InstanceID,
+		KafkaTimeout:     time.Duration(cfg.Kafka.UnreachableTimeout),
+		MaxStall:         time.Duration(cfg.Health.MaxStall),
 		Transactions: Transactions{Mode: cfg.Transactions.Mode, MaxWait: time.Duration(cfg.Transactions.MaxWait),
-			MaxHeld: cfg.Transactions.MaxHeldEvents, MaxBytes: int(cfg.Transactions.MaxHeldBytes)},
+			MaxHeld: cfg.Transactions.MaxHeldEvents, MaxBytes: int(mem.TxMaxHeldBytes)},
 	}, nil
 }
 

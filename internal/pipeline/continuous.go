@@ -180,7 +180,7 @@ func (l *loop) poll(ctx context.Context) error {
 	}
 	wait = l.p.gateWait(wait)
 	pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
-	fs := l.cl.PollRecords(pctx, l.p.cfg.MaxEvents-l.b.Events)
+	fs := l.cl.PollRecords(pctx, l.p.pollMax(l.b))
 	cancel()
 	if err := l.p.fetchErrors(fs); err != nil {
 		return err

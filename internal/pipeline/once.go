@@ -159,7 +159,7 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 	lastRecord, lastWarn := time.Now(), time.Now()
 	for len(remaining) > 0 {
 		pctx, cancel := context.WithTimeout(ctx, min(timeout/4, 5*time.Second))
-		fs := cl.PollRecords(pctx, p.cfg.MaxEvents-b.Events)
+		fs := cl.PollRecords(pctx, p.pollMax(b))
 		cancel()
 		if ctx.Err() != nil {
 			break // stopped: finish the batches in flight below

@@ -91,6 +91,9 @@ type Pipeline struct {
 	// txPending are transactions the gate released that did not fit in
 	// the open batch, in release order (the consuming goroutine's).
 	txPending [][]txn.Entry[gatedRecord]
+	// recordBytes is the consumed records' average size (key and value),
+	// for pollMax; the consuming goroutine's.
+	recordBytes int
 }
 
 // summary returns a copy of the totals so far.
@@ -153,6 +156,9 @@ func (p *Pipeline) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 		kgo.MetadataMaxAge(p.cfg.MetadataRefresh),
 		kgo.FetchMaxWait(200 * time.Millisecond),
 	}, p.cfg.Kafka...)
+	if p.cfg.FetchConcurrency > 0 {
+		opts = append(opts, kgo.MaxConcurrentFetches(p.cfg.FetchConcurrency))
+	}
 	return append(opts, extra...)
 }
 
@@ -213,6 +219,18 @@ func seeds(cl *kgo.Client) string {
 // full reports whether the batch reached a size bound.
 func (p *Pipeline) full(b *batch.Batch) bool {
 	return b.Events >= p.cfg.MaxEvents || b.Bytes >= p.cfg.MaxBytes
+}
+
+// pollMax is how many records a poll may add to the batch: what is left of
+// max_events, and of max_bytes at the size of the records seen so far, so
+// that a batch closes near its byte bound rather than one whole buffered
+// fetch past it. The records not taken stay in the client's buffer.
+func (p *Pipeline) pollMax(b *batch.Batch) int {
+	n := p.cfg.MaxEvents - b.Events
+	if p.recordBytes > 0 && p.cfg.MaxBytes > 0 {
+		n = min(n, max((p.cfg.MaxBytes-b.Bytes)/p.recordBytes, 1))
+	}
+	return max(n, 1)
 }
 
 // flush applies the batch, retrying transient warehouse errors, and moves

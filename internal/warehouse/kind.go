@@ -15,6 +15,10 @@ type Kind struct {
 	// Name is the kind's short name: "duckdb", "postgres", "redshift".
 	Name string
 
+	// Embedded says the warehouse runs inside cdcsync's process (DuckDB),
+	// and so takes a share of its memory (Options.MemoryLimit).
+	Embedded bool
+
 	// DSNs describes the DSNs the kind claims, for help and errors ("a
 	// path ending in .duckdb").
 	DSNs string

@@ -91,6 +91,9 @@ type Options struct {
 	// Schema is the schema (namespace) of the target tables, where the
 	// warehouse has schemas; empty means the warehouse's default.
 	Schema string
+	// MemoryLimit bounds an embedded warehouse's memory (Kind.Embedded),
+	// in bytes; 0 leaves its default. Server warehouses ignore it.
+	MemoryLimit int64
 }
 
 // Stats counts what one Apply did.

@@ -29,11 +29,14 @@ import (
 // tables in it.
 //
 // DuckDB settings can follow the path as a query (file.duckdb?threads=2).
-// Unless the query sets memory_limit, it is DefaultMemoryLimit: DuckDB's
-// own default (80% of RAM) lets its buffer pool grow with the file, and
+// Unless the query sets memory_limit, it is opts.MemoryLimit (cdcsync's
+// memory_limit gives DuckDB a share), else DefaultMemoryLimit: DuckDB's own
+// default (80% of RAM) lets its buffer pool grow with the file, and
 // cdcsync's memory should be bounded by its batches, not by the warehouse.
+// Beyond its limit DuckDB spills to its temp_directory (by default
+// PATH.tmp beside the file).
 func Open(ctx context.Context, path string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
-	db, err := Connect(ctx, path)
+	db, err := ConnectLimit(ctx, path, opts.MemoryLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -48,13 +51,23 @@ func Open(ctx context.Context, path string, opts warehouse.Options, log *slog.Lo
 // settings Open describes. Open is Connect and sqlapply.New with Dialect;
 // a caller that needs the database too (the demo, tests) does the same.
 func Connect(ctx context.Context, path string) (*sql.DB, error) {
+	return ConnectLimit(ctx, path, 0)
+}
+
+// ConnectLimit is Connect with DuckDB's memory_limit set to limit bytes
+// (0: DefaultMemoryLimit) unless path's query sets it.
+func ConnectLimit(ctx context.Context, path string, limit int64) (*sql.DB, error) {
 	dsn := path
 	if !strings.Contains(path, "memory_limit=") {
 		sep := "?"
 		if strings.Contains(path, "?") {
 			sep = "&"
 		}
-		dsn += sep + "memory_limit=" + DefaultMemoryLimit
+		setting := DefaultMemoryLimit
+		if limit > 0 {
+			setting = fmt.Sprintf("%dKiB", max(limit>>10, 1))
+		}
+		dsn += sep + "memory_limit=" + setting
 	}
 	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
@@ -103,6 +116,11 @@ func (Dialect) TextJSON() string { return "JSON" }
 
 // KeepsPayload reports true: DuckDB landing stores keep the payload as JSON.
 func (Dialect) KeepsPayload(context.Context, *sql.Conn, string) (bool, error) { return true, nil }
+
+// RecreatesStaging says DuckDB keeps a temporary table's deleted rows, so
+// staging tables are created afresh for each batch (see
+// sqlapply.StagingRecreating).
+func (Dialect) RecreatesStaging() {}
 
 // Now is the transaction's timestamp.
 func (Dialect) Now() string { return "now()" }

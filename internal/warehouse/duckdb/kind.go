@@ -19,8 +19,9 @@ import (
 // Kind describes DuckDB to the registry (package target): a path ending in
 // .duckdb, or duckdb://PATH.
 var Kind = warehouse.Kind{
-	Name: "duckdb",
-	DSNs: "a DuckDB file path ending in .duckdb",
+	Name:     "duckdb",
+	Embedded: true,
+	DSNs:     "a DuckDB file path ending in .duckdb",
 	Claims: func(dsn string) bool {
 		return strings.HasPrefix(dsn, "duckdb://") || strings.HasSuffix(dsn, ".duckdb")
 	},
@@ -52,10 +53,11 @@ func path(dsn string) string { return strings.TrimPrefix(dsn, "duckdb://") }
 
 // What DuckDB implements.
 var (
-	_ warehouse.Warehouse     = (*sqlapply.Warehouse)(nil)
-	_ sqlapply.Dialect        = Dialect{}
-	_ sqlapply.SchemaEliding  = Dialect{}
-	_ sqlapply.PayloadKeeping = Dialect{}
+	_ warehouse.Warehouse        = (*sqlapply.Warehouse)(nil)
+	_ sqlapply.Dialect           = Dialect{}
+	_ sqlapply.SchemaEliding     = Dialect{}
+	_ sqlapply.PayloadKeeping    = Dialect{}
+	_ sqlapply.StagingRecreating = Dialect{}
 )
 
 // Display renders the values only DuckDB's driver scans into — DECIMAL

@@ -189,3 +189,11 @@ func QueryStrings(ctx context.Context, conn *sql.Conn, query string, args ...any
 	}
 	return out, rows.Err()
 }
+
+// StagingRecreating is a Dialect whose staging tables are dropped and
+// created again for each batch instead of emptied with DELETE: DuckDB keeps
+// a temporary table's deleted rows, so a staging table emptied that way
+// grew with every batch (memory, spilled blocks, and the time to scan it).
+type StagingRecreating interface {
+	RecreatesStaging()
+}

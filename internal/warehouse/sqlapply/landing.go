@@ -285,6 +285,9 @@ func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error 
 // stageLanding creates the landing staging table on the connection, or
 // empties it.
 func (w *Warehouse) stageLanding(ctx context.Context, elide bool) error {
+	if _, ok := w.d.(StagingRecreating); ok {
+		w.landingStaged = false
+	}
 	if !w.landingStaged {
 		var defs []string
 		for _, c := range landingColumns {

@@ -213,23 +213,23 @@ func (w *Warehouse) moveValues(ctx context.Context, wk *tableWork) error {
 		// A marker row (no column) says the delete was applied. Nothing is
 		// recorded when the create was applied first (its marker): the
 		// pending rows below take the values instead.
-		// One scan of the staging table, times the columns: a row per
-		// column and the marker ("").
-		names := make([]string, len(valueCols)+1)
-		value := "CASE c.column_name"
-		for i, c := range append([]warehouse.Column{{}}, valueCols...) {
-			names[i] = "SELECT " + sqltext.Literal(c.Name) + " AS column_name"
-			if c.Name != "" {
-				value += " WHEN " + sqltext.Literal(c.Name) + " THEN CAST(" + stg + "." + sqltext.Ident(c.Name) + " AS " + text + ")"
+		// One scan of the staging table and one anti-join for all the
+		// columns' rows (the column names joined in), not a scan and a join
+		// per column: each held its own buffers, and a wide table's many
+		// outgrew an embedded warehouse's memory limit.
+		names := []string{"SELECT '' AS column_name"}
+		value := "CAST(NULL AS " + text + ")"
+		if len(valueCols) > 0 {
+			whens := make([]string, len(valueCols))
+			for i, c := range valueCols {
+				names = append(names, "SELECT "+sqltext.Literal(c.Name))
+				whens[i] = " WHEN " + sqltext.Literal(c.Name) + " THEN CAST(" + stg + "." + sqltext.Ident(c.Name) + " AS " + text + ")"
 			}
-		}
-		value += " END"
-		if len(valueCols) == 0 {
-			value = "CAST(NULL AS " + text + ")"
+			value = "CASE c.column_name" + strings.Join(whens, "") + " ELSE " + value + " END"
 		}
 		ins := "INSERT INTO " + mv + " SELECT " + tname + ", 'v', " + keyID + ", " + otherID + ", c.column_name, " + value + ", " +
 			stg + "." + sqltext.Ident(warehouse.ColPartition) + ", " + stg + "." + sqltext.Ident(warehouse.ColOffset) + ", " + stg + "." + sqltext.Ident(warehouse.ColPosition) + ", " + w.d.Now() +
-			" FROM " + stg + " CROSS JOIN (" + strings.Join(names, " UNION ALL ") + ") AS c WHERE " + op + " = " + sqltext.Literal(opMove) +
+			" FROM " + stg + " CROSS JOIN (" + strings.Join(names, " UNION ALL ") + ") c WHERE " + op + " = " + sqltext.Literal(opMove) +
 			" AND NOT EXISTS (SELECT 1 FROM " + mv + " WHERE " + mv + ".table_name = " + tname + " AND " + mv + ".kind = 'p' AND " + mv + ".old_key = " + keyID +
 			" AND " + mv + ".new_key = " + otherID + " AND " + mv + ".column_name = '')"
 		if _, err := w.exec(ctx, ins); err != nil {

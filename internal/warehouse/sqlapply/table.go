@@ -711,6 +711,9 @@ func (w *Warehouse) truncate(ctx context.Context, t *table, tr *change.Change) e
 // columns from the target, delete every staged key, insert the upserts.
 func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 	t := wk.t
+	if _, ok := w.d.(StagingRecreating); ok {
+		t.staged = false
+	}
 	if err := w.ensureStaging(ctx, t); err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 // and its Inspector. The warehouse is closed when the test ends.
 func DuckDB(t testing.TB, path string, opts warehouse.Options) (*sqlapply.Warehouse, *Inspector) {
 	t.Helper()
-	db, err := duckdb.Connect(context.Background(), path)
+	db, err := duckdb.ConnectLimit(context.Background(), path, opts.MemoryLimit)
 	if err != nil {
 		t.Fatal(err)
 	}
