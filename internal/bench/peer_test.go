@@ -352,11 +352,18 @@ func runSink(ctx context.Context, env peerEnv, jdbcURL, dsn, prefix string, topi
 		}
 	}()
 	var took time.Duration
+	progressed, last := time.Now(), int64(-1)
 	for polls := 0; ; polls++ {
 		committed, err := adm.FetchOffsets(ctx, group)
 		if err == nil && caughtUp(ends, committed) {
 			took = time.Since(t0)
 			break
+		}
+		if n := sumCommitted(committed); n > last {
+			progressed, last = time.Now(), n
+		} else if time.Since(progressed) > sinkStall {
+			stop()
+			return peerRun{}, fmt.Errorf("the sink committed nothing for %s (%d of its records committed)", sinkStall, last)
 		}
 		if polls%20 == 0 { // every 5 s: a failed task never catches up
 			if err := rest.healthy(ctx, name); err != nil {
@@ -407,6 +414,20 @@ func sinkConfig(jdbcURL, user, password, prefix string, topics []string) map[str
 		"use.reduction.buffer":                "true",
 		"consumer.override.auto.offset.reset": "earliest",
 	}
+}
+
+// sinkStall is how long the sink may commit nothing before the run fails.
+const sinkStall = 10 * time.Minute
+
+// sumCommitted is the sum of a group's committed offsets.
+func sumCommitted(committed kadm.OffsetResponses) int64 {
+	var n int64
+	committed.Each(func(o kadm.OffsetResponse) {
+		if o.Err == nil {
+			n += o.At
+		}
+	})
+	return n
 }
 
 // caughtUp reports whether the group has committed every partition's end
