@@ -4,7 +4,7 @@
 GO ?= go
 BIN := bin/cdcsync
 
-.PHONY: build demo test bench bench-latency fuzz e2e lint clean
+.PHONY: build demo test bench bench-peer bench-latency fuzz e2e lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/cdcsync
@@ -34,6 +34,24 @@ test:
 # Throughput and memory over 1,000,000 schema-embedded events (see README).
 bench: build
 	$(GO) test -run '^$$' -bench BenchmarkPipeline -benchtime 1x -timeout 60m ./internal/bench/
+
+# cdcsync against the Debezium JDBC sink (see README "Performance"): one
+# seeded workload of ~980,000 events in a real Kafka, applied by the sink
+# and by `cdcsync run --once` alternately (A B A B) into fresh PostgreSQL
+# databases, each checked against the source; prints events/s, CPU, peak
+# RSS, PostgreSQL CPU and the ratios. Starts its own PostgreSQL, Kafka and
+# Kafka Connect (with the JDBC sink installed) on ports of its own, and
+# stops them whatever happens. CDCSYNC_BENCH_EVENTS=50000 for a quick look.
+PEER_SVC := CDCSYNC_RUN_DIR=/tmp/cdcsync-bench-peer CDCSYNC_PG_PORT=39742 CDCSYNC_KAFKA_PORT=39792 \
+	CDCSYNC_KAFKA_CONTROLLER_PORT=39793 CDCSYNC_CONNECT_PORT=39783 CDCSYNC_JDBC_SINK=1
+
+bench-peer:
+	@export $(PEER_SVC) CDCSYNC_CONNECT_HEAP=$${CDCSYNC_CONNECT_HEAP:-2g}; svc=scripts/services/svc.sh; \
+	trap 'rc=$$?; trap - EXIT INT TERM; $$svc stop all >&2 || true; exit $$rc' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	{ $$svc start postgres && $$svc start connect; } || { echo "make bench-peer: the services did not start" >&2; exit 1; }; \
+	eval "$$($$svc env postgres; $$svc env kafka; $$svc env connect)" || exit 1; \
+	CDCSYNC_BENCH_PEER=1 $(GO) test -count=1 -run '^$$' -bench BenchmarkPeer -benchtime 1x -timeout 180m ./internal/bench/
 
 # End-to-end latency p50/p95/p99 at a steady offered load (5,000 and 20,000
 # events/s for 60 s each; CDCSYNC_LATENCY_RATES, CDCSYNC_LATENCY_SECONDS;

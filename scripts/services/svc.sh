@@ -49,6 +49,12 @@ DBZ_PLUGINS=(mariadb mysql postgres)
 DBZ_CLASSES=(io.debezium.connector.mariadb.MariaDbConnector
              io.debezium.connector.mysql.MySqlConnector
              io.debezium.connector.postgresql.PostgresConnector)
+# CDCSYNC_JDBC_SINK=1 adds the Debezium JDBC sink connector (make bench-peer
+# measures cdcsync against it); the tests do not need it.
+if [[ ${CDCSYNC_JDBC_SINK:-} == 1 ]]; then
+  DBZ_PLUGINS+=(jdbc)
+  DBZ_CLASSES+=(io.debezium.connector.jdbc.JdbcSinkConnector)
+fi
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 ALL=(postgres mariadb kafka connect)
 
