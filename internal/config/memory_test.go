@@ -7,7 +7,7 @@ import "testing"
 func TestMemory_SplitsTheLimit(t *testing.T) {
 	c := Default()
 	m := c.Memory(true)
-	want := Memory{Limit: 256 << 20, Warehouse: 128 << 20, Go: 128 << 20, FetchMaxBytes: 8 << 20, FetchConcurrency: 2, BatchMaxBytes: 8 << 20}
+	want := Memory{Limit: 256 << 20, Warehouse: 128 << 20, Go: 128 << 20, FetchMaxBytes: 8 << 20, FetchConcurrency: 2, BatchMaxBytes: 8 << 20, TxMaxHeldBytes: 8 << 20}
 	if m != want {
 		t.Errorf("DuckDB at defaults: %+v, want %+v", m, want)
 	}
@@ -19,6 +19,10 @@ func TestMemory_SplitsTheLimit(t *testing.T) {
 	m = c.Memory(true)
 	if m.Warehouse != 512<<20 || m.Go != 512<<20 || m.FetchMaxBytes != 32<<20 || m.BatchMaxBytes != 3<<20 {
 		t.Errorf("1GiB with batch.max_bytes set: %+v", m)
+	}
+	c.Transactions.MaxHeldBytes = 5 << 20
+	if m := c.Memory(true); m.TxMaxHeldBytes != 5<<20 {
+		t.Errorf("transactions.max_held_bytes set: %+v", m)
 	}
 	c.MemoryLimit = MinMemoryLimit
 	if m := c.Memory(true); m.Warehouse != 64<<20 || m.Go != 64<<20 {
