@@ -13,6 +13,9 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/cdcsync/cdcsync/internal/config"
+	"github.com/cdcsync/cdcsync/internal/kafkaconn"
 )
 
 // Options configure a Registry client.
@@ -187,4 +190,21 @@ func (r *Registry) ToJSON(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("the bytes do not decode as Avro with schema id %d: %w", id, err)
 	}
 	return append(out, '}'), nil
+}
+
+// FromConfig returns the client of the configured registry, or nil when
+// schema_registry.url is empty.
+func FromConfig(c config.SchemaRegistry) (*Registry, error) {
+	if c.URL == "" {
+		return nil, nil
+	}
+	opts := Options{URL: c.URL, Username: c.Username, Password: c.Password, BearerToken: c.BearerToken}
+	if c.TLS.Enabled || c.TLS.CAFile != "" || c.TLS.CertFile != "" || c.TLS.InsecureSkipVerify {
+		tc, err := kafkaconn.TLSConfig("schema_registry.tls", c.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLS = tc
+	}
+	return New(opts)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcsync/cdcsync/internal/avroconv"
 	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/kafkaconn"
@@ -85,6 +86,10 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	dopts, err := DecoderOptions(cfg)
+	if err != nil {
+		return Config{}, err
+	}
 	return Config{
 		Topics:          re,
 		Group:           cfg.Group,
@@ -92,7 +97,7 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 		MaxEvents:       cfg.Batch.MaxEvents,
 		MaxBytes:        int(cfg.Batch.MaxBytes),
 		Interval:        time.Duration(cfg.Batch.Interval),
-		Decoder:         decoderOptions(cfg),
+		Decoder:         dopts,
 		Kafka:           kopts,
 		MetadataRefresh: time.Duration(cfg.Kafka.MetadataRefresh),
 		FetchMaxBytes:   int32(min(int64(cfg.Kafka.FetchMaxBytes), 1<<30)),
@@ -101,6 +106,20 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 		KafkaTimeout:    time.Duration(cfg.Kafka.UnreachableTimeout),
 		MaxStall:        time.Duration(cfg.Health.MaxStall),
 	}, nil
+}
+
+// DecoderOptions are decoderOptions with the schema registry's client,
+// when one is configured, to read Avro records.
+func DecoderOptions(cfg config.Config) (debezium.Options, error) {
+	opts := decoderOptions(cfg)
+	reg, err := avroconv.FromConfig(cfg.SchemaRegistry)
+	if err != nil {
+		return opts, err
+	}
+	if reg != nil {
+		opts.Wire = reg
+	}
+	return opts, nil
 }
 
 // decoderOptions maps topics to tables (tables.<name>.topic, else the

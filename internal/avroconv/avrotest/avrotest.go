@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -41,20 +42,51 @@ func FromJSON(reg *srfake.Registry, subject string, event []byte) ([]byte, error
 	if len(env.Schema) == 0 || string(env.Schema) == "null" {
 		return nil, fmt.Errorf("%w: the event has no schema", ErrNoAvroForm)
 	}
-	text, err := ConnectToAvro(env.Schema)
+	ck := cacheKey{reg, subject, string(env.Schema)}
+	mu.Lock()
+	ce, ok := cache[ck]
+	mu.Unlock()
+	if !ok {
+		text, err := ConnectToAvro(env.Schema)
+		if err != nil {
+			return nil, err
+		}
+		s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNoAvroForm, err)
+		}
+		id, _, err := reg.RegisterSchema(subject, sr.Schema{Schema: text, Type: sr.TypeAvro})
+		if err != nil {
+			return nil, err
+		}
+		ce = cached{s, id}
+		mu.Lock()
+		cache[ck] = ce
+		mu.Unlock()
+	}
+	data, err := encodeJSON(ce.schema, env.Payload)
 	if err != nil {
 		return nil, err
 	}
-	data, err := Encode(text, env.Payload)
-	if err != nil {
-		return nil, err
-	}
-	id, _, err := reg.RegisterSchema(subject, sr.Schema{Schema: text, Type: sr.TypeAvro})
-	if err != nil {
-		return nil, err
-	}
-	return Wire(id, data), nil
+	return Wire(ce.id, data), nil
 }
+
+type cacheKey struct {
+	reg             *srfake.Registry
+	subject, schema string
+}
+
+type cached struct {
+	schema avro.Schema
+	id     int
+}
+
+// cache holds the schemas FromJSON registered, so that a workload's events
+// convert quickly.
+var (
+	mu    sync.Mutex
+	cache = map[cacheKey]cached{}
+)
 
 // Wire prepends the Confluent wire header: magic byte 0 and the schema id.
 func Wire(id int, data []byte) []byte {
@@ -199,6 +231,10 @@ func Encode(schemaText string, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoAvroForm, err)
 	}
+	return encodeJSON(s, payload)
+}
+
+func encodeJSON(s avro.Schema, payload []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var v any
