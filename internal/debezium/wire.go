@@ -2,6 +2,8 @@ package debezium
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/cdcsync/cdcsync/internal/avroconv"
 )
@@ -55,4 +57,48 @@ func wireID(b []byte) string {
 		return fmt.Sprintf("schema id %d", id)
 	}
 	return fmt.Sprintf("%d bytes, too short for a schema id", len(b))
+}
+
+// Formats of records, as Format names them.
+const (
+	FormatAvro        = "avro"
+	FormatJSONSchemas = "json (schemas)"
+	FormatJSON        = "json"
+)
+
+// Format names the converter that wrote a record's value (its key when
+// the value is null): FormatAvro, FormatJSONSchemas, FormatJSON, or ""
+// when the record says nothing (a null key and value).
+func Format(r Record) string {
+	b := r.Value
+	if isNullJSON(b) {
+		b = r.Key
+	}
+	switch {
+	case avroconv.IsWire(b):
+		return FormatAvro
+	case isNullJSON(b):
+		return ""
+	}
+	if _, _, wrapped, _, err := splitConverterHint(b, ""); err == nil && wrapped {
+		return FormatJSONSchemas
+	}
+	return FormatJSON
+}
+
+// TopicFormat names the formats of a topic's records, by Format: one
+// name, several joined with "+" (a topic moving from one to another), or
+// "-" when none says.
+func TopicFormat(records []Record) string {
+	var seen []string
+	for _, r := range records {
+		if f := Format(r); f != "" && !slices.Contains(seen, f) {
+			seen = append(seen, f)
+		}
+	}
+	if len(seen) == 0 {
+		return "-"
+	}
+	slices.Sort(seen)
+	return strings.Join(seen, "+")
 }
