@@ -10,15 +10,15 @@ import (
 	"github.com/cdcsync/cdcsync/internal/avroconv/avrotest"
 )
 
-// FuzzDecodeAvro decodes arbitrary Avro data under the schemas of the
+// FuzzAvro decodes arbitrary Avro data under the schemas of the
 // example events (their Avro forms, registered in a registry served by the
 // test): sel picks the value's schema, the key is decoded with its own.
 // Like FuzzDecode it calls the decoder without Decode's recover() and
 // checks every result (checkResult); a warm decoder must answer as a
 // fresh one does. Run it with
 //
-//	go test -run='^$' -fuzz=FuzzDecodeAvro -fuzztime=60s ./internal/debezium/
-func FuzzDecodeAvro(f *testing.F) {
+//	go test -run='^$' -fuzz=FuzzAvro -fuzztime=60s ./internal/debezium/
+func FuzzAvro(f *testing.F) {
 	fake := srfake.New()
 	defer fake.Close()
 	reg, err := avroconv.New(avroconv.Options{URL: fake.URL()})
