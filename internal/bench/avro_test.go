@@ -77,7 +77,6 @@ func BenchmarkAvro(b *testing.B) {
 	total := len(all) / 2
 	b.Logf("%d events per format: JSON with schemas %.0f bytes/event, Avro %.0f bytes/event",
 		total, float64(size["json"])/float64(total), float64(size["avro"])/float64(total))
-	all = nil
 	runtime.GC()
 	rate := map[string]float64{}
 	for _, format := range []string{"json", "avro"} {
