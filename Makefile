@@ -77,6 +77,7 @@ lint: $(GOLANGCI_LINT)
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/debezium/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/fastjson/
+	$(GO) test -run '^$$' -fuzz FuzzAvro -fuzztime 60s ./internal/debezium/
 
 # The end-to-end suite on real services (see scripts/services/README.md):
 # starts PostgreSQL, MariaDB, Kafka and Kafka Connect with Debezium, runs

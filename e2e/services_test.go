@@ -233,9 +233,10 @@ func waitForMarkers(t *testing.T, topics []string) {
 const markerMin, markerMax = 999901, 999940
 
 // markerKey reports whether a record key (JSON, with or without a schema
-// envelope) is a marker row's, and which: its id or order_id is in the
+// envelope, or Avro) is a marker row's, and which: its id or order_id is in the
 // marker range.
 func markerKey(key []byte) (int64, bool) {
+	key = avroKeyJSON(key) // Avro in the wire format: its JSON with schema
 	var doc map[string]json.RawMessage
 	if json.Unmarshal(key, &doc) != nil {
 		return 0, false

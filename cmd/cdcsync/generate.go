@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/redshiftgen"
 	"github.com/cdcsync/cdcsync/internal/sqltext"
@@ -127,6 +128,10 @@ func generateRedshift(ctx context.Context, pcfg pipeline.Config, r redshiftFlags
 	var tables []*redshiftgen.Table
 	generated := map[string]bool{}
 	for _, topic := range topics {
+		if strings.Contains(debezium.TopicFormat(samples[topic]), debezium.FormatAvro) {
+			fmt.Fprintf(stderr, "cdcsync: generate: topic %s skipped: its records are Avro, which Redshift streaming ingestion cannot decode; cdcsync run can apply it (schema_registry), or write it as JSON\n", topic)
+			continue
+		}
 		t, err := redshiftgen.Inspect(topic, samples[topic], pcfg.Decoder)
 		if err != nil {
 			fmt.Fprintf(stderr, "cdcsync: generate: topic %s skipped: %s\n", topic, sqltext.JoinLines(err.Error()))

@@ -652,7 +652,7 @@ func TestTopicsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Join(strings.Fields(string(out)), " ")
-	want := "TOPIC TABLE PARTITIONS MESSAGES shop.inventory.customers customers 3 2 shop.inventory.orders orders 3 1"
+	want := "TOPIC TABLE PARTITIONS MESSAGES FORMAT shop.inventory.customers customers 3 2 json shop.inventory.orders orders 3 1 json"
 	if got != want {
 		t.Errorf("topics printed %q, want %q", got, want)
 	}

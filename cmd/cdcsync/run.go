@@ -78,6 +78,8 @@ func (f *commonFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 	}
 	redact.Remember(cfg.Target)
 	redact.RememberPassword(cfg.Kafka.SASL.Password)
+	redact.RememberPassword(cfg.SchemaRegistry.Password)
+	redact.RememberPassword(cfg.SchemaRegistry.BearerToken)
 	return cfg, nil
 }
 

@@ -11,8 +11,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/kafkaconn"
 	"github.com/cdcsync/cdcsync/internal/pipeline"
+	"github.com/cdcsync/cdcsync/internal/redshiftgen"
 )
 
 func topicsCmd() *cobra.Command {
@@ -74,8 +76,15 @@ func listTopics(ctx context.Context, kopts []kgo.Opt, pcfg pipeline.Config) erro
 	if err != nil {
 		return fmt.Errorf("list end offsets: %w", err)
 	}
+	// The format of a topic is the converter's that wrote its last records.
+	formats := map[string]string{}
+	if samples, err := redshiftgen.Sample(ctx, kopts, names, 1); err == nil {
+		for _, name := range names {
+			formats[name] = debezium.TopicFormat(samples[name])
+		}
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOPIC\tTABLE\tPARTITIONS\tMESSAGES")
+	fmt.Fprintln(tw, "TOPIC\tTABLE\tPARTITIONS\tMESSAGES\tFORMAT")
 	for _, name := range names {
 		var msgs int64
 		ends.Each(func(e kadm.ListedOffset) {
@@ -85,7 +94,11 @@ func listTopics(ctx context.Context, kopts []kgo.Opt, pcfg pipeline.Config) erro
 			s, _ := starts.Lookup(e.Topic, e.Partition)
 			msgs += e.Offset - s.Offset
 		})
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", name, pcfg.Decoder.Table(name).Name, len(details[name].Partitions), msgs)
+		format := formats[name]
+		if format == "" {
+			format = "?"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", name, pcfg.Decoder.Table(name).Name, len(details[name].Partitions), msgs, format)
 	}
 	return tw.Flush()
 }

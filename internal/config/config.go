@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -42,6 +43,9 @@ type Config struct {
 	Landing Landing          `yaml:"landing"`
 	Kafka   Kafka            `yaml:"kafka"`
 	Tables  map[string]Table `yaml:"tables"`
+	// SchemaRegistry is where the schemas of Avro records (the Confluent
+	// wire format) come from; records in JSON need none.
+	SchemaRegistry SchemaRegistry `yaml:"schema_registry"`
 	// ToastPlaceholder is Debezium's unavailable.value.placeholder.
 	ToastPlaceholder string `yaml:"toast_placeholder"`
 	// DecimalHandlingMode mirrors the connector's decimal.handling.mode for
@@ -122,6 +126,24 @@ type SASL struct {
 	// AWSRegion is the region for AWS_MSK_IAM; the AWS SDK's default
 	// chain is used for credentials.
 	AWSRegion string `yaml:"aws_region"`
+}
+
+// SchemaRegistry configures the Confluent-compatible schema registry
+// (Confluent, Apicurio's /apis/ccompat/v7, Karapace, Redpanda) the
+// schemas of Avro records are fetched from, by id.
+type SchemaRegistry struct {
+	// URL is the registry's base URL; empty when no topic carries Avro.
+	URL string `yaml:"url"`
+	// Username and Password authenticate with HTTP basic auth.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// PasswordFile names a file holding the password instead.
+	PasswordFile string `yaml:"password_file"`
+	// BearerToken authenticates with a bearer token instead.
+	BearerToken string `yaml:"bearer_token"`
+	// BearerTokenFile names a file holding the token instead.
+	BearerTokenFile string `yaml:"bearer_token_file"`
+	TLS             TLS    `yaml:"tls"`
 }
 
 // Table configures one target table, keyed by the table's name.
@@ -352,6 +374,7 @@ func (c *Config) Validate() error {
 	if (c.Kafka.TLS.CertFile == "") != (c.Kafka.TLS.KeyFile == "") {
 		bad("kafka.tls", "cert_file and key_file go together")
 	}
+	c.validateSchemaRegistry(bad)
 	topics := map[string]string{}
 	for name, t := range c.Tables {
 		if name == "" {
@@ -388,6 +411,34 @@ func (c *Config) Validate() error {
 		bad("log.format", "%q is not text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// validateSchemaRegistry checks schema_registry. Credentials go in their
+// own keys, never in the URL, which errors and logs show.
+func (c *Config) validateSchemaRegistry(bad func(key, format string, args ...any)) {
+	r := c.SchemaRegistry
+	if r.URL == "" {
+		if r.Username != "" || r.Password != "" || r.BearerToken != "" || r.TLS != (TLS{}) {
+			bad("schema_registry.url", "required with the other schema_registry keys")
+		}
+		return
+	}
+	u, err := url.Parse(r.URL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		bad("schema_registry.url", "is not an http:// or https:// URL")
+	case u.User != nil:
+		bad("schema_registry.url", "must not hold credentials; use schema_registry.username and password (or bearer_token)")
+	}
+	if r.BearerToken != "" && (r.Username != "" || r.Password != "") {
+		bad("schema_registry.bearer_token", "set either a bearer token or a username and password")
+	}
+	if r.Password != "" && r.Username == "" {
+		bad("schema_registry.username", "required with a password")
+	}
+	if (r.TLS.CertFile == "") != (r.TLS.KeyFile == "") {
+		bad("schema_registry.tls", "cert_file and key_file go together")
+	}
 }
 
 // ColumnTypes returns the declared column types of a table, parsed.

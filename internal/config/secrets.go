@@ -22,7 +22,8 @@ import (
 //     (a variable that is not set is an error naming it and the key;
 //     $${ writes a literal ${);
 //   - a *_password_file key names a file holding the password (one line;
-//     a trailing newline is dropped): kafka.sasl.password_file, and
+//     a trailing newline is dropped): kafka.sasl.password_file,
+//     schema_registry.password_file and .bearer_token_file, and
 //     target_password_file, whose password is put into the target DSN's
 //     user information.
 //
@@ -158,7 +159,8 @@ func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
 // holdsSecret reports whether the file's own text (environment references
 // removed) of the config holds a password.
 func holdsSecret(raw map[string]string) bool {
-	return raw["kafka.sasl.password"] != "" || len(redact.Secrets(raw["target"])) > 0
+	return raw["kafka.sasl.password"] != "" || raw["schema_registry.password"] != "" ||
+		raw["schema_registry.bearer_token"] != "" || len(redact.Secrets(raw["target"])) > 0
 }
 
 // readableByOthers reports whether a file's mode lets its group or others
@@ -203,6 +205,26 @@ func (c *Config) ResolveSecrets() error {
 		} else {
 			c.Kafka.SASL.Password = pw
 			c.noteSecretFile(f)
+		}
+	}
+	for _, s := range []struct {
+		key, other string
+		file       string
+		dst        *string
+	}{
+		{"schema_registry.password_file", "schema_registry.password", c.SchemaRegistry.PasswordFile, &c.SchemaRegistry.Password},
+		{"schema_registry.bearer_token_file", "schema_registry.bearer_token", c.SchemaRegistry.BearerTokenFile, &c.SchemaRegistry.BearerToken},
+	} {
+		if s.file == "" {
+			continue
+		}
+		if *s.dst != "" {
+			bad(s.key, "%s is set too; set one", s.other)
+		} else if v, err := readPasswordFile(s.key, s.file); err != nil {
+			errs = append(errs, err)
+		} else {
+			*s.dst = v
+			c.noteSecretFile(s.file)
 		}
 	}
 	if f := c.TargetPasswordFile; f != "" {

@@ -97,6 +97,9 @@ type Options struct {
 	// Placeholder is the unavailable-value placeholder; DefaultPlaceholder
 	// when empty.
 	Placeholder string
+	// Wire reads records in the Confluent wire format (Avro); nil when no
+	// schema registry is configured.
+	Wire Wire
 }
 
 // Decoder decodes records. It is not safe for concurrent use.
@@ -186,6 +189,9 @@ func (d *Decoder) Decode(r Record) (res Result, err error) {
 			res, err = Result{}, fmt.Errorf("decoder failure on this record: %v", p)
 		}
 	}()
+	if hasWire(r) {
+		return d.decodeWire(r) // Avro: wire.go
+	}
 	return d.decode(r)
 }
 

@@ -28,7 +28,7 @@ func Options(brokers []string, k config.Kafka) ([]kgo.Opt, error) {
 		opts = append(opts, kgo.ClientID(k.ClientID))
 	}
 	if k.TLS.Enabled || k.TLS.CAFile != "" || k.TLS.CertFile != "" || strings.EqualFold(k.SASL.Mechanism, "AWS_MSK_IAM") {
-		tc, err := tlsConfig(k.TLS)
+		tc, err := TLSConfig("kafka.tls", k.TLS)
 		if err != nil {
 			return nil, err
 		}
@@ -44,23 +44,25 @@ func Options(brokers []string, k config.Kafka) ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-func tlsConfig(t config.TLS) (*tls.Config, error) {
+// TLSConfig builds the TLS configuration of a tls block; key names the
+// block in errors (kafka.tls, schema_registry.tls).
+func TLSConfig(key string, t config.TLS) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
+			return nil, fmt.Errorf("%s.ca_file: %w", key, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka.tls.ca_file: no PEM certificate in %s", t.CAFile)
+			return nil, fmt.Errorf("%s.ca_file: no PEM certificate in %s", key, t.CAFile)
 		}
 		tc.RootCAs = pool
 	}
 	if t.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.cert_file: %w", err)
+			return nil, fmt.Errorf("%s.cert_file: %w", key, err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcsync/cdcsync/internal/avroconv"
 	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/kafkaconn"
@@ -98,6 +99,10 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	dopts, err := DecoderOptions(cfg)
+	if err != nil {
+		return Config{}, err
+	}
 	// The batch and fetch bounds are Go's, the same whatever the target.
 	mem := cfg.Memory(false)
 	return Config{
@@ -107,7 +112,7 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 		MaxEvents:        cfg.Batch.MaxEvents,
 		MaxBytes:         int(mem.BatchMaxBytes),
 		Interval:         time.Duration(cfg.Batch.Interval),
-		Decoder:          decoderOptions(cfg),
+		Decoder:          dopts,
 		Kafka:            kopts,
 		MetadataRefresh:  time.Duration(cfg.Kafka.MetadataRefresh),
 		FetchMaxBytes:    int32(min(mem.FetchMaxBytes, 1<<30)),
@@ -119,6 +124,20 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 		Transactions: Transactions{Mode: cfg.Transactions.Mode, MaxWait: time.Duration(cfg.Transactions.MaxWait),
 			MaxHeld: cfg.Transactions.MaxHeldEvents, MaxBytes: int(mem.TxMaxHeldBytes)},
 	}, nil
+}
+
+// DecoderOptions are decoderOptions with the schema registry's client,
+// when one is configured, to read Avro records.
+func DecoderOptions(cfg config.Config) (debezium.Options, error) {
+	opts := decoderOptions(cfg)
+	reg, err := avroconv.FromConfig(cfg.SchemaRegistry)
+	if err != nil {
+		return opts, err
+	}
+	if reg != nil {
+		opts.Wire = reg
+	}
+	return opts, nil
 }
 
 // decoderOptions maps topics to tables (tables.<name>.topic, else the

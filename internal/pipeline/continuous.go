@@ -186,7 +186,11 @@ func (l *loop) poll(ctx context.Context) error {
 		return err
 	}
 	l.p.noteFetches(fs)
-	l.p.addRecords(l.b, fs.Records())
+	recs := fs.Records()
+	if err := l.p.resolveSchemas(ctx, recs); err != nil {
+		return err
+	}
+	l.p.addRecords(l.b, recs)
 	l.catchUp.observe(ctx, fs)
 	return nil
 }

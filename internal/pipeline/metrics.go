@@ -17,19 +17,20 @@ import (
 // names (one per matched topic), topics and partitions, operations and
 // error classes.
 type Metrics struct {
-	events      *prometheus.CounterVec // table
-	bytes       *prometheus.CounterVec // table
-	rows        *prometheus.CounterVec // table, op
-	deadLetters *prometheus.CounterVec // table
-	batches     prometheus.Counter
-	skipped     prometheus.Counter
-	retries     prometheus.Counter
-	whErrors    *prometheus.CounterVec // class
-	applyTime   prometheus.Histogram
-	batchEvents prometheus.Histogram
-	latency     *prometheus.HistogramVec // table, from
-	txHeld      prometheus.Gauge
-	txForced    prometheus.Counter
+	events         *prometheus.CounterVec // table
+	bytes          *prometheus.CounterVec // table
+	rows           *prometheus.CounterVec // table, op
+	deadLetters    *prometheus.CounterVec // table
+	batches        prometheus.Counter
+	skipped        prometheus.Counter
+	retries        prometheus.Counter
+	registryErrors prometheus.Counter
+	whErrors       *prometheus.CounterVec // class
+	applyTime      prometheus.Histogram
+	batchEvents    prometheus.Histogram
+	latency        *prometheus.HistogramVec // table, from
+	txHeld         prometheus.Gauge
+	txForced       prometheus.Counter
 
 	// The gauges are computed at scrape time (see Collect), so that
 	// freshness keeps growing while nothing is applied.
@@ -73,6 +74,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Records that carry no row change (schema changes, transaction metadata, heartbeats)."}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "cdcsync_warehouse_retries_total",
 			Help: "Batches retried after a transient warehouse error."}),
+		registryErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "cdcsync_schema_registry_errors_total",
+			Help: "Failed schema registry requests (the records wait and the request is retried)."}),
 		whErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cdcsync_warehouse_errors_total",
 			Help: "Failed batch applies, by class: transient (retried), rejected (a value; the batch is applied in parts), fatal (stops), fenced (another consumer committed)."},
 			[]string{"class"}),
@@ -98,7 +101,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		tables:    map[string]*tableTimes{},
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.bytes, m.rows, m.deadLetters, m.batches, m.skipped, m.retries, m.whErrors,
+		reg.MustRegister(m.events, m.bytes, m.rows, m.deadLetters, m.batches, m.skipped, m.retries, m.registryErrors, m.whErrors,
 			m.applyTime, m.batchEvents, m.latency, m.txHeld, m.txForced, m)
 	}
 	return m

@@ -192,6 +192,12 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 				cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})
 			}
 		})
+		if err := p.resolveSchemas(ctx, recs); err != nil {
+			if ctx.Err() != nil {
+				break // stopped: finish the batches in flight below
+			}
+			return err
+		}
 		p.addRecords(b, recs)
 		prog.read(recs)
 		if p.full(b) {

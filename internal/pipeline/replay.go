@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
+	"github.com/cdcsync/cdcsync/internal/avroconv"
 	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/debezium"
@@ -60,7 +62,11 @@ func Replay(ctx context.Context, cfg config.Config, r warehouse.Replayer, f ware
 	if err != nil {
 		return rep, err
 	}
-	dec := debezium.NewDecoder(decoderOptions(cfg))
+	dopts, err := DecoderOptions(cfg)
+	if err != nil {
+		return rep, err
+	}
+	dec := debezium.NewDecoder(dopts)
 	for _, l := range letters {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -84,6 +90,9 @@ func Replay(ctx context.Context, cfg config.Config, r warehouse.Replayer, f ware
 
 func replayOne(ctx context.Context, dec *debezium.Decoder, r warehouse.Replayer, l warehouse.StoredDeadLetter) (warehouse.ReplayOutcome, error) {
 	res, err := dec.Decode(debezium.Record{Topic: l.Topic, Partition: l.Partition, Offset: l.Offset, Key: l.Key, Value: l.Value})
+	if errors.Is(err, avroconv.ErrUnavailable) {
+		return warehouse.ReplayOutcome{}, err // the registry's failure, not the record's
+	}
 	if err != nil {
 		o := warehouse.ReplayOutcome{Result: warehouse.ReplayInvalid, Detail: err.Error()}
 		return o, r.MarkReplayed(ctx, l, o)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# svc.sh - throwaway PostgreSQL, MariaDB, Kafka (KRaft) and Kafka Connect + Debezium
-# for cdcsync's end-to-end tests. No Docker: databases come from Debian packages,
+# svc.sh - throwaway PostgreSQL, MariaDB, Kafka (KRaft), Kafka Connect + Debezium and
+# an Apicurio schema registry (with Apicurio's Avro converter in Connect) for
+# cdcsync's end-to-end tests. No Docker: databases come from Debian packages,
 # Kafka/Connect/Debezium jars from Maven Central (see pom.xml). Everything listens
 # on 127.0.0.1 only and keeps its state under one run dir.
 #
-#   svc.sh start  <postgres|mariadb|kafka|connect|all>   install if needed, start, wait until ready
-#   svc.sh stop   <postgres|mariadb|kafka|connect|all>   stop, wait for exit, delete data dirs
+#   svc.sh start  <postgres|mariadb|kafka|registry|connect|all>   install if needed, start, wait until ready
+#   svc.sh stop   <postgres|mariadb|kafka|registry|connect|all>   stop, wait for exit, delete data dirs
 #   svc.sh status [service|all]                          one line per service
 #   svc.sh env    [service|all]                          `export` lines for the tests (eval them)
 #   svc.sh fetch  [service|all]                          only install/download (warm the cache)
@@ -29,14 +30,19 @@ MARIADB_PORT="${CDCSYNC_MARIADB_PORT:-39306}"
 KAFKA_PORT="${CDCSYNC_KAFKA_PORT:-39092}"
 KAFKA_CONTROLLER_PORT="${CDCSYNC_KAFKA_CONTROLLER_PORT:-39093}"
 CONNECT_PORT="${CDCSYNC_CONNECT_PORT:-39083}"
+REGISTRY_PORT="${CDCSYNC_REGISTRY_PORT:-39085}"
 
 KAFKA_VERSION="${CDCSYNC_KAFKA_VERSION:-4.1.1}"
 DEBEZIUM_VERSION="${CDCSYNC_DEBEZIUM_VERSION:-3.3.0.Final}"
+# Apicurio Registry 3.0.x runs on Java 17 (3.3 needs 21); its v2 API serves the
+# 2.6 converter, its ccompat API (Confluent's) serves cdcsync
+APICURIO_VERSION="${CDCSYNC_APICURIO_VERSION:-3.0.9}"
 
 START_TIMEOUT="${CDCSYNC_START_TIMEOUT:-180}"  # seconds per service to become ready
 STOP_TIMEOUT="${CDCSYNC_STOP_TIMEOUT:-60}"     # seconds before SIGKILL
 KAFKA_HEAP="${CDCSYNC_KAFKA_HEAP:-512m}"
 CONNECT_HEAP="${CDCSYNC_CONNECT_HEAP:-1g}"
+REGISTRY_HEAP="${CDCSYNC_REGISTRY_HEAP:-384m}"
 
 # credentials created on start
 PG_USER=postgres PG_PASSWORD=postgres PG_DB=postgres
@@ -55,8 +61,10 @@ if [[ ${CDCSYNC_JDBC_SINK:-} == 1 ]]; then
   DBZ_PLUGINS+=(jdbc)
   DBZ_CLASSES+=(io.debezium.connector.jdbc.JdbcSinkConnector)
 fi
+APICURIO_HOME="$CACHE/apicurio-registry-$APICURIO_VERSION"
+CONVERTER_DIR="$PLUGIN_PATH/apicurio-converter"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
-ALL=(postgres mariadb kafka connect)
+ALL=(postgres mariadb kafka registry connect)
 
 # ---- small helpers ---------------------------------------------------------
 say() { echo "cdcsync-services: $*" >&2; }
@@ -125,7 +133,7 @@ reserve_ports() {
   cur=$(<"$f")
   # the whole 39xxx block of the defaults, so that the first start (make
   # test's PostgreSQL) already protects the ports later ones (make e2e) use
-  for p in 39000-39999 "$PG_PORT" "$MARIADB_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$CONNECT_PORT"; do
+  for p in 39000-39999 "$PG_PORT" "$MARIADB_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$CONNECT_PORT" "$REGISTRY_PORT"; do
     cur=${cur:+$cur,}$p
   done
   echo "$cur" >"$f" 2>/dev/null || true
@@ -399,6 +407,7 @@ connect_fetch() {
   for p in "${DBZ_PLUGINS[@]}"; do
     mvn_copy connect "dbz-$p" "$PLUGIN_PATH/debezium-connector-$p"
   done
+  converter_fetch
 }
 
 connect_url() { echo "http://127.0.0.1:$CONNECT_PORT"; }
@@ -407,6 +416,8 @@ connect_plugins_ready() {
   local body c
   body=$(curl -fsS --max-time 5 "$(connect_url)/connector-plugins") || return 1
   for c in "${DBZ_CLASSES[@]}"; do grep -qF "\"$c\"" <<<"$body" || return 1; done
+  body=$(curl -fsS --max-time 5 "$(connect_url)/connector-plugins?connectorsOnly=false") || return 1
+  grep -qF '"io.apicurio.registry.utils.converter.AvroConverter"' <<<"$body"
 }
 
 connect_start() {
@@ -458,6 +469,80 @@ connect_stop() {
   rm -rf "$d/pid"
 }
 
+# ---- Apicurio Registry + its Avro converter for Connect ------------------------
+# The registry: io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all
+# (a Quarkus app, in-memory storage by default).
+registry_fetch() {
+  need_java registry
+  local log="$RUN/logs/mvn-apicurio-app.log" tgz
+  [[ -f $APICURIO_HOME/.complete ]] && return 0
+  command -v mvn >/dev/null || apt_install registry maven
+  say "registry: downloading Apicurio Registry $APICURIO_VERSION from Maven Central (log: $log)"
+  mvn -B -Dstyle.color=never -Dmaven.repo.local="$CACHE/m2" dependency:get \
+      -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" -Dtransitive=false >"$log" 2>&1 \
+    || fail registry "mvn dependency:get io.apicurio:apicurio-registry-app failed" "$log"
+  tgz="$CACHE/m2/io/apicurio/apicurio-registry-app/$APICURIO_VERSION/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz"
+  rm -rf "$APICURIO_HOME"; mkdir -p "$APICURIO_HOME"
+  tar -xzf "$tgz" -C "$APICURIO_HOME" || fail registry "cannot unpack $tgz"
+  registry_jar >/dev/null || fail registry "no apicurio-registry-app-*-runner.jar in $tgz"
+  touch "$APICURIO_HOME/.complete"
+}
+
+registry_jar() { find "$APICURIO_HOME" -name "apicurio-registry-app-*-runner.jar" | head -1 | grep .; }
+
+# The converter: io.apicurio:apicurio-registry-utils-converter and its runtime
+# dependencies (registry.xml; Kafka's own jars left out) as a Connect plugin.
+# With plugin.discovery=service_load Connect finds converters only through
+# ServiceLoader manifests, which the converter jar lacks: a small jar adds one.
+converter_fetch() {
+  local log="$RUN/logs/mvn-apicurio-converter.log" stamp tmp
+  stamp="$(sha256sum "$HERE/registry.xml" | cut -c1-16)"
+  [[ -f $CONVERTER_DIR/.complete && $(cat "$CONVERTER_DIR/.complete") == "$stamp" ]] && return 0
+  command -v mvn >/dev/null || apt_install connect maven
+  say "connect: downloading Apicurio's Avro converter from Maven Central (log: $log)"
+  rm -rf "$CONVERTER_DIR"; mkdir -p "$CONVERTER_DIR"
+  mvn -B -Dstyle.color=never -f "$HERE/registry.xml" -Dmaven.repo.local="$CACHE/m2" \
+      dependency:copy-dependencies -DoutputDirectory="$CONVERTER_DIR" >"$log" 2>&1 \
+    || fail connect "mvn dependency:copy-dependencies -f registry.xml failed" "$log"
+  ls "$CONVERTER_DIR"/apicurio-registry-utils-converter-*.jar >/dev/null 2>&1 \
+    || fail connect "the Apicurio converter jar was not copied" "$log"
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/META-INF/services"
+  echo io.apicurio.registry.utils.converter.AvroConverter >"$tmp/META-INF/services/org.apache.kafka.connect.storage.Converter"
+  (cd "$tmp" && python3 -c 'import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.write("META-INF/services/org.apache.kafka.connect.storage.Converter")' "$CONVERTER_DIR/cdcsync-apicurio-converter-services.jar") \
+    || fail connect "cannot write the converter's ServiceLoader manifest"
+  rm -rf "$tmp"
+  echo "$stamp" >"$CONVERTER_DIR/.complete"
+}
+
+registry_url() { echo "http://127.0.0.1:$REGISTRY_PORT"; }
+
+registry_start() {
+  local d="$RUN/registry" log="$RUN/registry/registry.log" jar
+  if running registry; then say "registry: already running (pid $(pidof_svc registry))"; return 0; fi
+  registry_fetch
+  need_curl registry
+  check_port_free registry "$REGISTRY_PORT"
+  jar=$(registry_jar)
+  rm -rf "$d"; mkdir -p "$d"
+  # -Dcdcsync.run puts the run dir on the command line, which is how `ours`
+  # knows the process; the working directory keeps Quarkus' files there too
+  (cd "$d" && exec setsid "$JAVA" -Xms64m -Xmx"$REGISTRY_HEAP" -Dcdcsync.run="$d" \
+    -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+    -jar "$jar" >"$log" 2>&1 </dev/null 9>&-) &
+  echo $! >"$d/pid"
+  wait_ready registry "$(pidof_svc registry)" "$log" curl -fsS --max-time 5 "$(registry_url)/apis/ccompat/v7/subjects"
+  say "registry: ready on $(registry_url) (pid $(pidof_svc registry))"
+}
+
+registry_stop() {
+  local d="$RUN/registry" pid; pid=$(pidof_svc registry)
+  if ours "$pid"; then stop_pid registry "$pid"; say "registry: stopped"; fi
+  rm -rf "$d/pid"
+}
+
 # ---- Chromium (not a service: the status-page test runs it headless) -----------
 CHROMIUM=/usr/bin/chromium
 chromium_fetch() {
@@ -469,7 +554,7 @@ chromium_fetch() {
 svc_port() {
   case $1 in
     postgres) echo "$PG_PORT" ;; mariadb) echo "$MARIADB_PORT" ;;
-    kafka) echo "$KAFKA_PORT" ;; connect) echo "$CONNECT_PORT" ;;
+    kafka) echo "$KAFKA_PORT" ;; connect) echo "$CONNECT_PORT" ;; registry) echo "$REGISTRY_PORT" ;;
   esac
 }
 
@@ -502,6 +587,7 @@ export CDCSYNC_TEST_KAFKA_LIBS='$KAFKA_LIBS'
 EOF
     ;;
     connect) echo "export CDCSYNC_TEST_CONNECT=$(connect_url)" ;;
+    registry) echo "export CDCSYNC_TEST_REGISTRY=$(registry_url) CDCSYNC_TEST_REGISTRY_CCOMPAT=$(registry_url)/apis/ccompat/v7" ;;
     chromium) echo "export CDCSYNC_CHROMIUM=$CHROMIUM" ;;
   esac
 }
@@ -511,7 +597,7 @@ usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 cmd=${1:-}; target=${2:-all}
 [[ -n $cmd ]] || usage
-case $target in all|postgres|mariadb|kafka|connect) ;;
+case $target in all|postgres|mariadb|kafka|registry|connect) ;;
   chromium) [[ $cmd == fetch || $cmd == env ]] || usage ;;
   *) [[ $cmd == tool ]] || usage ;;
 esac
@@ -533,12 +619,12 @@ case $cmd in
   start)
     reserve_ports
     for t in "${targets[@]}"; do
-      case $t in postgres) pg_start ;; mariadb) mariadb_start ;; kafka) kafka_start ;; connect) connect_start ;; esac
+      case $t in postgres) pg_start ;; mariadb) mariadb_start ;; kafka) kafka_start ;; registry) registry_start ;; connect) connect_start ;; esac
     done ;;
   stop)
     # reverse order: connect before kafka
     for ((i = ${#targets[@]} - 1; i >= 0; i--)); do
-      case ${targets[i]} in postgres) pg_stop ;; mariadb) mariadb_stop ;; kafka) kafka_stop ;; connect) connect_stop ;; esac
+      case ${targets[i]} in postgres) pg_stop ;; mariadb) mariadb_stop ;; kafka) kafka_stop ;; registry) registry_stop ;; connect) connect_stop ;; esac
     done ;;
   restart)
     [[ $target == postgres ]] || fail svc.sh "restart supports postgres only"
@@ -546,7 +632,7 @@ case $cmd in
     pg_restart ;;
   fetch)
     for t in "${targets[@]}"; do
-      case $t in postgres) pg_fetch ;; mariadb) mariadb_fetch ;; kafka) kafka_fetch ;; connect) connect_fetch ;; chromium) chromium_fetch ;; esac
+      case $t in postgres) pg_fetch ;; mariadb) mariadb_fetch ;; kafka) kafka_fetch ;; registry) registry_fetch ;; connect) connect_fetch ;; chromium) chromium_fetch ;; esac
     done
     say "fetch done: ${targets[*]}" ;;
   status)
