@@ -168,10 +168,20 @@ func Connect(ctx context.Context, c Config, readOnly bool) (*sql.DB, error) {
 			// The first connection sets the database up; the others see it.
 			stmts = append(slices.Clone(setup), stmts...)
 			if readOnly {
-				stmts = append(stmts, "SET enable_external_access = false", "SET lock_configuration = true")
+				stmts = append(stmts, lockdown, "SET lock_configuration = true")
 			}
 		}
 		for _, s := range stmts {
+			if s == lockdown {
+				// Reading stays allowed under the lake's data path.
+				dir, err := dataPath(ctx, ex)
+				if err != nil {
+					return err
+				}
+				if _, err := ex.ExecContext(ctx, "SET allowed_directories = ["+sqltext.Literal(dir)+"]", nil); err != nil {
+					return fmt.Errorf("allow the data path: %w", err)
+				}
+			}
 			if _, err := ex.ExecContext(ctx, s, nil); err != nil {
 				return fmt.Errorf("%s: %w", firstWords(s), err)
 			}
@@ -188,6 +198,31 @@ func Connect(ctx context.Context, c Config, readOnly bool) (*sql.DB, error) {
 		return nil, fmt.Errorf("open DuckLake %s: %w", Redact(Prefix+c.Catalog), sqltext.FirstLine(err))
 	}
 	return db, nil
+}
+
+// lockdown forbids file access outside allowed_directories.
+const lockdown = "SET enable_external_access = false"
+
+// dataPath reads the attached lake's data path from its catalog.
+func dataPath(ctx context.Context, ex driver.ExecerContext) (string, error) {
+	q, ok := ex.(driver.QueryerContext)
+	if !ok {
+		return "", fmt.Errorf("read the data path: not a DuckDB connection")
+	}
+	rows, err := q.QueryContext(ctx, "SELECT value FROM "+Catalog+".options() WHERE option_name = 'data_path'", nil)
+	if err != nil {
+		return "", fmt.Errorf("read the data path: %w", err)
+	}
+	defer rows.Close()
+	v := make([]driver.Value, 1)
+	if err := rows.Next(v); err != nil {
+		return "", fmt.Errorf("read the data path: %w", err)
+	}
+	dir, ok := v[0].(string)
+	if !ok || dir == "" {
+		return "", fmt.Errorf("read the data path: the catalog has none")
+	}
+	return dir, nil
 }
 
 // firstWords names a setup statement in errors without its arguments

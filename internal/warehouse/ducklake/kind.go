@@ -32,7 +32,7 @@ var Kind = warehouse.Kind{
 		if err != nil {
 			return nil, err
 		}
-		return &warehouse.ReadOnly{DB: db}, nil
+		return &warehouse.ReadOnly{DB: db, Query: QueryReadOnly}, nil
 	},
 	Redact: Redact,
 	// One DuckLake has one writer (offsets are fenced, but concurrent
