@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/pgtest"
 	"github.com/cdcsync/cdcsync/internal/target"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
+	"github.com/cdcsync/cdcsync/internal/warehouse/ducklake"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
 	"github.com/cdcsync/cdcsync/internal/workload"
@@ -233,12 +235,28 @@ type testTarget struct {
 	dsn  func(t *testing.T, name string) string
 }
 
+// catchUp bounds the wait for a target to drain a backlog: DuckLake's
+// commits cost more CPU, which a loaded machine may not have.
+func (tt testTarget) catchUp() time.Duration {
+	if tt.name == "ducklake" {
+		return 10 * time.Minute
+	}
+	return 60 * time.Second
+}
+
 // testTargets returns DuckDB, and PostgreSQL when a test server is
 // configured (make test starts one and requires it).
 func testTargets(t *testing.T) []testTarget {
 	out := []testTarget{{"duckdb", func(t *testing.T, name string) string {
 		return filepath.Join(t.TempDir(), name+".duckdb")
 	}}}
+	if ext := os.Getenv("CDCSYNC_DUCKDB_EXTENSIONS"); ext != "" {
+		out = append(out, testTarget{"ducklake", func(t *testing.T, name string) string {
+			dir := t.TempDir()
+			return "ducklake:" + filepath.Join(dir, name+".ducklake") + "?data_path=" + url.QueryEscape(dir+"/data/") +
+				"&extension_directory=" + url.QueryEscape(ext)
+		}})
+	}
 	base, ok := pgtest.Lookup(t)
 	if !ok {
 		t.Log("PostgreSQL target skipped: CDCSYNC_TEST_PG_DSN is not set (make test sets it)")
@@ -256,6 +274,18 @@ func openTarget(t *testing.T, dsn string) sqlapplytest.Inspected {
 	t.Helper()
 	if k, ok := target.Lookup(dsn); ok && k.Name == "duckdb" {
 		return sqlapplytest.OpenDuckDB(t, strings.TrimPrefix(dsn, "duckdb://"), warehouse.Options{Group: "x"})
+	}
+	if strings.HasPrefix(dsn, ducklake.Prefix) {
+		c, err := ducklake.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := ducklake.Connect(context.Background(), c, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wh, ins := sqlapplytest.Open(t, db, ducklake.Dialect{}, warehouse.Options{Group: "x"})
+		return sqlapplytest.Inspected{Warehouse: wh, Inspector: ins}
 	}
 	return sqlapplytest.OpenPostgres(t, dsn, warehouse.Options{Group: "x"})
 }
@@ -339,7 +369,7 @@ func TestContinuousSurvivesKill9(t *testing.T) {
 					t.Fatal(err)
 				}
 				p := start(t, nil, args...)
-				caughtUp(t, c.Addr(), "crash", topics, 60*time.Second)
+				caughtUp(t, c.Addr(), "crash", topics, tt.catchUp())
 				if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 					t.Fatal(err)
 				}

@@ -1,7 +1,8 @@
 // Package bench measures cdcsync end to end: the real binary draining a
 // backlog of schema-embedded Debezium events from an in-process Kafka into
 // DuckDB with `run --once`. It reports events per second and the process's
-// peak resident memory, with the landing table on and off.
+// peak resident memory, with the landing table on and off, and events per
+// second into DuckLake when CDCSYNC_DUCKDB_EXTENSIONS is set.
 //
 //	make bench                                   # 1,000,000 events
 //	CDCSYNC_BENCH_EVENTS=200000 make bench       # a quicker look
@@ -170,6 +171,33 @@ func BenchmarkPipeline(b *testing.B) {
 				if st, err := os.Stat(target); err == nil {
 					b.ReportMetric(float64(st.Size())/(1<<20), "file_MiB")
 				}
+			}
+		})
+	}
+
+	// DuckLake (catalog in a DuckDB file, Parquet files, landing off) next
+	// to DuckDB, when DuckDB's extensions are at hand (svc.sh env
+	// duckdb-extensions).
+	if ext := os.Getenv("CDCSYNC_DUCKDB_EXTENSIONS"); ext != "" {
+		b.Run("target=ducklake", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				lake := filepath.Join(dir, fmt.Sprintf("lake-%d", i))
+				cfg := filepath.Join(dir, "bench-ducklake.yaml")
+				if err := os.WriteFile(cfg, []byte("landing:\n  enabled: false\n"+os.Getenv("CDCSYNC_BENCH_CONFIG")), 0o644); err != nil {
+					b.Fatal(err)
+				}
+				target := "ducklake:" + lake + ".ducklake?data_path=" + lake + "/&extension_directory=" + ext
+				cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", c.Addr(),
+					"--topics", `shop\.inventory\..*`, "--target", target)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				t0 := time.Now()
+				if err := cmd.Run(); err != nil {
+					b.Fatalf("cdcsync: %v\n%s", err, stderr.String())
+				}
+				b.ReportMetric(float64(total)/time.Since(t0).Seconds(), "events/s")
+				ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+				b.ReportMetric(float64(ru.Utime.Sec)+float64(ru.Utime.Usec)/1e6+float64(ru.Stime.Sec)+float64(ru.Stime.Usec)/1e6, "cpu_seconds")
 			}
 		})
 	}

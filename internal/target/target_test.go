@@ -9,13 +9,15 @@ import (
 // exactly one kind of the registry, and Supported lists them all.
 func TestRegistry_EachDSNHasOneKind(t *testing.T) {
 	for dsn, want := range map[string]string{
-		"wh.duckdb":                         "duckdb",
-		"duckdb:///tmp/wh.duckdb?threads=2": "duckdb",
-		"postgres://u:p@h/db":               "postgres",
-		"postgresql://u:p@h/db?schema=s":    "postgres",
-		"redshift://u:p@h:5439/db":          "redshift",
-		"mysql://u:p@h/db":                  "",
-		"wh.sqlite":                         "",
+		"wh.duckdb":                                                 "duckdb",
+		"duckdb:///tmp/wh.duckdb?threads=2":                         "duckdb",
+		"postgres://u:p@h/db":                                       "postgres",
+		"postgresql://u:p@h/db?schema=s":                            "postgres",
+		"redshift://u:p@h:5439/db":                                  "redshift",
+		"ducklake:/data/cat.duckdb":                                 "ducklake",
+		"ducklake:postgres:dbname=lake host=db?data_path=s3://b/p/": "ducklake",
+		"mysql://u:p@h/db":                                          "",
+		"wh.sqlite":                                                 "",
 	} {
 		var claimed []string
 		for _, k := range kinds {
@@ -30,7 +32,7 @@ func TestRegistry_EachDSNHasOneKind(t *testing.T) {
 			t.Errorf("Check(%s) = %v", dsn, err)
 		}
 	}
-	if got, want := Supported(), "a DuckDB file path ending in .duckdb, a postgres:// URL or a redshift:// URL"; got != want {
+	if got, want := Supported(), "a DuckDB file path ending in .duckdb, a postgres:// URL, a redshift:// URL or a ducklake:CATALOG DSN"; got != want {
 		t.Errorf("Supported() = %q, want %q", got, want)
 	}
 	err := Check("sqlserver://sa:hunter2@h/db")

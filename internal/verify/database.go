@@ -106,7 +106,8 @@ func OpenTarget(ctx context.Context, dsn string) (_ Database, err error) {
 // verify checks cdcsync's type mapping rather than reusing it. A kind
 // missing here cannot be verified.
 var targetReaders = map[string]func(ctx context.Context, h *warehouse.ReadOnly) (dialect, error){
-	"duckdb": func(context.Context, *warehouse.ReadOnly) (dialect, error) { return duckDialect{}, nil },
+	"duckdb":   func(context.Context, *warehouse.ReadOnly) (dialect, error) { return duckDialect{}, nil },
+	"ducklake": func(context.Context, *warehouse.ReadOnly) (dialect, error) { return duckDialect{lake: true}, nil },
 	"postgres": func(ctx context.Context, h *warehouse.ReadOnly) (dialect, error) {
 		if err := pgSchemaExists(ctx, h.DB, h.Schema); err != nil {
 			return nil, fmt.Errorf("PostgreSQL: %w", err)

@@ -11,21 +11,28 @@ import (
 )
 
 // duckDialect reads the tables cdcsync keeps in schema main of a DuckDB
-// file.
-type duckDialect struct{}
+// file, or with lake of a DuckLake (attached as the default database),
+// whose tables have no key constraints: cdcsync marks their key columns
+// with comments "cdcsync key I of N".
+type duckDialect struct{ lake bool }
 
-func (duckDialect) name() string { return "DuckDB" }
+func (d duckDialect) name() string {
+	if d.lake {
+		return "DuckLake"
+	}
+	return "DuckDB"
+}
 
 func (duckDialect) listTables(ctx context.Context, db *sql.DB) ([]string, error) {
 	return queryStrings(ctx, db, `SELECT table_name FROM information_schema.tables
-		WHERE table_schema = 'main' AND table_type = 'BASE TABLE' AND NOT starts_with(table_name, '_cdc_')
+		WHERE table_catalog = current_database() AND table_schema = 'main' AND table_type = 'BASE TABLE' AND NOT starts_with(table_name, '_cdc_')
 		ORDER BY table_name`)
 }
 
-func (duckDialect) describe(ctx context.Context, db *sql.DB, table string) (*Table, error) {
+func (d duckDialect) describe(ctx context.Context, db *sql.DB, table string) (*Table, error) {
 	t := &Table{Name: table}
 	rows, err := db.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
-		WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, table)
+		WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, table)
 	if err != nil {
 		return nil, err
 	}
@@ -44,8 +51,14 @@ func (duckDialect) describe(ctx context.Context, db *sql.DB, table string) (*Tab
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	keys, err := queryStrings(ctx, db, `SELECT unnest(constraint_column_names) FROM duckdb_constraints()
-		WHERE schema_name = 'main' AND table_name = ? AND constraint_type = 'PRIMARY KEY'`, table)
+	keysQuery := `SELECT unnest(constraint_column_names) FROM duckdb_constraints()
+		WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? AND constraint_type = 'PRIMARY KEY'`
+	if d.lake {
+		keysQuery = `SELECT column_name FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? AND comment LIKE 'cdcsync key % of %'
+		ORDER BY CAST(split_part(comment, ' ', 3) AS INTEGER)`
+	}
+	keys, err := queryStrings(ctx, db, keysQuery, table)
 	if err != nil {
 		return nil, err
 	}

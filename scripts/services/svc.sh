@@ -11,6 +11,7 @@
 #   svc.sh env    [service|all]                          `export` lines for the tests (eval them)
 #   svc.sh fetch  [service|all]                          only install/download (warm the cache)
 #   svc.sh fetch chromium / env chromium                 headless Chromium for the status-page test
+#   svc.sh fetch duckdb-extensions / env duckdb-extensions  DuckDB 1.5.5 extensions (offline) + Python duckdb
 #   svc.sh restart postgres                              restart PostgreSQL on the same data (kept)
 #   svc.sh tool   <java main class> [args...]            run a Kafka CLI tool on the cached classpath
 #
@@ -550,6 +551,41 @@ chromium_fetch() {
   [[ -x $CHROMIUM ]] || fail chromium "$CHROMIUM not found after installing chromium"
 }
 
+# ---- DuckDB extensions (not a service: the DuckLake/Iceberg targets load them) ----
+# DuckDB's extension host is not reachable from CI: the signed extension binaries
+# are taken from PyPI's duckdb-extension-<name> wheels and laid out as DuckDB's
+# extension_directory expects (<dir>/v<version>/<platform>/<name>.duckdb_extension).
+# A venv with the same DuckDB version's Python package reads the targets back.
+DUCKDB_VERSION="${CDCSYNC_DUCKDB_VERSION:-1.5.5}"
+DUCKDB_EXT_DIR="$CACHE/duckdb-extensions"
+DUCKDB_VENV="$CACHE/duckdb-python-$DUCKDB_VERSION"
+duckdb_extensions_fetch() {
+  local dest="$DUCKDB_EXT_DIR/v$DUCKDB_VERSION/linux_amd64" name file whl tmp
+  mkdir -p "$dest"
+  for name in ducklake iceberg avro httpfs postgres; do
+    file=$name; [[ $name == postgres ]] && file=postgres_scanner
+    [[ -s $dest/$file.duckdb_extension ]] && continue
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+      --python-version 3.11 -d "$tmp" "duckdb-extension-$name==$DUCKDB_VERSION" >"$RUN/logs/duckdb-ext.log" 2>&1 ||
+      fail duckdb-extensions "pip download duckdb-extension-$name==$DUCKDB_VERSION" "$RUN/logs/duckdb-ext.log"
+    whl=$(ls "$tmp"/*.whl)
+    python3 - "$whl" "$name" "$DUCKDB_VERSION" "$dest/$file.duckdb_extension" <<'PY' || fail duckdb-extensions "unpack $whl"
+import os, sys, zipfile
+whl, name, ver, out = sys.argv[1:]
+member = f"duckdb_extension_{name}/extensions/v{ver}/{name}.duckdb_extension"
+with zipfile.ZipFile(whl) as z, open(out + ".part", "wb") as f:
+    f.write(z.read(member))
+os.replace(out + ".part", out)
+PY
+    rm -rf "$tmp"
+  done
+  if ! "$DUCKDB_VENV/bin/python" -c "import duckdb" 2>/dev/null; then
+    { python3 -m venv "$DUCKDB_VENV" && "$DUCKDB_VENV/bin/pip" install -q "duckdb==$DUCKDB_VERSION"; } \
+      >"$RUN/logs/duckdb-venv.log" 2>&1 || fail duckdb-extensions "pip install duckdb==$DUCKDB_VERSION" "$RUN/logs/duckdb-venv.log"
+  fi
+}
+
 # ---- status / env --------------------------------------------------------------
 svc_port() {
   case $1 in
@@ -589,6 +625,11 @@ EOF
     connect) echo "export CDCSYNC_TEST_CONNECT=$(connect_url)" ;;
     registry) echo "export CDCSYNC_TEST_REGISTRY=$(registry_url) CDCSYNC_TEST_REGISTRY_CCOMPAT=$(registry_url)/apis/ccompat/v7" ;;
     chromium) echo "export CDCSYNC_CHROMIUM=$CHROMIUM" ;;
+    duckdb-extensions) cat <<EOF
+export CDCSYNC_DUCKDB_EXTENSIONS='$DUCKDB_EXT_DIR'
+export CDCSYNC_DUCKDB_PYTHON='$DUCKDB_VENV/bin/python'
+EOF
+    ;;
   esac
 }
 
@@ -598,7 +639,7 @@ usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 cmd=${1:-}; target=${2:-all}
 [[ -n $cmd ]] || usage
 case $target in all|postgres|mariadb|kafka|registry|connect) ;;
-  chromium) [[ $cmd == fetch || $cmd == env ]] || usage ;;
+  chromium|duckdb-extensions) [[ $cmd == fetch || $cmd == env ]] || usage ;;
   *) [[ $cmd == tool ]] || usage ;;
 esac
 if [[ $target == all ]]; then targets=("${ALL[@]}"); else targets=("$target"); fi
@@ -632,7 +673,7 @@ case $cmd in
     pg_restart ;;
   fetch)
     for t in "${targets[@]}"; do
-      case $t in postgres) pg_fetch ;; mariadb) mariadb_fetch ;; kafka) kafka_fetch ;; registry) registry_fetch ;; connect) connect_fetch ;; chromium) chromium_fetch ;; esac
+      case $t in postgres) pg_fetch ;; mariadb) mariadb_fetch ;; kafka) kafka_fetch ;; registry) registry_fetch ;; connect) connect_fetch ;; chromium) chromium_fetch ;; duckdb-extensions) duckdb_extensions_fetch ;; esac
     done
     say "fetch done: ${targets[*]}" ;;
   status)

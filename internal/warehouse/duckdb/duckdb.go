@@ -139,7 +139,7 @@ func (Dialect) Staging(sqlType string) (string, string) {
 // Columns reads a table's columns.
 func (Dialect) Columns(ctx context.Context, conn *sql.Conn, table string) ([]warehouse.Column, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
-		WHERE table_schema = 'main' AND table_name = $1 ORDER BY ordinal_position`, table)
+		WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = $1 ORDER BY ordinal_position`, table)
 	if err != nil {
 		return nil, err
 	}

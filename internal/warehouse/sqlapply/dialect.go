@@ -87,6 +87,15 @@ type TableOptioner interface {
 	TableOptions(key []string) string
 }
 
+// Unkeyed is implemented by dialects whose tables take no PRIMARY KEY or
+// UNIQUE constraint (DuckLake). cdcsync's tables are created without them
+// (the offsets stay fenced: see writeOffsets), and a new target table's key
+// is recorded by the statements RecordKey returns, run right after its
+// CREATE TABLE, where the dialect's PrimaryKey reads it back.
+type Unkeyed interface {
+	RecordKey(table string, key []string) []string
+}
+
 // DDLLocker is implemented by dialects that serialize cdcsync's DDL across
 // sessions (PostgreSQL: a transaction-scoped advisory lock), because
 // CREATE … IF NOT EXISTS is not safe against a concurrent session creating

@@ -88,7 +88,7 @@ func (w *Warehouse) createSchemasTable(ctx context.Context) error {
 		return nil
 	}
 	_, err := w.exec(ctx, `CREATE TABLE IF NOT EXISTS `+w.qualify(schemasTable)+` (
-		schema_id `+w.d.SQLType(change.String)+` NOT NULL PRIMARY KEY,
+		schema_id `+w.d.SQLType(change.String)+` NOT NULL`+w.pk("")+`,
 		schema `+w.d.SQLType(change.Bytes)+`,
 		created_at `+w.d.SQLType(change.TimestampTZ)+`)`)
 	return err

@@ -454,11 +454,20 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 		for i, k := range s.Key {
 			keys[i] = sqltext.Ident(k.Name)
 		}
-		b.WriteString("PRIMARY KEY (" + strings.Join(keys, ", ") + "))")
+		var recordKey []string
+		if uk, ok := w.d.(Unkeyed); ok {
+			def := strings.TrimSuffix(b.String(), ", ") + ")"
+			b.Reset()
+			b.WriteString(def)
+			recordKey = uk.RecordKey(w.qualify(t.name), s.KeyNames())
+		} else {
+			b.WriteString("PRIMARY KEY (" + strings.Join(keys, ", ") + "))")
+		}
 		if o, ok := w.d.(TableOptioner); ok {
 			b.WriteString(o.TableOptions(s.KeyNames()))
 		}
 		stmts = append(stmts, b.String())
+		stmts = append(stmts, recordKey...)
 	} else {
 		for _, c := range ev.Add {
 			stmts = append(stmts, w.d.AddColumn(w.qualify(t.name), c))

@@ -133,8 +133,7 @@ func (w *Warehouse) setup(ctx context.Context) error {
 			kafka_partition ` + i32 + ` NOT NULL,
 			next_offset ` + i64 + ` NOT NULL,
 			updated_at ` + ts + ` NOT NULL,
-			topic_id ` + text + `,
-			PRIMARY KEY (consumer_group, topic, kafka_partition))`,
+			topic_id ` + text + w.pk("consumer_group, topic, kafka_partition") + `)`,
 		`CREATE TABLE IF NOT EXISTS ` + w.qualify(warehouse.DeadLettersTable) + ` (
 			consumer_group ` + text + `,
 			topic ` + text + `,
@@ -146,7 +145,7 @@ func (w *Warehouse) setup(ctx context.Context) error {
 			kafka_value ` + blob + `,
 			created_at ` + ts + `)`,
 		`CREATE TABLE IF NOT EXISTS ` + w.qualify(warehouse.TablesTable) + ` (
-			table_name ` + text + ` NOT NULL PRIMARY KEY,
+			table_name ` + text + ` NOT NULL` + w.pk("") + `,
 			topic ` + text + `,
 			truncate_partition ` + i32 + `,
 			truncate_offset ` + i64 + `,
@@ -155,7 +154,7 @@ func (w *Warehouse) setup(ctx context.Context) error {
 			created_at ` + ts + `,
 			landing_table ` + text + `)`,
 		`CREATE TABLE IF NOT EXISTS ` + w.qualify(warehouse.RunsTable) + ` (
-			run_id ` + text + ` NOT NULL PRIMARY KEY,
+			run_id ` + text + ` NOT NULL` + w.pk("") + `,
 			consumer_group ` + text + `,
 			mode ` + text + `,
 			version ` + text + `,
@@ -190,6 +189,19 @@ func (w *Warehouse) setup(ctx context.Context) error {
 		return fmt.Errorf("create cdcsync tables in %s: %w", w.d.Name(), err)
 	}
 	return nil
+}
+
+// pk renders a primary key in CREATE TABLE: the table constraint
+// ", PRIMARY KEY (cols)", or with no cols the column constraint
+// " PRIMARY KEY"; nothing for an Unkeyed dialect.
+func (w *Warehouse) pk(cols string) string {
+	switch _, unkeyed := w.d.(Unkeyed); {
+	case unkeyed:
+		return ""
+	case cols == "":
+		return " PRIMARY KEY"
+	}
+	return ",\n\t\t\tPRIMARY KEY (" + cols + ")"
 }
 
 // migrateOffsets adds the topic_id column to an offsets table created by a

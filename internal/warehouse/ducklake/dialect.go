@@ -1,0 +1,72 @@
+package ducklake
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/cdcsync/cdcsync/internal/sqltext"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
+	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
+)
+
+// Dialect is DuckDB's dialect on a DuckLake catalog: DuckDB's types,
+// binding, appender and error classes, without key constraints.
+type Dialect struct{ duckdb.Dialect }
+
+// What DuckLake implements.
+var (
+	_ sqlapply.Dialect        = Dialect{}
+	_ sqlapply.Unkeyed        = Dialect{}
+	_ sqlapply.DDLLocker      = Dialect{}
+	_ sqlapply.SchemaEliding  = Dialect{}
+	_ sqlapply.PayloadKeeping = Dialect{}
+)
+
+// Name names the warehouse.
+func (Dialect) Name() string { return "DuckLake" }
+
+// Identifiers are DuckDB's.
+func (d Dialect) Identifiers() warehouse.Identifiers {
+	ids := d.Dialect.Identifiers()
+	ids.Warehouse = "DuckLake"
+	return ids
+}
+
+// keyComment is the comment marking the i-th (1-based) of n key columns.
+func keyComment(i, n int) string { return fmt.Sprintf("cdcsync key %d of %d", i, n) }
+
+// RecordKey marks a new table's key columns with comments (DuckLake keeps
+// column comments in its catalog), where PrimaryKey reads them back.
+func (Dialect) RecordKey(table string, key []string) []string {
+	stmts := make([]string, len(key))
+	for i, k := range key {
+		stmts[i] = "COMMENT ON COLUMN " + table + "." + sqltext.Ident(k) + " IS " + sqltext.Literal(keyComment(i+1, len(key)))
+	}
+	return stmts
+}
+
+// PrimaryKey reads a table's key from its columns' comments, in key order.
+func (Dialect) PrimaryKey(ctx context.Context, conn *sql.Conn, table string) ([]string, error) {
+	return sqlapply.QueryStrings(ctx, conn, `SELECT column_name FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1
+		AND comment LIKE 'cdcsync key % of %'
+		ORDER BY CAST(split_part(comment, ' ', 3) AS INTEGER)`, table)
+}
+
+// DDLLock makes cdcsync's DDL one DuckLake transaction: a table and its
+// key comments (RecordKey) are committed as one snapshot, never a table
+// without its key. DuckLake needs no lock statement: a concurrent
+// conflicting commit fails and is retried.
+func (Dialect) DDLLock() string { return "SELECT 1" }
+
+// Unsupported reports DuckLake refusing a schema change (a type change it
+// cannot promote) as well as DuckDB's.
+func (d Dialect) Unsupported(err error) bool {
+	if d.Dialect.Unsupported(err) {
+		return true
+	}
+	return err != nil && strings.Contains(err.Error(), "Cannot change type of column")
+}
