@@ -39,6 +39,9 @@ var metrics = map[string]string{
 	"cdcsync_end_to_end_latency_seconds":    "histogram",
 	"cdcsync_batch_apply_seconds":           "histogram",
 	"cdcsync_batch_events":                  "histogram",
+	"cdcsync_schema_registry_errors_total":  "counter",
+	"cdcsync_transactions_held_records":     "gauge",
+	"cdcsync_transactions_incomplete_total": "counter",
 }
 
 var metricName = regexp.MustCompile(`cdcsync_[a-z_]+`)
@@ -228,6 +231,8 @@ func TestDeploy_PrometheusAlerts(t *testing.T) {
 		"CdcsyncDeadLetters":     "cdcsync_dead_letters_total",
 		"CdcsyncNotReady":        "cdcsync_ready",
 		"CdcsyncWarehouseErrors": "cdcsync_warehouse_errors_total",
+		"CdcsyncRegistryErrors":  "cdcsync_schema_registry_errors_total",
+		"CdcsyncPartTransaction": "cdcsync_transactions_incomplete_total",
 	} {
 		if !slices.Contains(alerts, alert) {
 			t.Errorf("no alert %s", alert)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -116,21 +115,7 @@ func TestMariaDBAvro(t *testing.T) {
 	execScript(t, conn, "testdata/mariadb_schema.sql")
 
 	cfg := avroConnectorConfig()
-	for k, v := range map[string]string{
-		"connector.class":       "io.debezium.connector.mariadb.MariaDbConnector",
-		"database.hostname":     env("MARIADB_HOST"),
-		"database.port":         env("MARIADB_PORT"),
-		"database.user":         env("MARIADB_CDC_USER"),
-		"database.password":     env("MARIADB_CDC_PASSWORD"),
-		"database.server.id":    fmt.Sprint(300000 + rand.IntN(100000)),
-		"topic.prefix":          prefix,
-		"database.include.list": db,
-		"schema.history.internal.kafka.bootstrap.servers":           env("KAFKA"),
-		"schema.history.internal.kafka.topic":                       prefix + ".schema-history",
-		"schema.history.internal.store.only.captured.databases.ddl": "true",
-	} {
-		cfg[k] = v
-	}
+	cfg = with(cfg, mariadbSource(prefix, db, 300000+rand.IntN(100000)))
 	startConnector(t, prefix+"-mariadb", cfg)
 	t.Cleanup(func() { deleteTopics(t, prefix) })
 	counts := map[string]int64{}
@@ -171,22 +156,7 @@ func TestPostgresAvro(t *testing.T) {
 	}
 	execScript(t, conn, "testdata/postgres_schema.sql")
 	cfg := avroConnectorConfig()
-	for k, v := range map[string]string{
-		"connector.class":             "io.debezium.connector.postgresql.PostgresConnector",
-		"database.hostname":           env("PG_HOST"),
-		"database.port":               env("PG_PORT"),
-		"database.user":               env("PG_USER"),
-		"database.password":           env("PG_PASSWORD"),
-		"database.dbname":             env("PG_DB"),
-		"topic.prefix":                prefix,
-		"plugin.name":                 "pgoutput",
-		"slot.name":                   slot,
-		"publication.name":            pub,
-		"publication.autocreate.mode": "filtered",
-		"schema.include.list":         schema,
-	} {
-		cfg[k] = v
-	}
+	cfg = with(cfg, postgresSource(prefix, schema, slot, pub))
 	startConnector(t, prefix+"-postgres", cfg)
 	t.Cleanup(func() { deleteTopics(t, prefix) })
 	counts := map[string]int64{}

@@ -62,22 +62,7 @@ func TestMariaDB(t *testing.T) {
 	}
 	for i, m := range modes {
 		cfg := connectorConfig(m.schemas)
-		for k, v := range map[string]string{
-			"connector.class":   "io.debezium.connector.mariadb.MariaDbConnector",
-			"database.hostname": env("MARIADB_HOST"),
-			"database.port":     env("MARIADB_PORT"),
-			"database.user":     env("MARIADB_CDC_USER"),
-			"database.password": env("MARIADB_CDC_PASSWORD"),
-			// Each binlog client needs its own server id.
-			"database.server.id":    fmt.Sprint(200000 + rand.IntN(100000)*4 + i),
-			"topic.prefix":          m.prefix,
-			"database.include.list": db,
-			"schema.history.internal.kafka.bootstrap.servers":           env("KAFKA"),
-			"schema.history.internal.kafka.topic":                       m.prefix + ".schema-history",
-			"schema.history.internal.store.only.captured.databases.ddl": "true",
-		} {
-			cfg[k] = v
-		}
+		cfg = with(cfg, mariadbSource(m.prefix, db, 200000+rand.IntN(100000)*4+i))
 		if m.partitions > 0 {
 			cfg["topic.creation.default.partitions"] = fmt.Sprint(m.partitions)
 			cfg["topic.creation.default.replication.factor"] = "1"

@@ -47,22 +47,7 @@ func TestPostgres(t *testing.T) {
 	execScript(t, conn, "testdata/postgres_schema.sql")
 
 	cfg := connectorConfig(true)
-	for k, v := range map[string]string{
-		"connector.class":             "io.debezium.connector.postgresql.PostgresConnector",
-		"database.hostname":           env("PG_HOST"),
-		"database.port":               env("PG_PORT"),
-		"database.user":               env("PG_USER"),
-		"database.password":           env("PG_PASSWORD"),
-		"database.dbname":             env("PG_DB"),
-		"topic.prefix":                prefix,
-		"plugin.name":                 "pgoutput",
-		"slot.name":                   slot,
-		"publication.name":            pub,
-		"publication.autocreate.mode": "filtered",
-		"schema.include.list":         schema,
-	} {
-		cfg[k] = v
-	}
+	cfg = with(cfg, postgresSource(prefix, schema, slot, pub))
 	startConnector(t, prefix+"-postgres", cfg)
 	t.Cleanup(func() { deleteTopics(t, prefix) })
 	counts := map[string]int64{}

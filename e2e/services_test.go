@@ -33,6 +33,51 @@ func connectorConfig(schemas bool) map[string]string {
 	}
 }
 
+// with returns cfg with the source connector's settings added.
+func with(cfg, source map[string]string) map[string]string {
+	for k, v := range source {
+		cfg[k] = v
+	}
+	return cfg
+}
+
+// postgresSource is a Debezium PostgreSQL connector's source settings
+// (pgoutput) for one schema of the test server.
+func postgresSource(prefix, schema, slot, pub string) map[string]string {
+	return map[string]string{
+		"connector.class":             "io.debezium.connector.postgresql.PostgresConnector",
+		"database.hostname":           env("PG_HOST"),
+		"database.port":               env("PG_PORT"),
+		"database.user":               env("PG_USER"),
+		"database.password":           env("PG_PASSWORD"),
+		"database.dbname":             env("PG_DB"),
+		"topic.prefix":                prefix,
+		"plugin.name":                 "pgoutput",
+		"slot.name":                   slot,
+		"publication.name":            pub,
+		"publication.autocreate.mode": "filtered",
+		"schema.include.list":         schema,
+	}
+}
+
+// mariadbSource is a Debezium MariaDB connector's source settings for one
+// database of the test server; each binlog client needs its own server id.
+func mariadbSource(prefix, db string, serverID int) map[string]string {
+	return map[string]string{
+		"connector.class":       "io.debezium.connector.mariadb.MariaDbConnector",
+		"database.hostname":     env("MARIADB_HOST"),
+		"database.port":         env("MARIADB_PORT"),
+		"database.user":         env("MARIADB_CDC_USER"),
+		"database.password":     env("MARIADB_CDC_PASSWORD"),
+		"database.server.id":    fmt.Sprint(serverID),
+		"topic.prefix":          prefix,
+		"database.include.list": db,
+		"schema.history.internal.kafka.bootstrap.servers":           env("KAFKA"),
+		"schema.history.internal.kafka.topic":                       prefix + ".schema-history",
+		"schema.history.internal.store.only.captured.databases.ddl": "true",
+	}
+}
+
 // connect calls Kafka Connect's REST API.
 func connect(ctx context.Context, method, path string, body any) (int, []byte, error) {
 	var r io.Reader

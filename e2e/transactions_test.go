@@ -50,21 +50,7 @@ func TestTransactions(t *testing.T) {
 		bankSchema(t, src, "")
 		prefix := runID + "bm"
 		cfg := connectorConfig(true)
-		for k, v := range map[string]string{
-			"connector.class":       "io.debezium.connector.mariadb.MariaDbConnector",
-			"database.hostname":     env("MARIADB_HOST"),
-			"database.port":         env("MARIADB_PORT"),
-			"database.user":         env("MARIADB_CDC_USER"),
-			"database.password":     env("MARIADB_CDC_PASSWORD"),
-			"database.server.id":    fmt.Sprint(300000 + rand.IntN(100000)),
-			"topic.prefix":          prefix,
-			"database.include.list": db,
-			"schema.history.internal.kafka.bootstrap.servers":           env("KAFKA"),
-			"schema.history.internal.kafka.topic":                       prefix + ".schema-history",
-			"schema.history.internal.store.only.captured.databases.ddl": "true",
-		} {
-			cfg[k] = v
-		}
+		cfg = with(cfg, mariadbSource(prefix, db, 300000+rand.IntN(100000)))
 		bankRun(t, src, "", prefix, db, cfg, mariadbDSN(db))
 	})
 	t.Run("postgres", func(t *testing.T) {
@@ -80,22 +66,7 @@ func TestTransactions(t *testing.T) {
 		t.Cleanup(func() { pgCleanup(t, db, schema, slot, pub) })
 		bankSchema(t, db, schema+".")
 		cfg := connectorConfig(true)
-		for k, v := range map[string]string{
-			"connector.class":             "io.debezium.connector.postgresql.PostgresConnector",
-			"database.hostname":           env("PG_HOST"),
-			"database.port":               env("PG_PORT"),
-			"database.user":               env("PG_USER"),
-			"database.password":           env("PG_PASSWORD"),
-			"database.dbname":             env("PG_DB"),
-			"topic.prefix":                prefix,
-			"plugin.name":                 "pgoutput",
-			"slot.name":                   slot,
-			"publication.name":            pub,
-			"publication.autocreate.mode": "filtered",
-			"schema.include.list":         schema,
-		} {
-			cfg[k] = v
-		}
+		cfg = with(cfg, postgresSource(prefix, schema, slot, pub))
 		bankRun(t, db, schema+".", prefix, schema, cfg, pgDSN(schema))
 	})
 }

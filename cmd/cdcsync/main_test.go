@@ -343,42 +343,51 @@ func TestContinuousSurvivesKill9(t *testing.T) {
 				cfg := writeConfig(t, w, "")
 				args := []string{"run", "--config", cfg, "--brokers", c.Addr(), "--topics", w.TopicRegex(), "--target", target, "--group", "crash"}
 
-				kills := []string{"before-begin:2", "staged:3", "before-commit:2", "after-commit:3", "external"}
-				chunk := len(w.Events) / (len(kills) + 1)
-				for i, kill := range kills {
-					if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[i*chunk:(i+1)*chunk]); err != nil {
-						t.Fatal(err)
-					}
-					if kill == "external" {
-						p := start(t, nil, args...)
-						p.waitLines(t, "batch applied", 3, 60*time.Second)
-						if err := p.cmd.Process.Kill(); err != nil {
-							t.Fatal(err)
-						}
-						if err := p.wait(t, 30*time.Second); !killedBySignal(err) {
-							t.Fatalf("expected a SIGKILL exit, got %v", err)
-						}
-						continue
-					}
-					p := start(t, []string{"CDCSYNC_FAILPOINT=" + kill}, args...)
-					if err := p.wait(t, 60*time.Second); !killedBySignal(err) {
-						t.Fatalf("failpoint %s: expected the process to die by SIGKILL, got %v", kill, err)
-					}
-				}
-				if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events[len(kills)*chunk:]); err != nil {
-					t.Fatal(err)
-				}
-				p := start(t, nil, args...)
-				caughtUp(t, c.Addr(), "crash", topics, tt.catchUp())
-				if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-					t.Fatal(err)
-				}
-				if err := p.wait(t, 30*time.Second); err != nil {
-					t.Fatalf("clean stop: %v", err)
-				}
+				killAtEachStep(t, c.Addr(), w.Events, "crash", topics, tt.catchUp(), args)
 				assertTables(t, target, w)
 			})
 		}
+	}
+}
+
+// killAtEachStep produces events in parts and runs continuous mode
+// (args) over each part, killed by SIGKILL at a step of the commit path
+// (failpoints) or from outside after a few batches; then it produces the
+// rest, runs it until the group caught up and stops it cleanly.
+func killAtEachStep(t *testing.T, addr string, events []workload.Event, group string, topics []string, catchUp time.Duration, args []string) {
+	t.Helper()
+	kills := []string{"before-begin:2", "staged:3", "before-commit:2", "after-commit:3", "external"}
+	chunk := len(events) / (len(kills) + 1)
+	for i, kill := range kills {
+		if err := kafkatest.Produce(context.Background(), addr, events[i*chunk:(i+1)*chunk]); err != nil {
+			t.Fatal(err)
+		}
+		if kill == "external" {
+			p := start(t, nil, args...)
+			p.waitLines(t, "batch applied", 3, 60*time.Second)
+			if err := p.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.wait(t, 30*time.Second); !killedBySignal(err) {
+				t.Fatalf("expected a SIGKILL exit, got %v", err)
+			}
+			continue
+		}
+		p := start(t, []string{"CDCSYNC_FAILPOINT=" + kill}, args...)
+		if err := p.wait(t, 60*time.Second); !killedBySignal(err) {
+			t.Fatalf("failpoint %s: expected the process to die by SIGKILL, got %v", kill, err)
+		}
+	}
+	if err := kafkatest.Produce(context.Background(), addr, events[len(kills)*chunk:]); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, nil, args...)
+	caughtUp(t, addr, group, topics, catchUp)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("clean stop: %v", err)
 	}
 }
 

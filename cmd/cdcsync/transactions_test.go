@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
@@ -31,40 +28,7 @@ func TestTransactionsSurviveKill9(t *testing.T) {
 			cfg := writeConfig(t, &workload.Workload{Opts: workload.Options{Schemas: true}},
 				"transactions: consistent\ntables:\n  accounts:\n    columns: {id: bigint, balance: bigint}\n  ledger:\n    columns: {id: bigint, account: bigint, amount: bigint}\n")
 			args := []string{"run", "--config", cfg, "--brokers", c.Addr(), "--topics", workload.BankTopicRegex, "--target", target, "--group", "txcrash"}
-			stream := b.Stream()
-			kills := []string{"before-begin:2", "staged:3", "before-commit:2", "after-commit:3", "external"}
-			chunk := len(stream) / (len(kills) + 1)
-			for i, kill := range kills {
-				if err := kafkatest.Produce(context.Background(), c.Addr(), stream[i*chunk:(i+1)*chunk]); err != nil {
-					t.Fatal(err)
-				}
-				if kill == "external" {
-					p := start(t, nil, args...)
-					p.waitLines(t, "batch applied", 3, 60*time.Second)
-					if err := p.cmd.Process.Kill(); err != nil {
-						t.Fatal(err)
-					}
-					if err := p.wait(t, 30*time.Second); !killedBySignal(err) {
-						t.Fatalf("expected a SIGKILL exit, got %v", err)
-					}
-					continue
-				}
-				p := start(t, []string{"CDCSYNC_FAILPOINT=" + kill}, args...)
-				if err := p.wait(t, 60*time.Second); !killedBySignal(err) {
-					t.Fatalf("failpoint %s: expected the process to die by SIGKILL, got %v", kill, err)
-				}
-			}
-			if err := kafkatest.Produce(context.Background(), c.Addr(), stream[len(kills)*chunk:]); err != nil {
-				t.Fatal(err)
-			}
-			p := start(t, nil, args...)
-			caughtUp(t, c.Addr(), "txcrash", topics, 60*time.Second)
-			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			if err := p.wait(t, 30*time.Second); err != nil {
-				t.Fatalf("clean stop: %v", err)
-			}
+			killAtEachStep(t, c.Addr(), b.Stream(), "txcrash", topics, tt.catchUp(), args)
 
 			wh := openTarget(t, target)
 			defer wh.Close()

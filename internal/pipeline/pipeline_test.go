@@ -45,7 +45,13 @@ func startWorkload(t *testing.T, w *workload.Workload) *kafkatest.Cluster {
 // each), stopped when the test ends, holding events.
 func startKafka(t *testing.T, events []workload.Event, topics ...string) *kafkatest.Cluster {
 	t.Helper()
-	c, err := kafkatest.Start(2, topics...)
+	return startKafkaN(t, 2, events, topics...)
+}
+
+// startKafkaN is startKafka with partitions partitions per topic.
+func startKafkaN(t *testing.T, partitions int32, events []workload.Event, topics ...string) *kafkatest.Cluster {
+	t.Helper()
+	c, err := kafkatest.Start(partitions, topics...)
 	if err != nil {
 		t.Fatal(err)
 	}

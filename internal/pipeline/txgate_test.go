@@ -237,13 +237,5 @@ func replaceTx(v []byte, from, to string) []byte {
 // partitions each, holding events.
 func startBank(t *testing.T, events []workload.Event) *kafkatest.Cluster {
 	t.Helper()
-	c, err := kafkatest.Start(3, workload.BankAccountsTopic, workload.BankLedgerTopic, workload.BankTxTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	if err := kafkatest.Produce(context.Background(), c.Addr(), events); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return startKafkaN(t, 3, events, workload.BankAccountsTopic, workload.BankLedgerTopic, workload.BankTxTopic)
 }
