@@ -21,14 +21,18 @@ UNIT_SVC := CDCSYNC_RUN_DIR=/tmp/cdcsync-unit-services CDCSYNC_PG_PORT=39532
 # The whole default test suite: vet, unit tests, kfake integration tests,
 # the warehouse conformance suite on DuckDB and on a real PostgreSQL (which
 # this target installs if needed, starts and stops), crash tests on the real
-# binary, and the status page in headless Chromium (installed if needed).
+# binary, the status page in headless Chromium (installed if needed), and
+# the DuckLake target with DuckDB's extensions (fetched from PyPI if needed).
 test:
 	$(GO) vet ./...
 	$(UNIT_SVC) scripts/services/svc.sh fetch chromium
+	$(UNIT_SVC) scripts/services/svc.sh fetch duckdb-extensions
 	$(UNIT_SVC) scripts/services/svc.sh start postgres
 	eval "$$($(UNIT_SVC) scripts/services/svc.sh env postgres)"; \
 	eval "$$($(UNIT_SVC) scripts/services/svc.sh env chromium)"; \
-	CDCSYNC_REQUIRE_PG=1 CDCSYNC_REQUIRE_CHROMIUM=1 $(GO) test -count=1 -timeout 20m ./...; rc=$$?; \
+	eval "$$($(UNIT_SVC) scripts/services/svc.sh env duckdb-extensions)"; \
+	CDCSYNC_REQUIRE_PG=1 CDCSYNC_REQUIRE_CHROMIUM=1 CDCSYNC_REQUIRE_DUCKDB_EXTENSIONS=1 \
+	$(GO) test -count=1 -timeout 20m ./...; rc=$$?; \
 	$(UNIT_SVC) scripts/services/svc.sh stop postgres; exit $$rc
 
 # Throughput and memory over 1,000,000 schema-embedded events (see README).
