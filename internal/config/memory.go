@@ -17,7 +17,9 @@ package config
 //     decoded batch with its raw records takes a few times its consumed
 //     bytes; the rest of Go's share is the collector's headroom. With
 //     transactions: consistent, records held until their transaction is
-//     whole take at most TxMaxHeldBytes = M/32 more.
+//     whole take at most TxMaxHeldBytes = M/8 more: a table's events wait
+//     there while another table's topic (created with the source's first
+//     transaction) is picked up, or while a partition lags.
 //
 // kafka.fetch_max_bytes, batch.max_bytes and transactions.max_held_bytes,
 // when set, override their
@@ -56,7 +58,7 @@ func (c *Config) Memory(embedded bool) Memory {
 	if c.Batch.MaxBytes > 0 {
 		m.BatchMaxBytes = int64(c.Batch.MaxBytes)
 	}
-	m.TxMaxHeldBytes = m.Limit / 32
+	m.TxMaxHeldBytes = m.Limit / 8
 	if c.Transactions.MaxHeldBytes > 0 {
 		m.TxMaxHeldBytes = int64(c.Transactions.MaxHeldBytes)
 	}
