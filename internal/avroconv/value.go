@@ -91,6 +91,27 @@ func (r *reader) bytes() ([]byte, error) {
 	return r.fixed(int(n))
 }
 
+// items calls item for each item of an array or map, block by block
+// until the empty block that ends it; first is true for the first item.
+func (r *reader) items(item func(first bool) error) error {
+	first := true
+	for {
+		n, err := r.count()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		for ; n > 0; n-- {
+			if err := item(first); err != nil {
+				return err
+			}
+			first = false
+		}
+	}
+}
+
 // count reads an array or map block's item count: 0 ends the blocks; a
 // negative count is followed by the block's size in bytes.
 func (r *reader) count() (int64, error) {
@@ -149,55 +170,39 @@ func (r *reader) value(dst []byte, s avro.Schema, depth int) ([]byte, error) {
 		return append(dst, '}'), nil
 	case *avro.ArraySchema:
 		dst = append(dst, '[')
-		first := true
-		for {
-			n, err := r.count()
-			if err != nil {
-				return nil, err
+		err := r.items(func(first bool) (err error) {
+			if !first {
+				dst = append(dst, ',')
 			}
-			if n == 0 {
-				return append(dst, ']'), nil
-			}
-			for ; n > 0; n-- {
-				if !first {
-					dst = append(dst, ',')
-				}
-				first = false
-				if dst, err = r.value(dst, s.Items(), depth+1); err != nil {
-					return nil, err
-				}
-			}
+			dst, err = r.value(dst, s.Items(), depth+1)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
+		return append(dst, ']'), nil
 	case *avro.MapSchema:
 		dst = append(dst, '{')
-		first := true
-		for {
-			n, err := r.count()
+		err := r.items(func(first bool) error {
+			if !first {
+				dst = append(dst, ',')
+			}
+			k, err := r.bytes()
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if n == 0 {
-				return append(dst, '}'), nil
+			if !utf8.Valid(k) {
+				return errors.New("map key is not UTF-8")
 			}
-			for ; n > 0; n-- {
-				if !first {
-					dst = append(dst, ',')
-				}
-				first = false
-				k, err := r.bytes()
-				if err != nil {
-					return nil, err
-				}
-				if !utf8.Valid(k) {
-					return nil, errors.New("map key is not UTF-8")
-				}
-				dst = appendString(dst, string(k))
-				dst = append(dst, ':')
-				if dst, err = r.value(dst, s.Values(), depth+1); err != nil {
-					return nil, err
-				}
-			}
+			dst = appendString(dst, string(k))
+			dst = append(dst, ':')
+			dst, err = r.value(dst, s.Values(), depth+1)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
+		return append(dst, '}'), nil
 	case *avro.EnumSchema:
 		i, err := r.int()
 		if err != nil {
