@@ -140,20 +140,7 @@ func TestPostgresAvro(t *testing.T) {
 	schema := runID + "_pavro"
 	prefix := runID + "pa"
 	slot, pub := runID+"_aslot", runID+"_apub"
-	db := pgOpen(t)
-	ctx := deadline(t, 5*time.Minute)
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pgCleanup(t, db, schema, slot, pub) })
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET search_path TO "+schema); err != nil {
-		t.Fatal(err)
-	}
+	_, conn := pgSourceSchema(t, schema, slot, pub)
 	execScript(t, conn, "testdata/postgres_schema.sql")
 	cfg := avroConnectorConfig()
 	cfg = with(cfg, postgresSource(prefix, schema, slot, pub))

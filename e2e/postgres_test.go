@@ -30,20 +30,7 @@ func TestPostgres(t *testing.T) {
 	slot := runID + "_slot"
 	pub := runID + "_pub"
 
-	db := pgOpen(t)
-	ctx := deadline(t, 5*time.Minute)
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pgCleanup(t, db, schema, slot, pub) })
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET search_path TO "+schema); err != nil {
-		t.Fatal(err)
-	}
+	_, conn := pgSourceSchema(t, schema, slot, pub)
 	execScript(t, conn, "testdata/postgres_schema.sql")
 
 	cfg := connectorConfig(true)
@@ -107,6 +94,28 @@ func TestPostgres(t *testing.T) {
 	if r := cdcsync(t, time.Minute, "verify", "--source", source, "--target", source); r.code != 0 {
 		t.Errorf("verify PostgreSQL against itself:\n%s", r)
 	}
+}
+
+// pgSourceSchema creates the source schema of a PostgreSQL test, dropped
+// with its replication slot and publication when the test ends, and
+// returns the server and a connection whose search_path is the schema.
+func pgSourceSchema(t *testing.T, schema, slot, pub string) (*sql.DB, *sql.Conn) {
+	t.Helper()
+	db := pgOpen(t)
+	ctx := deadline(t, 5*time.Minute)
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pgCleanup(t, db, schema, slot, pub) })
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() }) //nolint:errcheck // closing a test connection
+	if _, err := conn.ExecContext(ctx, "SET search_path TO "+schema); err != nil {
+		t.Fatal(err)
+	}
+	return db, conn
 }
 
 func pgDSN(schema string) string {

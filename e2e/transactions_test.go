@@ -58,12 +58,7 @@ func TestTransactions(t *testing.T) {
 		schema := runID + "_pbank"
 		prefix := runID + "bp"
 		slot, pub := runID+"_bslot", runID+"_bpub"
-		db := pgOpen(t)
-		ctx := deadline(t, 8*time.Minute)
-		if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pgCleanup(t, db, schema, slot, pub) })
+		db, _ := pgSourceSchema(t, schema, slot, pub)
 		bankSchema(t, db, schema+".")
 		cfg := connectorConfig(true)
 		cfg = with(cfg, postgresSource(prefix, schema, slot, pub))
