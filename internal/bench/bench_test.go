@@ -126,8 +126,14 @@ func BenchmarkPipeline(b *testing.B) {
 					b.Fatal(err)
 				}
 				target := filepath.Join(dir, fmt.Sprintf("bench-%v-%d.duckdb", landing, i))
+				// CDCSYNC_BENCH_DUCKDB_SETTINGS adds DuckDB settings to the
+				// target, e.g. "threads=2&memory_limit=200MiB".
+				dsn := target
+				if q := os.Getenv("CDCSYNC_BENCH_DUCKDB_SETTINGS"); q != "" {
+					dsn += "?" + q
+				}
 				cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", c.Addr(),
-					"--topics", `shop\.inventory\..*`, "--target", target)
+					"--topics", `shop\.inventory\..*`, "--target", dsn)
 				var stderr bytes.Buffer
 				cmd.Stderr = &stderr
 				if prof := os.Getenv("CDCSYNC_BENCH_PROFILE"); prof != "" {
@@ -187,8 +193,14 @@ func BenchmarkPipeline(b *testing.B) {
 					b.Fatal(err)
 				}
 				target := "ducklake:" + lake + ".ducklake?data_path=" + lake + "/&extension_directory=" + ext
+				// CDCSYNC_BENCH_DUCKDB_SETTINGS adds DuckDB settings to the
+				// target, e.g. "threads=2&memory_limit=200MiB".
+				dsn := target
+				if q := os.Getenv("CDCSYNC_BENCH_DUCKDB_SETTINGS"); q != "" {
+					dsn += "?" + q
+				}
 				cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", c.Addr(),
-					"--topics", `shop\.inventory\..*`, "--target", target)
+					"--topics", `shop\.inventory\..*`, "--target", dsn)
 				var stderr bytes.Buffer
 				cmd.Stderr = &stderr
 				t0 := time.Now()

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,12 +40,19 @@ func TestProfile(t *testing.T) {
 	if err := kafkatest.Produce(context.Background(), c.Addr(), w.Events); err != nil {
 		t.Fatal(err)
 	}
-	wh, err := duckdb.Open(context.Background(), filepath.Join(t.TempDir(), "p.duckdb"), warehouse.Options{Group: "p", Landing: os.Getenv("CDCSYNC_PROFILE") == "landing"}, nil)
+	wh, err := duckdb.Open(context.Background(), profPath(t), warehouse.Options{Group: "p", Landing: os.Getenv("CDCSYNC_PROFILE") == "landing"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default() // the settings BenchmarkPipeline's binary runs with
 	cfg.Brokers, cfg.Topics, cfg.Group = []string{c.Addr()}, `shop\..*`, "p"
+	if b := os.Getenv("CDCSYNC_PROFILE_BATCH_MIB"); b != "" { // batch.max_bytes
+		n, err := strconv.Atoi(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Batch.MaxBytes = config.ByteSize(n << 20)
+	}
 	pcfg, err := pipeline.ConfigFrom(cfg, true)
 	if err != nil {
 		t.Fatal(err)
@@ -55,9 +64,28 @@ func TestProfile(t *testing.T) {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		t.Fatal(err)
 	}
+	var ru0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	t0 := time.Now()
 	p := pipeline.New(pcfg, wh, slog.New(slog.NewTextHandler(os.Stderr, nil)), nil)
 	sum, err := p.Run(context.Background())
 	pprof.StopCPUProfile()
-	t.Logf("%d events in %s: %.0f/s err=%v", sum.Events, time.Since(t0), float64(sum.Events)/time.Since(t0).Seconds(), err)
+	var ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	t.Logf("%d events in %s: %.0f/s err=%v cpu=%.2fs", sum.Events, time.Since(t0), float64(sum.Events)/time.Since(t0).Seconds(), err, cpu.Seconds())
+}
+
+// profPath is the profiled DuckDB file: CDCSYNC_PROFILE_DB names one to
+// keep for a look afterwards; CDCSYNC_PROFILE_SETTINGS adds DuckDB
+// settings (threads=2).
+func profPath(t *testing.T) string {
+	if p := os.Getenv("CDCSYNC_PROFILE_DB"); p != "" {
+		return p
+	}
+	p := filepath.Join(t.TempDir(), "p.duckdb")
+	if q := os.Getenv("CDCSYNC_PROFILE_SETTINGS"); q != "" {
+		p += "?" + q
+	}
+	return p
 }

@@ -17,7 +17,7 @@ import (
 // on bytes long before max_events. DuckDB runs at its share of the limit
 // (128MiB) with primary-key changes in the batches, which once needed more.
 func TestMemory_BatchClosesOnBytes(t *testing.T) {
-	w := workload.New(workload.Options{Seed: 3, Partitions: 2, Schemas: true, SnapshotRows: 100, Ops: 6000,
+	w := workload.New(workload.Options{Seed: 3, Partitions: 2, Schemas: true, SnapshotRows: 100, Ops: 24000,
 		PKChanges: true, Tombstones: true})
 	var size int64
 	for _, e := range w.Events {
@@ -29,8 +29,8 @@ func TestMemory_BatchClosesOnBytes(t *testing.T) {
 	cfg.Batch.MaxBytes, cfg.Kafka.FetchMaxBytes = 0, 0
 	cfg.Batch.MaxEvents = 1 << 20
 	pcfg := fromConfig(t, cfg, true)
-	if pcfg.MaxBytes != 8<<20 || pcfg.FetchMaxBytes != 8<<20 || pcfg.FetchConcurrency != 2 {
-		t.Fatalf("256MiB gives batches of %d bytes, fetches of %d × %d; want 8MiB, 8MiB × 2", pcfg.MaxBytes, pcfg.FetchMaxBytes, pcfg.FetchConcurrency)
+	if pcfg.MaxBytes != 32<<20 || pcfg.FetchMaxBytes != 8<<20 || pcfg.FetchConcurrency != 2 {
+		t.Fatalf("256MiB gives batches of %d bytes, fetches of %d × %d; want 32MiB, 8MiB × 2", pcfg.MaxBytes, pcfg.FetchMaxBytes, pcfg.FetchConcurrency)
 	}
 	mem := cfg.Memory(true)
 	wh := sqlapplytest.OpenDuckDB(t, filepath.Join(t.TempDir(), "m.duckdb"), warehouse.Options{Group: "test", Landing: true, MemoryLimit: mem.Warehouse})

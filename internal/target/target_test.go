@@ -9,15 +9,16 @@ import (
 // exactly one kind of the registry, and Supported lists them all.
 func TestRegistry_EachDSNHasOneKind(t *testing.T) {
 	for dsn, want := range map[string]string{
-		"wh.duckdb":                                                 "duckdb",
-		"duckdb:///tmp/wh.duckdb?threads=2":                         "duckdb",
-		"postgres://u:p@h/db":                                       "postgres",
-		"postgresql://u:p@h/db?schema=s":                            "postgres",
-		"redshift://u:p@h:5439/db":                                  "redshift",
-		"ducklake:/data/cat.duckdb":                                 "ducklake",
+		"wh.duckdb":                         "duckdb",
+		"wh.duckdb?threads=1":               "duckdb",
+		"duckdb:///tmp/wh.duckdb?threads=2": "duckdb",
+		"postgres://u:p@h/db":               "postgres",
+		"postgresql://u:p@h/db?schema=s":    "postgres",
+		"redshift://u:p@h:5439/db":          "redshift",
+		"ducklake:/data/cat.duckdb":         "ducklake",
 		"ducklake:postgres:dbname=lake host=db?data_path=s3://b/p/": "ducklake",
-		"mysql://u:p@h/db":                                          "",
-		"wh.sqlite":                                                 "",
+		"mysql://u:p@h/db": "",
+		"wh.sqlite":        "",
 	} {
 		var claimed []string
 		for _, k := range kinds {
@@ -45,9 +46,9 @@ func TestRegistry_EachDSNHasOneKind(t *testing.T) {
 // from its absolute path (the same for duckdb:// and a bare path); server
 // warehouses imply none.
 func TestRegistry_InstanceID(t *testing.T) {
-	a, b := InstanceID("/data/wh.duckdb"), InstanceID("duckdb:///data/wh.duckdb")
-	if a == "" || a != b || !strings.HasPrefix(a, "cdcsync-") {
-		t.Errorf("DuckDB instance IDs %q and %q, want one cdcsync-… ID", a, b)
+	a, b, c := InstanceID("/data/wh.duckdb"), InstanceID("duckdb:///data/wh.duckdb"), InstanceID("/data/wh.duckdb?threads=1")
+	if a == "" || a != b || a != c || !strings.HasPrefix(a, "cdcsync-") {
+		t.Errorf("DuckDB instance IDs %q, %q and %q, want one cdcsync-… ID", a, b, c)
 	}
 	if id := InstanceID("/data/other.duckdb"); id == a {
 		t.Errorf("two files share instance ID %q", id)

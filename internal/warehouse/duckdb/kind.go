@@ -17,13 +17,14 @@ import (
 )
 
 // Kind describes DuckDB to the registry (package target): a path ending in
-// .duckdb, or duckdb://PATH.
+// .duckdb, or duckdb://PATH, either followed by DuckDB settings as a query
+// (file.duckdb?threads=2).
 var Kind = warehouse.Kind{
 	Name:     "duckdb",
 	Embedded: true,
 	DSNs:     "a DuckDB file path ending in .duckdb",
 	Claims: func(dsn string) bool {
-		return strings.HasPrefix(dsn, "duckdb://") || (strings.HasSuffix(dsn, ".duckdb") && !strings.HasPrefix(dsn, "ducklake:"))
+		return strings.HasPrefix(dsn, "duckdb://") || (strings.HasSuffix(file(dsn), ".duckdb") && !strings.HasPrefix(dsn, "ducklake:"))
 	},
 	Open: func(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (warehouse.Warehouse, error) {
 		return Open(ctx, path(dsn), opts, log)
@@ -39,7 +40,7 @@ var Kind = warehouse.Kind{
 	// One file has one writer: a restarted writer should get its
 	// partitions back at once.
 	InstanceID: func(dsn string) string {
-		abs, err := filepath.Abs(path(dsn))
+		abs, err := filepath.Abs(file(path(dsn)))
 		if err != nil {
 			return ""
 		}
@@ -50,6 +51,12 @@ var Kind = warehouse.Kind{
 
 // path is the file (and settings) a DSN names.
 func path(dsn string) string { return strings.TrimPrefix(dsn, "duckdb://") }
+
+// file is a DSN or path without its settings.
+func file(dsn string) string {
+	f, _, _ := strings.Cut(dsn, "?")
+	return f
+}
 
 // What DuckDB implements.
 var (
