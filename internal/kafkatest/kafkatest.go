@@ -77,3 +77,23 @@ func Recreate(ctx context.Context, addr, topic string, partitions int32) error {
 	}
 	return nil
 }
+
+// DeleteUnread deletes every record of topic up to its partitions' current
+// ends, as retention does to records a lagging consumer has not read yet.
+func DeleteUnread(ctx context.Context, addr, topic string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	resp, err := adm.DeleteRecords(ctx, ends.Offsets())
+	if err != nil {
+		return fmt.Errorf("delete records of %s: %w", topic, err)
+	}
+	return resp.Error()
+}

@@ -74,7 +74,10 @@ func (p *Pipeline) memberOpts() []kgo.Opt {
 		kgo.ConsumeRegex(),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// Every partition starts at an explicit offset (adjustOffsets); one
+		// that falls out of the log while read fails (fetchErrors) instead
+		// of silently skipping to the log's start.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
@@ -354,9 +357,12 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offsets map[string]map[int
 	if err == nil {
 		err = details.Error()
 	}
-	var highs kadm.ListedOffsets
+	var starts, highs kadm.ListedOffsets
 	if err == nil {
 		highs, err = p.adm.ListEndOffsets(ctx, topics...)
+	}
+	if err == nil {
+		starts, err = p.adm.ListStartOffsets(ctx, topics...)
 	}
 	if err == nil {
 		p.noteOffsets(highs, nil)
@@ -368,7 +374,7 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offsets map[string]map[int
 	p.whMu.Lock()
 	stored, err := p.wh.Offsets(ctx, topics)
 	if err == nil {
-		if err = p.checkTopics(ctx, details, highs, topics, stored); errors.Is(err, ErrTopicRecreated) {
+		if err = p.checkTopics(ctx, details, starts, highs, topics, stored); errors.Is(err, ErrTopicRecreated) || errors.Is(err, ErrRecordsLost) {
 			p.setFatal(err)
 		}
 	}

@@ -79,7 +79,7 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	p.whMu.Lock()
 	stored, err := p.wh.Offsets(ctx, topics)
 	if err == nil {
-		err = p.checkTopics(ctx, details, highs, topics, stored)
+		err = p.checkTopics(ctx, details, starts, highs, topics, stored)
 	}
 	p.whMu.Unlock()
 	if err != nil {
@@ -99,14 +99,9 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 		if s, ok := starts.Lookup(e.Topic, e.Partition); ok && s.Err == nil {
 			logStart = s.Offset
 		}
-		from, ok := stored[tp]
+		from, ok := stored[tp] // checkTopics made sure it is within the log
 		if ok {
 			p.stored[tp] = from
-			if from < logStart {
-				p.log.Error("events were deleted by retention before cdcsync read them",
-					"topic", e.Topic, "partition", e.Partition, "from", from, "log_start", logStart)
-				from = logStart
-			}
 		} else {
 			from = logStart
 		}
@@ -143,6 +138,7 @@ func kafkaErr(ctx, actx context.Context, err error) error {
 func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Offset, remaining map[batch.TopicPartition]int64) error {
 	cl, err := kgo.NewClient(p.clientOpts(
 		kgo.ConsumePartitions(assign),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()), // as memberOpts
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 	)...)

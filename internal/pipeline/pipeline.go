@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcsync/cdcsync/internal/batch"
@@ -422,6 +423,15 @@ func (p *Pipeline) fetchErrors(fs kgo.Fetches) error {
 		}
 		if errors.Is(err, kgo.ErrClientClosed) {
 			fatal = err
+			return
+		}
+		if errors.Is(err, kerr.OffsetOutOfRange) && fatal == nil {
+			// The client never resets (NoResetOffset): records were
+			// deleted under the reader, or the topic was recreated. A
+			// restart's checkTopics tells which and names the flag.
+			fatal = fmt.Errorf("%w: topic %s partition %d: the next offset to read is no longer in Kafka's log "+
+				"(records deleted by retention before they were read, or the topic recreated); cdcsync stops rather than skip them. "+
+				"Run it again to have the cause checked", ErrRecordsLost, topic, partition)
 			return
 		}
 		p.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cdcsync/cdcsync/internal/config"
@@ -146,5 +147,104 @@ func TestOnce_BrokerDownGivesUp(t *testing.T) {
 	}
 	if took := time.Since(start); took > 30*time.Second {
 		t.Fatalf("gave up after %s, want about 3s", took)
+	}
+}
+
+// TestTopics_RecordsDeletedUnreadStop: Kafka deleted records (retention)
+// that cdcsync had not read yet. Both modes stop with one line naming the
+// topic, the loss and --reset-topic, instead of resuming at the log's
+// start as if nothing were missing; with the flag they go on from what
+// Kafka holds.
+func TestTopics_RecordsDeletedUnreadStop(t *testing.T) {
+	const topic = "db.app.people"
+	c := startKafka(t, workload.People(topic, 1, 20), topic)
+	ctx := context.Background()
+	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
+	defer wh.Close()
+	if _, err := pipeline.New(peopleConfig(t, c.Addr(), true), wh, testLogger(t), nil).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 101, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := kafkatest.DeleteUnread(ctx, c.Addr(), topic); err != nil {
+		t.Fatal(err)
+	}
+	if err := kafkatest.Produce(ctx, c.Addr(), workload.People(topic, 201, 5)); err != nil {
+		t.Fatal(err)
+	}
+	wantErr := func(mode string, err error) {
+		t.Helper()
+		if !errors.Is(err, pipeline.ErrRecordsLost) || !strings.Contains(err.Error(), "--reset-topic "+topic) ||
+			!strings.Contains(err.Error(), "the log now starts at") || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("%s: got %v, want a one-line error naming the deleted records and --reset-topic %s", mode, err, topic)
+		}
+	}
+	sum, err := pipeline.New(peopleConfig(t, c.Addr(), true), wh, testLogger(t), nil).Run(ctx)
+	wantErr("once", err)
+	if sum.Events != 0 {
+		t.Fatalf("once read %d events past the deleted ones before stopping", sum.Events)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	_, err = pipeline.New(peopleConfig(t, c.Addr(), false), wh, testLogger(t), nil).Run(cctx)
+	if cctx.Err() != nil {
+		t.Fatal("continuous mode did not stop on the deleted records")
+	}
+	wantErr("continuous", err)
+
+	cfg := peopleConfig(t, c.Addr(), true)
+	cfg.ResetTopics = []string{topic}
+	if sum, err = pipeline.New(cfg, wh, testLogger(t), nil).Run(ctx); err != nil || sum.Events != 5 {
+		t.Fatalf("with --reset-topic: %d events, %v; want the 5 Kafka still holds", sum.Events, err)
+	}
+	var kept, lost, after int
+	if err := wh.DB.QueryRow(`SELECT count(*) FILTER (id <= 20), count(*) FILTER (id BETWEEN 101 AND 110), count(*) FILTER (id > 200) FROM people`).Scan(&kept, &lost, &after); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 20 || lost != 0 || after != 5 {
+		t.Fatalf("rows read before %d, deleted unread %d, after %d; want 20, 0, 5", kept, lost, after)
+	}
+}
+
+// TestTopics_OffsetOutOfRangeWhileReadingStops: the broker answers a fetch
+// with OFFSET_OUT_OF_RANGE (records deleted under a lagging reader). The
+// Kafka client would reset to the log's start and skip them silently; both
+// modes stop with ErrRecordsLost instead.
+func TestTopics_OffsetOutOfRangeWhileReadingStops(t *testing.T) {
+	const topic = "db.app.people"
+	c := startKafka(t, workload.People(topic, 1, 20), topic)
+	c.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kr.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.SetVersion(req.Version)
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.OffsetOutOfRange.Code
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	ctx := context.Background()
+	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
+	defer wh.Close()
+	for _, once := range []bool{true, false} {
+		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		sum, err := pipeline.New(peopleConfig(t, c.Addr(), once), wh, testLogger(t), nil).Run(cctx)
+		timedOut := cctx.Err() != nil
+		cancel()
+		if timedOut || !errors.Is(err, pipeline.ErrRecordsLost) || !strings.Contains(err.Error(), topic) {
+			t.Fatalf("once=%v: got %v (timed out: %v), want ErrRecordsLost naming %s", once, err, timedOut, topic)
+		}
+		if sum.Events != 0 {
+			t.Fatalf("once=%v: %d events applied", once, sum.Events)
+		}
 	}
 }
