@@ -276,7 +276,8 @@ func TestColumns_DuckDBMasksTargetLandingAndDeadLetters(t *testing.T) {
 	c := startKafkaN(t, 1, events, topicCustomers, topicOrders, topicPeople)
 	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
 	defer wh.Close()
-	sum := runColumns(t, wh, columnConfig(t, c.Addr()), testLogger(t))
+	cfg := columnConfig(t, c.Addr())
+	sum := runColumns(t, wh, cfg, testLogger(t))
 	if sum.Events != int64(len(events)) || sum.DeadLetters != 1 {
 		t.Fatalf("events %d, dead letters %d; want %d, 1", sum.Events, sum.DeadLetters, len(events))
 	}
@@ -304,6 +305,14 @@ func TestColumns_DuckDBMasksTargetLandingAndDeadLetters(t *testing.T) {
 	}
 	if !strings.Contains(reason, `column "ssn"`) || !strings.Contains(reason, "withheld") || dkey != nil || dval != nil {
 		t.Errorf("dead letter: reason %q, key %q, value %q; want the column named, details and bytes withheld", reason, dkey, dval)
+	}
+	// A dead letter without bytes cannot be replayed, and says so.
+	rep, err := pipeline.Replay(context.Background(), cfg, wh.Warehouse, warehouse.DeadLetterFilter{}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Invalid != 1 || rep.Applied != 0 || !strings.Contains(rep.Letters[0].Outcome.Detail, "bytes were not kept") {
+		t.Errorf("replay: %+v", rep)
 	}
 }
 
