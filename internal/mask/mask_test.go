@@ -126,3 +126,35 @@ func TestMask_WithholdCutsValues(t *testing.T) {
 		}
 	}
 }
+
+// TestMask_LandingPayload: the landing payload of an envelope has no
+// before image, the after image without left-out columns and with the
+// hashed ones' hashes (an unchanged value keeps its placeholder), and the
+// masked key; a flattened row keeps Debezium's __ fields.
+func TestMask_LandingPayload(t *testing.T) {
+	m := rules(Rules{Exclude: []string{"ssn"}, Hash: []string{"id", "email", "notes"}})
+	s := change.NewSchema([]change.Column{{Name: "id", Type: change.Int64}, {Name: "email", Type: change.String},
+		{Name: "ssn", Type: change.String}, {Name: "notes", Type: change.String}}, []change.Column{{Name: "id", Type: change.Int64}})
+	newChange := func() *change.Change {
+		return &change.Change{Op: change.OpUpsert, Schema: s, Key: []any{int64(7)},
+			Row: []any{int64(7), "a@b.c", "SECRET", "__ph"}, Unchanged: []bool{false, false, false, true}}
+	}
+	c := newChange()
+	if err := m.Apply(c); err != nil {
+		t.Fatal(err)
+	}
+	got := string(m.Landing([]byte(`{"before":{"id":7,"email":"old@b.c","ssn":"SECRET"},"after":{"id":7,"email":"a@b.c","ssn":"SECRET","notes":"__ph"},"op":"u","source":{"pos":1}}`), c))
+	want := `{"_cdc_key":{"id":"` + mac("7") + `"},"after":{"email":"` + mac("a@b.c") + `","id":"` + mac("7") + `","notes":"__ph"},"before":null,"op":"u","source":{"pos":1}}`
+	if got != want {
+		t.Errorf("envelope:\n got %s\nwant %s", got, want)
+	}
+	c = newChange()
+	if err := m.Apply(c); err != nil {
+		t.Fatal(err)
+	}
+	got = string(m.Landing([]byte(`{"id":7,"email":"a@b.c","ssn":"SECRET","notes":"__ph","__op":"u","__ssn":"meta"}`), c))
+	want = `{"__op":"u","__ssn":"meta","_cdc_key":{"id":"` + mac("7") + `"},"email":"` + mac("a@b.c") + `","id":"` + mac("7") + `","notes":"__ph"}`
+	if got != want {
+		t.Errorf("flattened:\n got %s\nwant %s", got, want)
+	}
+}
