@@ -366,8 +366,18 @@ func Withhold(err error) error {
 	} else if i := strings.Index(s, ": "); i >= 0 {
 		s = s[:i]
 	}
-	return fmt.Errorf("%s (%w)", s, errWithheld)
+	return &withheldError{text: s + " (" + errWithheld.Error() + ")", err: err}
 }
+
+// withheldError is a decoding error whose text is cut short; it still
+// unwraps to the original (errors.Is finds, say, a registry outage).
+type withheldError struct {
+	text string
+	err  error
+}
+
+func (e *withheldError) Error() string   { return e.text }
+func (e *withheldError) Unwrap() []error { return []error{errWithheld, e.err} }
 
 // IsWithheld reports whether err was cut short by Withhold.
 func IsWithheld(err error) bool { return errors.Is(err, errWithheld) }

@@ -125,6 +125,11 @@ func TestMask_WithholdCutsValues(t *testing.T) {
 			t.Errorf("Withhold(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// The original error is still found: a registry outage stays one.
+	outage := errors.New("schema registry unavailable")
+	if err := Withhold(fmt.Errorf("value: %w: SECRET", outage)); !errors.Is(err, outage) || strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("Withhold lost the chain or kept the value: %v", err)
+	}
 }
 
 // TestMask_LandingPayload: the landing payload of an envelope has no
