@@ -3,6 +3,7 @@ package mask
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,8 +16,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/fastjson"
 )
 
 // Rules are one table's column rules, as configured.
@@ -386,99 +389,163 @@ func IsWithheld(err error) bool { return errors.Is(err, errWithheld) }
 // key, masked: the record's own key is not kept for a table with rules.
 const KeyField = "_cdc_key"
 
+// parsers parse landing payloads; a Table is used by several decoders
+// at once.
+var parsers = sync.Pool{New: func() any { return new(fastjson.Parser) }}
+
 // Landing returns the payload a landing table keeps for a change of this
 // table, c already masked (Apply) and payload the event's JSON payload
 // (nil for a tombstone): the envelope with its before image set to null
 // (cdcsync does not decode it, so it cannot mask it) and its after image
 // (or, for a flattened row, the row itself) with the left-out columns
 // removed and the hashed ones holding their hashes, plus the masked key
-// under KeyField. The record's own key, value and key headers are not
-// kept (the caller drops them).
+// under KeyField. Fields keep the payload's order. The record's own key,
+// value and key headers are not kept (the caller drops them).
 func (t *Table) Landing(payload []byte, c *change.Change) []byte {
-	top := map[string]json.RawMessage{}
-	if len(payload) > 0 {
-		if err := json.Unmarshal(payload, &top); err != nil {
-			top = map[string]json.RawMessage{} // cannot happen: the decoder parsed it
+	out := make([]byte, 0, len(payload)+128)
+	out = append(out, '{')
+	n := 0
+	field := func(k []byte) {
+		if n > 0 {
+			out = append(out, ',')
 		}
+		n++
+		out = appendString(out, k)
+		out = append(out, ':')
 	}
-	_, isOp := top["op"]
-	_, hasAfter := top["after"]
-	_, hasBefore := top["before"]
-	_, hasSource := top["source"]
-	if isOp && (hasAfter || hasBefore || hasSource) {
-		if hasBefore {
-			top["before"] = json.RawMessage("null")
+	if len(payload) > 0 {
+		p := parsers.Get().(*fastjson.Parser)
+		defer parsers.Put(p)
+		if v, err := p.ParseBytes(payload); err == nil && v.Type() == fastjson.TypeObject {
+			obj, _ := v.Object()
+			envelope := v.Get("op") != nil && (v.Exists("after") || v.Exists("before") || v.Exists("source"))
+			obj.Visit(func(k []byte, fv *fastjson.Value) {
+				name := string(k)
+				switch {
+				case envelope && name == "before":
+					field(k)
+					out = append(out, "null"...)
+				case envelope && name == "after" && fv.Type() == fastjson.TypeObject:
+					field(k)
+					out = t.appendRow(out, fv, c)
+				case envelope || strings.HasPrefix(name, "__"):
+					field(k) // envelope fields; a flattened row's Debezium fields
+					out = fv.MarshalTo(out)
+				default: // a flattened row's column
+					if r, keep := t.value(name, fv, c); keep {
+						field(k)
+						out = append(out, r...)
+					}
+				}
+			})
 		}
-		if a := top["after"]; hasAfter && string(a) != "null" {
-			var obj map[string]json.RawMessage
-			if json.Unmarshal(a, &obj) == nil {
-				top["after"] = marshal(t.row(obj, c, false))
-			} else {
-				top["after"] = json.RawMessage("null")
-			}
-		}
-	} else if len(top) > 0 {
-		top = t.row(top, c, true)
 	}
 	if c.Schema != nil && c.Key != nil {
-		key := make(map[string]json.RawMessage, len(c.Key))
+		field([]byte(KeyField))
+		out = append(out, '{')
 		for i, col := range c.Schema.Key {
-			if i < len(c.Key) {
-				key[col.Name] = jsonValue(c.Key[i], col.Type)
+			if i >= len(c.Key) {
+				break
 			}
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = appendString(out, []byte(col.Name))
+			out = append(out, ':')
+			out = appendValue(out, c.Key[i], col.Type)
 		}
-		top[KeyField] = marshal(key)
+		out = append(out, '}')
 	}
-	return marshal(top)
+	return append(out, '}')
 }
 
-// row masks a row object of a payload.
-func (t *Table) row(obj map[string]json.RawMessage, c *change.Change, flattened bool) map[string]json.RawMessage {
-	for name := range obj {
-		if flattened && strings.HasPrefix(name, "__") {
-			continue // Debezium's metadata fields
+// appendRow appends a row object of a payload, masked.
+func (t *Table) appendRow(out []byte, row *fastjson.Value, c *change.Change) []byte {
+	obj, _ := row.Object()
+	out = append(out, '{')
+	n := 0
+	obj.Visit(func(k []byte, fv *fastjson.Value) {
+		r, keep := t.value(string(k), fv, c)
+		if !keep {
+			return
 		}
-		if !t.keeps(name) {
-			delete(obj, name)
-			continue
+		if n > 0 {
+			out = append(out, ',')
 		}
-		if !t.hash[name] {
-			continue
-		}
-		i := -1
-		if c.Schema != nil && c.Row != nil {
-			i = c.Schema.Index(name)
-		}
-		switch {
-		case i < 0:
-			obj[name] = json.RawMessage("null")
-		case c.Unchanged != nil && c.Unchanged[i]:
-			// the unavailable-value placeholder: not a value
-		default:
-			obj[name] = jsonValue(c.Row[i], c.Schema.Columns[i].Type)
-		}
-	}
-	return obj
+		n++
+		out = appendString(out, k)
+		out = append(out, ':')
+		out = append(out, r...)
+	})
+	return append(out, '}')
 }
 
-// jsonValue renders a change value as JSON: numbers and booleans as
+// value is what the landing payload keeps of a row field: nothing for a
+// left-out column, the hash (from the masked change) for a hashed one,
+// the field itself otherwise. An unchanged (TOAST) value keeps its
+// placeholder, which is not a value.
+func (t *Table) value(name string, fv *fastjson.Value, c *change.Change) ([]byte, bool) {
+	if !t.keeps(name) {
+		return nil, false
+	}
+	if !t.hash[name] {
+		return fv.MarshalTo(nil), true
+	}
+	i := -1
+	if c.Schema != nil && c.Row != nil {
+		i = c.Schema.Index(name)
+	}
+	switch {
+	case i < 0:
+		return []byte("null"), true
+	case c.Unchanged != nil && c.Unchanged[i]:
+		return fv.MarshalTo(nil), true
+	}
+	return appendValue(nil, c.Row[i], c.Schema.Columns[i].Type), true
+}
+
+// appendValue appends a change value as JSON: numbers and booleans as
 // such, anything else as its canonical text.
-func jsonValue(v any, typ change.Type) json.RawMessage {
+func appendValue(out []byte, v any, typ change.Type) []byte {
 	switch x := v.(type) {
 	case nil:
-		return json.RawMessage("null")
-	case bool, int64:
-		return marshal(x)
+		return append(out, "null"...)
+	case bool:
+		return strconv.AppendBool(out, x)
+	case int64:
+		return strconv.AppendInt(out, x, 10)
+	case []byte:
+		return appendString(out, []byte(base64.StdEncoding.EncodeToString(x)))
 	}
-	return marshal(string(Canonical(nil, v, typ)))
+	return appendString(out, Canonical(nil, v, typ))
 }
 
-func marshal(v any) json.RawMessage {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return json.RawMessage("null")
+// appendString appends s as a JSON string; bytes that are not UTF-8
+// become U+FFFD.
+func appendString(out, s []byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	out = append(out, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				out = append(out, '\\', c)
+			case c < 0x20:
+				out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				out = append(out, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, "\\ufffd"...)
+		} else {
+			out = append(out, s[i:i+size]...)
+		}
+		i += size
 	}
-	return json.RawMessage(strings.TrimSuffix(b.String(), "\n"))
+	return append(out, '"')
 }

@@ -111,6 +111,23 @@ func TestMask_ExcludedKeyIsConfigError(t *testing.T) {
 	}
 }
 
+// TestMask_LandingEscapes: names and texts are valid JSON whatever they
+// hold.
+func TestMask_LandingEscapes(t *testing.T) {
+	m := rules(Rules{Hash: []string{"h"}})
+	s := change.NewSchema([]change.Column{{Name: "k\"ey", Type: change.String}, {Name: "h", Type: change.String}},
+		[]change.Column{{Name: "k\"ey", Type: change.String}})
+	c := &change.Change{Op: change.OpUpsert, Schema: s, Key: []any{"a\n\"b\xff"}, Row: []any{"a\n\"b\xff", "x"}}
+	if err := m.Apply(c); err != nil {
+		t.Fatal(err)
+	}
+	got := string(m.Landing([]byte(`{"k\"ey":"a\n\"b","h":"x"}`), c))
+	want := `{"k\"ey":"a\n\"b","h":"` + mac("x") + `","_cdc_key":{"k\"ey":"a\u000a\"b\ufffd"}}`
+	if got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+}
+
 // TestMask_WithholdCutsValues: a decoding error of a table with rules
 // keeps where it happened and drops the value.
 func TestMask_WithholdCutsValues(t *testing.T) {
@@ -149,7 +166,7 @@ func TestMask_LandingPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := string(m.Landing([]byte(`{"before":{"id":7,"email":"old@b.c","ssn":"SECRET"},"after":{"id":7,"email":"a@b.c","ssn":"SECRET","notes":"__ph"},"op":"u","source":{"pos":1}}`), c))
-	want := `{"_cdc_key":{"id":"` + mac("7") + `"},"after":{"email":"` + mac("a@b.c") + `","id":"` + mac("7") + `","notes":"__ph"},"before":null,"op":"u","source":{"pos":1}}`
+	want := `{"before":null,"after":{"id":"` + mac("7") + `","email":"` + mac("a@b.c") + `","notes":"__ph"},"op":"u","source":{"pos":1},"_cdc_key":{"id":"` + mac("7") + `"}}`
 	if got != want {
 		t.Errorf("envelope:\n got %s\nwant %s", got, want)
 	}
@@ -158,7 +175,7 @@ func TestMask_LandingPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = string(m.Landing([]byte(`{"id":7,"email":"a@b.c","ssn":"SECRET","notes":"__ph","__op":"u","__ssn":"meta"}`), c))
-	want = `{"__op":"u","__ssn":"meta","_cdc_key":{"id":"` + mac("7") + `"},"email":"` + mac("a@b.c") + `","id":"` + mac("7") + `","notes":"__ph"}`
+	want = `{"id":"` + mac("7") + `","email":"` + mac("a@b.c") + `","notes":"__ph","__op":"u","__ssn":"meta","_cdc_key":{"id":"` + mac("7") + `"}}`
 	if got != want {
 		t.Errorf("flattened:\n got %s\nwant %s", got, want)
 	}
