@@ -60,6 +60,10 @@ type Result struct {
 	// masked and Payload is what the landing table keeps instead of the
 	// record's own key, value and key headers, which must not be kept.
 	Masked bool
+	// Before is, for a table with column rules, the event's before image
+	// decoded (events with schemas only), for the landing table's masked
+	// payload; nil otherwise.
+	Before *change.Change
 }
 
 // TxMark is a record of Debezium's transaction topic.
@@ -221,8 +225,11 @@ func masked(m *mask.Table, res Result, err error) (Result, error) {
 	if err := m.Apply(res.Change); err != nil {
 		return Result{}, err
 	}
-	res.Payload = m.Landing(res.Payload, res.Change)
-	res.Schema, res.SchemaID, res.Masked = nil, "", true
+	if res.Before != nil && m.Apply(res.Before) != nil {
+		res.Before = nil
+	}
+	res.Payload = m.Landing(res.Payload, res.Change, res.Before)
+	res.Schema, res.SchemaID, res.Masked, res.Before = nil, "", true, nil
 	return res, nil
 }
 
@@ -323,6 +330,9 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 			}
 		}
 		res.Change, res.Skip = ch, skip
+		if ts.mask != nil && ch != nil && es != nil {
+			res.Before = d.before(ts, v, es, key)
+		}
 		if t := v.Get("transaction"); t != nil && t.Type() == fastjson.TypeObject {
 			res.TxID = txID(t.Get("id"))
 		}
@@ -344,6 +354,26 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 		return res, nil
 	}
 	return Result{}, errors.New("no Debezium envelope: the value has no op/before/after/source fields and no ExtractNewRecordState __op/__deleted field")
+}
+
+// before decodes an envelope's before image, when it has one and it
+// decodes, so that the landing table of a table with column rules can keep
+// it masked; nil otherwise (a partial image that does not decode is not
+// kept).
+func (d *Decoder) before(ts *topicState, v *fastjson.Value, es *envelopeSchema, key []byte) *change.Change {
+	b := v.Get("before")
+	if b == nil || b.Type() != fastjson.TypeObject {
+		return nil
+	}
+	k, err := d.decodeKey(key, ts)
+	if err != nil {
+		return nil
+	}
+	bc := &change.Change{Op: change.OpUpsert}
+	if err := d.fillRow(bc, ts.tab, b, es.row, k.schema, nil); err != nil {
+		return nil
+	}
+	return bc
 }
 
 // tombstone decodes a null-valued record: a delete of its key.

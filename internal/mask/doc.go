@@ -12,7 +12,8 @@
 // Canonical; unchanged (TOAST) values stay unchanged markers and NULL
 // stays NULL.
 //
-// The landing table of such a table keeps Table.Landing's payload instead
-// of the record's own bytes, and a record that cannot be decoded leaves a
+// The landing table of such a table keeps Table.Landing's payload (the
+// before and after images masked alike, the key masked) instead of the
+// record's own bytes, and a record that cannot be decoded leaves a
 // dead letter without its bytes and with a reason cut short (Withhold).
 package mask

@@ -395,13 +395,15 @@ var parsers = sync.Pool{New: func() any { return new(fastjson.Parser) }}
 
 // Landing returns the payload a landing table keeps for a change of this
 // table, c already masked (Apply) and payload the event's JSON payload
-// (nil for a tombstone): the envelope with its before image set to null
-// (cdcsync does not decode it, so it cannot mask it) and its after image
-// (or, for a flattened row, the row itself) with the left-out columns
-// removed and the hashed ones holding their hashes, plus the masked key
-// under KeyField. Fields keep the payload's order. The record's own key,
-// value and key headers are not kept (the caller drops them).
-func (t *Table) Landing(payload []byte, c *change.Change) []byte {
+// (nil for a tombstone): the envelope with its after image (or, for a
+// flattened row, the row itself) and its before image with the left-out
+// columns removed and the hashed ones holding their hashes, plus the
+// masked key under KeyField. before is the decoded before image, masked;
+// without it (events without schemas, a partial image) the before image
+// is null: cdcsync cannot hash what it did not decode. Fields keep the
+// payload's order. The record's own key, value and key headers are not
+// kept (the caller drops them).
+func (t *Table) Landing(payload []byte, c, before *change.Change) []byte {
 	out := make([]byte, 0, len(payload)+128)
 	out = append(out, '{')
 	n := 0
@@ -424,7 +426,11 @@ func (t *Table) Landing(payload []byte, c *change.Change) []byte {
 				switch {
 				case envelope && name == "before":
 					field(k)
-					out = append(out, "null"...)
+					if before != nil && fv.Type() == fastjson.TypeObject {
+						out = t.appendRow(out, fv, before)
+					} else {
+						out = append(out, "null"...)
+					}
 				case envelope && name == "after" && fv.Type() == fastjson.TypeObject:
 					field(k)
 					out = t.appendRow(out, fv, c)

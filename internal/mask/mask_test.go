@@ -121,7 +121,7 @@ func TestMask_LandingEscapes(t *testing.T) {
 	if err := m.Apply(c); err != nil {
 		t.Fatal(err)
 	}
-	got := string(m.Landing([]byte(`{"k\"ey":"a\n\"b","h":"x"}`), c))
+	got := string(m.Landing([]byte(`{"k\"ey":"a\n\"b","h":"x"}`), c, nil))
 	want := `{"k\"ey":"a\n\"b","h":"` + mac("x") + `","_cdc_key":{"k\"ey":"a\u000a\"b\ufffd"}}`
 	if got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
@@ -165,7 +165,7 @@ func TestMask_LandingPayload(t *testing.T) {
 	if err := m.Apply(c); err != nil {
 		t.Fatal(err)
 	}
-	got := string(m.Landing([]byte(`{"before":{"id":7,"email":"old@b.c","ssn":"SECRET"},"after":{"id":7,"email":"a@b.c","ssn":"SECRET","notes":"__ph"},"op":"u","source":{"pos":1}}`), c))
+	got := string(m.Landing([]byte(`{"before":{"id":7,"email":"old@b.c","ssn":"SECRET"},"after":{"id":7,"email":"a@b.c","ssn":"SECRET","notes":"__ph"},"op":"u","source":{"pos":1}}`), c, nil))
 	want := `{"before":null,"after":{"id":"` + mac("7") + `","email":"` + mac("a@b.c") + `","notes":"__ph"},"op":"u","source":{"pos":1},"_cdc_key":{"id":"` + mac("7") + `"}}`
 	if got != want {
 		t.Errorf("envelope:\n got %s\nwant %s", got, want)
@@ -174,9 +174,23 @@ func TestMask_LandingPayload(t *testing.T) {
 	if err := m.Apply(c); err != nil {
 		t.Fatal(err)
 	}
-	got = string(m.Landing([]byte(`{"id":7,"email":"a@b.c","ssn":"SECRET","notes":"__ph","__op":"u","__ssn":"meta"}`), c))
+	got = string(m.Landing([]byte(`{"id":7,"email":"a@b.c","ssn":"SECRET","notes":"__ph","__op":"u","__ssn":"meta"}`), c, nil))
 	want = `{"id":"` + mac("7") + `","email":"` + mac("a@b.c") + `","notes":"__ph","__op":"u","__ssn":"meta","_cdc_key":{"id":"` + mac("7") + `"}}`
 	if got != want {
 		t.Errorf("flattened:\n got %s\nwant %s", got, want)
+	}
+	// With the decoded before image, it is kept masked too.
+	c, b := newChange(), newChange()
+	b.Row[1], b.Unchanged = "old@b.c", nil
+	if err := m.Apply(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	got = string(m.Landing([]byte(`{"before":{"id":7,"email":"old@b.c","ssn":"SECRET"},"op":"d","after":null}`), c, b))
+	want = `{"before":{"id":"` + mac("7") + `","email":"` + mac("old@b.c") + `"},"op":"d","after":null,"_cdc_key":{"id":"` + mac("7") + `"}}`
+	if got != want {
+		t.Errorf("before:\n got %s\nwant %s", got, want)
 	}
 }

@@ -299,6 +299,12 @@ func TestColumns_DuckDBMasksTargetLandingAndDeadLetters(t *testing.T) {
 	if !strings.Contains(after, hmacHex(aliceEmail)) || strings.Contains(after, "ssn") || !strings.Contains(key, `"id":1`) {
 		t.Errorf("landing payload after %s, key %s: want the hashed email, no ssn, the key", after, key)
 	}
+	// The before images of an update and of a delete: masked, not dropped.
+	befores := queryStrings(t, wh.DB, `SELECT (payload->>'$.op') || ' ' || (payload->>'$.before.ssn') || ' ' || (payload->>'$.before.name')
+		FROM _cdc_landing_people WHERE payload->>'$.before.ssn' IS NOT NULL ORDER BY kafka_offset`)
+	if want := []string{"u " + hmacHex(secretPK1) + " one", "d " + hmacHex(secretPK2) + " two", "d " + hmacHex(secretPK1) + " one again"}; !slices.Equal(befores, want) {
+		t.Errorf("landing before images:\n got %q\nwant %q", befores, want)
+	}
 	var reason string
 	var dkey, dval []byte
 	if err := wh.DB.QueryRow(`SELECT reason, kafka_key, kafka_value FROM _cdc_dead_letters`).Scan(&reason, &dkey, &dval); err != nil {
