@@ -80,6 +80,7 @@ func (f *commonFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 	redact.RememberPassword(cfg.Kafka.SASL.Password)
 	redact.RememberPassword(cfg.SchemaRegistry.Password)
 	redact.RememberPassword(cfg.SchemaRegistry.BearerToken)
+	redact.RememberPassword(string(cfg.MaskingKey()))
 	return cfg, nil
 }
 

@@ -8,13 +8,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cdcsync/cdcsync/internal/config"
+	"github.com/cdcsync/cdcsync/internal/mask"
 	"github.com/cdcsync/cdcsync/internal/progress"
 	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/verify"
 )
 
 func verifyCmd() *cobra.Command {
-	var source, targetDSN, tables string
+	var source, targetDSN, tables, configFile string
 	var opts verify.Options
 	cmd := &cobra.Command{
 		Use:   "verify --source DSN --target DSN [--tables t1,t2]",
@@ -30,7 +32,12 @@ Every base table of the source that exists in the target is compared
 the rows that differ. Values are compared after cdcsync's type mapping; the
 target's _cdc_ columns are ignored. Prints missing rows (in the source, not the
 target), extra rows (in the target, not the source) and different rows with the
-differing columns. Exits 0 only when every table is equal.`,
+differing columns. Exits 0 only when every table is equal.
+
+With --config, the tables' column rules (columns_include, columns_exclude,
+columns_hash) apply: only the kept columns are compared, and hashed ones by
+hashing the source's values with the masking key. A table whose primary key
+is hashed is compared as a whole (equal or not, without listing rows).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if source == "" || targetDSN == "" {
@@ -48,6 +55,13 @@ differing columns. Exits 0 only when every table is equal.`,
 				return fmt.Errorf("source: %q: DuckDB is not a source; want mysql:// or postgres://", redact.DSN(source))
 			}
 			redact.Remember(source, targetDSN)
+			if configFile != "" {
+				cols, err := verifyColumnRules(configFile)
+				if err != nil {
+					return err
+				}
+				opts.Columns = cols
+			}
 			ctx := cmd.Context()
 			src, err := verify.Open(ctx, source)
 			if err != nil {
@@ -80,9 +94,35 @@ differing columns. Exits 0 only when every table is equal.`,
 	fs.StringVar(&source, "source", "", "source DSN: mysql://USER:PASS@HOST:PORT/DB or postgres://USER:PASS@HOST:PORT/DB[?schema=S]")
 	fs.StringVar(&targetDSN, "target", "", "target DSN: a path ending in .duckdb, or postgres://USER:PASS@HOST:PORT/DB[?schema=S]")
 	fs.StringVar(&tables, "tables", "", "comma-separated tables to compare (default: every source table in the target)")
+	fs.StringVar(&configFile, "config", "", "cdcsync's YAML configuration: compare with its tables' column rules (columns_include, columns_exclude, columns_hash)")
 	fs.IntVar(&opts.PageSize, "page-size", 10000, "source keys per range of the first pass (bounds memory)")
 	fs.IntVar(&opts.MaxRows, "max-rows", 100, "differing rows listed per table (all are counted)")
 	return cmd
+}
+
+// verifyColumnRules reads the tables' column rules and the masking key
+// from cdcsync's configuration file.
+func verifyColumnRules(path string) (map[string]verify.ColumnRules, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.ResolveSecrets(); err != nil {
+		return nil, err
+	}
+	redact.RememberPassword(string(cfg.MaskingKey()))
+	out := map[string]verify.ColumnRules{}
+	for name, t := range cfg.Tables {
+		r := mask.Rules{Include: t.ColumnsInclude, Exclude: t.ColumnsExclude, Hash: t.ColumnsHash}
+		if r.Empty() {
+			continue
+		}
+		if len(r.Hash) > 0 && cfg.MaskingKey() == nil {
+			return nil, fmt.Errorf("config %s: tables.%s.columns_hash needs masking.key_env or masking.key_file", path, name)
+		}
+		out[name] = verify.ColumnRules{Rules: r, Key: cfg.MaskingKey()}
+	}
+	return out, nil
 }
 
 // tableProgress reports verify's progress table by table: rows compared

@@ -11,6 +11,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,10 +61,25 @@ type Config struct {
 	Health        Health `yaml:"health"`
 	// Transactions says whether batches hold whole source transactions.
 	Transactions Transactions `yaml:"transactions"`
+	// Masking holds the key of the tables' columns_hash.
+	Masking Masking `yaml:"masking"`
 
 	// readableSecrets are the files holding a secret that others can read.
 	readableSecrets []string
+	// maskingKey is the HMAC key of columns_hash, read by ResolveSecrets.
+	maskingKey []byte
 }
+
+// Masking says where the key of columns_hash comes from: an environment
+// variable or a file (its content, one trailing newline dropped). The key
+// is never written anywhere.
+type Masking struct {
+	KeyEnv  string `yaml:"key_env"`
+	KeyFile string `yaml:"key_file"`
+}
+
+// MinMaskingKey is the shortest masking key taken, in bytes.
+const MinMaskingKey = 16
 
 // Batch bounds a micro-batch. A batch closes when any bound is reached.
 // MaxBytes 0 means the share of memory_limit (see Memory).
@@ -156,6 +172,12 @@ type Table struct {
 	// Flattened accepts rows flattened by ExtractNewRecordState without
 	// __op/__deleted markers.
 	Flattened bool `yaml:"flattened"`
+	// ColumnsInclude keeps only these columns, ColumnsExclude all but
+	// these (not both); ColumnsHash replaces these columns' values with
+	// their HMAC-SHA-256 under the masking key (package mask).
+	ColumnsInclude []string `yaml:"columns_include"`
+	ColumnsExclude []string `yaml:"columns_exclude"`
+	ColumnsHash    []string `yaml:"columns_hash"`
 }
 
 // Health configures the readiness check (/readyz on metrics_listen).
@@ -394,7 +416,9 @@ func (c *Config) Validate() error {
 				bad("tables."+name+".columns."+col, "%v", err)
 			}
 		}
+		c.validateColumnRules(name, t, bad)
 	}
+	c.validateMasking(bad)
 	switch c.DecimalHandlingMode {
 	case "", "precise", "string", "double":
 	default:
@@ -412,6 +436,69 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// validateColumnRules checks a table's columns_include, columns_exclude
+// and columns_hash. Whether a left-out column is a primary-key column is
+// known only from the events (package mask stops the run then).
+func (c *Config) validateColumnRules(name string, t Table, bad func(key, format string, args ...any)) {
+	prefix := "tables." + name + "."
+	if len(t.ColumnsInclude) > 0 && len(t.ColumnsExclude) > 0 {
+		bad(prefix+"columns_include", "set columns_include or columns_exclude, not both")
+	}
+	for _, l := range []struct {
+		key  string
+		cols []string
+	}{{"columns_include", t.ColumnsInclude}, {"columns_exclude", t.ColumnsExclude}, {"columns_hash", t.ColumnsHash}} {
+		seen := map[string]bool{}
+		for _, col := range l.cols {
+			switch {
+			case col == "":
+				bad(prefix+l.key, "a column name must not be empty")
+			case seen[col]:
+				bad(prefix+l.key, "column %q is listed twice", col)
+			case strings.HasPrefix(strings.ToLower(col), warehouse.Prefix):
+				bad(prefix+l.key, "column %q: names starting with %s are cdcsync's own", col, warehouse.Prefix)
+			}
+			seen[col] = true
+		}
+	}
+	for _, col := range t.ColumnsHash {
+		if slices.Contains(t.ColumnsExclude, col) {
+			bad(prefix+"columns_hash", "column %q is excluded too (columns_exclude); a column is hashed or left out", col)
+		}
+		if len(t.ColumnsInclude) > 0 && !slices.Contains(t.ColumnsInclude, col) {
+			bad(prefix+"columns_hash", "column %q is not in columns_include; list the hashed columns there too", col)
+		}
+	}
+}
+
+// validateMasking checks the masking key's configuration: needed when a
+// table hashes a column, from one place.
+func (c *Config) validateMasking(bad func(key, format string, args ...any)) {
+	m := c.Masking
+	if m.KeyEnv != "" && m.KeyFile != "" {
+		bad("masking.key_env", "set key_env or key_file, not both")
+	}
+	if m.KeyEnv != "" && !envName.MatchString(m.KeyEnv) {
+		bad("masking.key_env", "%q is not an environment variable name", m.KeyEnv)
+	}
+	var hashing []string
+	for name, t := range c.Tables {
+		if len(t.ColumnsHash) > 0 {
+			hashing = append(hashing, name)
+		}
+	}
+	if len(hashing) > 0 && m.KeyEnv == "" && m.KeyFile == "" {
+		slices.Sort(hashing)
+		bad("masking", "a key is required for columns_hash (tables %s): set masking.key_env or masking.key_file", strings.Join(hashing, ", "))
+	}
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// MaskingKey returns the key of columns_hash, read by ResolveSecrets; nil
+// when none is configured.
+func (c *Config) MaskingKey() []byte { return c.maskingKey }
 
 // validateSchemaRegistry checks schema_registry. Credentials go in their
 // own keys, never in the URL, which errors and logs show.

@@ -227,6 +227,7 @@ func (c *Config) ResolveSecrets() error {
 			c.noteSecretFile(s.file)
 		}
 	}
+	c.resolveMaskingKey(bad, &errs)
 	if f := c.TargetPasswordFile; f != "" {
 		const key = "target_password_file"
 		if pw, err := readPasswordFile(key, f); err != nil {
@@ -239,6 +240,39 @@ func (c *Config) ResolveSecrets() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// resolveMaskingKey reads the key of columns_hash from masking.key_env
+// or masking.key_file. Errors name the variable or the file, never the
+// key.
+func (c *Config) resolveMaskingKey(bad func(key, format string, args ...any), errs *[]error) {
+	var key string
+	switch m := c.Masking; {
+	case m.KeyEnv != "" && m.KeyFile != "":
+		return // Validate reports it
+	case m.KeyEnv != "":
+		v, ok := os.LookupEnv(m.KeyEnv)
+		if !ok || v == "" {
+			bad("masking.key_env", "environment variable %s is not set", m.KeyEnv)
+			return
+		}
+		key = v
+	case m.KeyFile != "":
+		v, err := readPasswordFile("masking.key_file", m.KeyFile)
+		if err != nil {
+			*errs = append(*errs, err)
+			return
+		}
+		key = v
+		c.noteSecretFile(m.KeyFile)
+	default:
+		return
+	}
+	if len(key) < MinMaskingKey {
+		bad("masking", "the key is %d bytes; use at least %d (e.g. openssl rand -hex 32)", len(key), MinMaskingKey)
+		return
+	}
+	c.maskingKey = []byte(key)
 }
 
 func (c *Config) noteSecretFile(path string) {

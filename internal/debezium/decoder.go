@@ -13,6 +13,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/fastjson"
+	"github.com/cdcsync/cdcsync/internal/mask"
 )
 
 // DefaultPlaceholder is Debezium's default unavailable.value.placeholder.
@@ -55,6 +56,14 @@ type Result struct {
 	// TxMark is set for a BEGIN or END record of the transaction topic
 	// (then Skip is set too).
 	TxMark *TxMark
+	// Masked says the table has column rules (package mask): Change is
+	// masked and Payload is what the landing table keeps instead of the
+	// record's own key, value and key headers, which must not be kept.
+	Masked bool
+	// Before is, for a table with column rules, the event's before image
+	// decoded (events with schemas only), for the landing table's masked
+	// payload; nil otherwise.
+	Before *change.Change
 }
 
 // TxMark is a record of Debezium's transaction topic.
@@ -100,6 +109,8 @@ type Options struct {
 	// Wire reads records in the Confluent wire format (Avro); nil when no
 	// schema registry is configured.
 	Wire Wire
+	// Mask holds the tables' column rules; nil when no table has any.
+	Mask *mask.Set
 }
 
 // Decoder decodes records. It is not safe for concurrent use.
@@ -156,6 +167,7 @@ func TableName(topic string) string {
 // the value schema of the topic's last schema-carrying event.
 type topicState struct {
 	tab     TableOptions
+	mask    *mask.Table // the table's column rules; nil without
 	last    *envelopeSchema
 	lastKey *keySchema
 }
@@ -170,7 +182,7 @@ func (d *Decoder) topic(topic string) *topicState {
 		if t.Name == "" {
 			t.Name = TableName(topic)
 		}
-		ts = &topicState{tab: t}
+		ts = &topicState{tab: t, mask: d.opts.Mask.For(t.Name)}
 		d.topics[topic] = ts
 	}
 	d.lastTopic, d.last = topic, ts
@@ -190,9 +202,35 @@ func (d *Decoder) Decode(r Record) (res Result, err error) {
 		}
 	}()
 	if hasWire(r) {
-		return d.decodeWire(r) // Avro: wire.go
+		res, err = d.decodeWire(r) // Avro: wire.go
+	} else {
+		res, err = d.decode(r)
 	}
-	return d.decode(r)
+	if m := d.topic(r.Topic).mask; m != nil {
+		return masked(m, res, err)
+	}
+	return res, err
+}
+
+// masked applies a table's column rules to a decoded record: one place
+// for JSON and Avro, before anything reaches the warehouse. A decoding
+// error's text is cut short so that it cannot carry a value.
+func masked(m *mask.Table, res Result, err error) (Result, error) {
+	if err != nil {
+		return Result{}, mask.Withhold(err)
+	}
+	if res.Change == nil {
+		return res, nil
+	}
+	if err := m.Apply(res.Change); err != nil {
+		return Result{}, err
+	}
+	if res.Before != nil && m.Apply(res.Before) != nil {
+		res.Before = nil
+	}
+	res.Payload = m.Landing(res.Payload, res.Change, res.Before)
+	res.Schema, res.SchemaID, res.Masked, res.Before = nil, "", true, nil
+	return res, nil
 }
 
 // decode is Decode without the panic safety net.
@@ -292,6 +330,9 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 			}
 		}
 		res.Change, res.Skip = ch, skip
+		if ts.mask != nil && ch != nil && es != nil {
+			res.Before = d.before(ts, v, es, key)
+		}
 		if t := v.Get("transaction"); t != nil && t.Type() == fastjson.TypeObject {
 			res.TxID = txID(t.Get("id"))
 		}
@@ -313,6 +354,26 @@ func (d *Decoder) decode(r Record) (res Result, err error) {
 		return res, nil
 	}
 	return Result{}, errors.New("no Debezium envelope: the value has no op/before/after/source fields and no ExtractNewRecordState __op/__deleted field")
+}
+
+// before decodes an envelope's before image, when it has one and it
+// decodes, so that the landing table of a table with column rules can keep
+// it masked; nil otherwise (a partial image that does not decode is not
+// kept).
+func (d *Decoder) before(ts *topicState, v *fastjson.Value, es *envelopeSchema, key []byte) *change.Change {
+	b := v.Get("before")
+	if b == nil || b.Type() != fastjson.TypeObject {
+		return nil
+	}
+	k, err := d.decodeKey(key, ts)
+	if err != nil {
+		return nil
+	}
+	bc := &change.Change{Op: change.OpUpsert}
+	if err := d.fillRow(bc, ts.tab, b, es.row, k.schema, nil); err != nil {
+		return nil
+	}
+	return bc
 }
 
 // tombstone decodes a null-valued record: a delete of its key.

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -9,6 +10,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/debezium"
+	"github.com/cdcsync/cdcsync/internal/mask"
 )
 
 // The assembler is the pipeline's first stage after the fetch: it decodes
@@ -23,6 +25,10 @@ type assembler struct {
 	decs    []*debezium.Decoder // one per decoding worker
 	seq     uint64
 	lastPos map[batch.TopicPartition]change.Position
+	// fatal is a column rule that cannot hold for a table's events (a
+	// primary-key column left out): the configuration's fault, which
+	// stops the pipeline instead of dead-lettering every event.
+	fatal error
 }
 
 // newAssembler returns an assembler with workers decoders (one to four).
@@ -129,9 +135,17 @@ func (a *assembler) addDecoded(b *batch.Batch, r *kgo.Record, d decoded) {
 		return
 	}
 	if d.err != nil {
+		var ce *mask.ConfigError
+		if errors.As(d.err, &ce) {
+			if a.fatal == nil {
+				a.fatal = d.err
+			}
+			return
+		}
+		key, value := a.letterBytes(r)
 		b.DeadLetters = append(b.DeadLetters, batch.DeadLetter{
 			Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-			Table: a.tableName(r.Topic), Reason: d.err.Error(), Key: r.Key, Value: r.Value,
+			Table: a.tableName(r.Topic), Reason: d.err.Error(), Key: key, Value: value,
 		})
 		return
 	}
@@ -157,8 +171,37 @@ func (a *assembler) addDecoded(b *batch.Batch, r *kgo.Record, d decoded) {
 	// carry the bytes a dead letter needs if the change cannot be applied.
 	raw := rawOf(r, d.res.Payload)
 	raw.Schema, raw.SchemaID = d.res.Schema, d.res.SchemaID
+	if d.res.Masked {
+		// The record's own bytes carry the columns the rules leave out or
+		// hash: the landing table keeps the masked payload alone.
+		raw.Key, raw.Value, raw.Headers = nil, nil, withoutKeyHeaders(raw.Headers)
+	}
 	raw.SourceTs = c.SourceTs
 	tb.Landing = append(tb.Landing, raw)
+}
+
+// letterBytes are the bytes a dead letter of record r keeps: none for a
+// table with column rules, whose record bytes carry values in clear.
+func (a *assembler) letterBytes(r *kgo.Record) (key, value []byte) {
+	if a.opts.Mask.For(a.tableName(r.Topic)) != nil {
+		return nil, nil
+	}
+	return r.Key, r.Value
+}
+
+// withoutKeyHeaders drops Debezium's key headers, which carry a key in
+// clear.
+func withoutKeyHeaders(hs []batch.Header) []batch.Header {
+	out := hs[:0:0]
+	for _, h := range hs {
+		if h.Key != "__debezium.oldkey" && h.Key != "__debezium.newkey" {
+			out = append(out, h)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func (a *assembler) tableName(topic string) string {

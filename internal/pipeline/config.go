@@ -10,6 +10,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/debezium"
 	"github.com/cdcsync/cdcsync/internal/kafkaconn"
+	"github.com/cdcsync/cdcsync/internal/mask"
 	"github.com/cdcsync/cdcsync/internal/progress"
 )
 
@@ -146,7 +147,9 @@ func decoderOptions(cfg config.Config) debezium.Options {
 	decimalStrings := cfg.DecimalHandlingMode == "string"
 	byTopic := map[string]string{}
 	byName := map[string]debezium.TableOptions{}
+	rules := map[string]mask.Rules{}
 	for name, t := range cfg.Tables {
+		rules[name] = mask.Rules{Include: t.ColumnsInclude, Exclude: t.ColumnsExclude, Hash: t.ColumnsHash}
 		if t.Topic != "" {
 			byTopic[t.Topic] = name
 		}
@@ -163,5 +166,5 @@ func decoderOptions(cfg config.Config) debezium.Options {
 		}
 		return debezium.TableOptions{Name: name, DecimalStrings: decimalStrings}
 	}
-	return debezium.Options{Table: tables, Placeholder: cfg.ToastPlaceholder}
+	return debezium.Options{Table: tables, Placeholder: cfg.ToastPlaceholder, Mask: mask.New(cfg.MaskingKey(), rules)}
 }

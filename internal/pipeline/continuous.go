@@ -194,6 +194,9 @@ func (l *loop) poll(ctx context.Context) error {
 		return err
 	}
 	l.p.addRecords(l.b, recs)
+	if err := l.p.asm.fatal; err != nil {
+		return err
+	}
 	l.catchUp.observe(ctx, fs)
 	return nil
 }

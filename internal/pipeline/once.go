@@ -195,6 +195,9 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 			return err
 		}
 		p.addRecords(b, recs)
+		if err := p.asm.fatal; err != nil {
+			return err
+		}
 		prog.read(recs)
 		if p.full(b) {
 			if r, ok := a.wait(); ok && r.err != nil {
@@ -215,6 +218,9 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 			b = batch.New()
 		}
 		p.addRecords(b, nil)
+		if err := p.asm.fatal; err != nil {
+			return err
+		}
 	}
 	// The batch in flight must commit before the last one: the last one's
 	// records follow it.

@@ -125,6 +125,7 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, met *Metrics) *Pi
 		records: map[*batch.Batch][]*kgo.Record{},
 		health:  newHealth(met.now()),
 	}
+	cfg.Decoder.Mask.SetLog(log)
 	met.attach(p)
 	return p
 }
@@ -281,8 +282,9 @@ func (p *Pipeline) bisect(ctx context.Context, asm *assembler, recs []*kgo.Recor
 		r := recs[0]
 		b := batch.New()
 		b.Record(r.Topic, r.Partition, r.Offset, len(r.Key)+len(r.Value))
+		key, value := asm.letterBytes(r)
 		b.DeadLetters = append(b.DeadLetters, batch.DeadLetter{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-			Table: asm.tableName(r.Topic), Reason: "the warehouse rejected it: " + cause.Error(), Key: r.Key, Value: r.Value})
+			Table: asm.tableName(r.Topic), Reason: "the warehouse rejected it: " + cause.Error(), Key: key, Value: value})
 		return p.apply(ctx, b)
 	}
 	half := len(recs) / 2

@@ -89,6 +89,12 @@ func Replay(ctx context.Context, cfg config.Config, r warehouse.Replayer, f ware
 }
 
 func replayOne(ctx context.Context, dec *debezium.Decoder, r warehouse.Replayer, l warehouse.StoredDeadLetter) (warehouse.ReplayOutcome, error) {
+	if l.Key == nil && l.Value == nil {
+		// A dead letter of a table with column rules keeps no bytes.
+		o := warehouse.ReplayOutcome{Result: warehouse.ReplayInvalid,
+			Detail: "the record's bytes were not kept (its table has column rules); it cannot be replayed"}
+		return o, r.MarkReplayed(ctx, l, o)
+	}
 	res, err := dec.Decode(debezium.Record{Topic: l.Topic, Partition: l.Partition, Offset: l.Offset, Key: l.Key, Value: l.Value})
 	if errors.Is(err, avroconv.ErrUnavailable) {
 		return warehouse.ReplayOutcome{}, err // the registry's failure, not the record's
@@ -107,6 +113,10 @@ func replayOne(ctx context.Context, dec *debezium.Decoder, r warehouse.Replayer,
 	b := batch.New() // no offsets: a replay never moves them
 	tb := b.Table(c.Table, c.Topic)
 	tb.Add(c)
-	tb.Landing = append(tb.Landing, batch.Raw{Topic: l.Topic, Partition: l.Partition, Offset: l.Offset, Key: l.Key, Value: l.Value})
+	raw := batch.Raw{Topic: l.Topic, Partition: l.Partition, Offset: l.Offset, Key: l.Key, Value: l.Value}
+	if res.Masked {
+		raw = batch.Raw{Topic: l.Topic, Partition: l.Partition, Offset: l.Offset, Payload: res.Payload}
+	}
+	tb.Landing = append(tb.Landing, raw)
 	return r.ApplyReplay(ctx, l, b)
 }
