@@ -23,7 +23,8 @@ func verifyCmd() *cobra.Command {
 
 Source: mysql://USER:PASS@HOST:PORT/DB (MySQL, MariaDB) or
 postgres://USER:PASS@HOST:PORT/DB[?schema=S] (PostgreSQL, schema public by default).
-Target: a path ending in .duckdb (opened read-only), or postgres://…[?schema=S].
+Target: a path ending in .duckdb (opened read-only), postgres://…[?schema=S],
+or a DuckLake, ducklake:CATALOG[?extension_directory=DIR…] (attached read-only).
 
 Every base table of the source that exists in the target is compared
 (--tables restricts): counts, then hashes of primary-key ranges, narrowing to
@@ -42,7 +43,7 @@ differing columns. Exits 0 only when every table is equal.`,
 				}
 			}
 			if strings.HasPrefix(targetDSN, "mysql://") || strings.HasPrefix(targetDSN, "mariadb://") {
-				return fmt.Errorf("target: %q: MySQL is not a cdcsync target; want a .duckdb path or postgres://", redact.DSN(targetDSN))
+				return fmt.Errorf("target: %q: MySQL is not a cdcsync target; want a .duckdb path, postgres:// or ducklake:", redact.DSN(targetDSN))
 			}
 			if strings.HasSuffix(source, ".duckdb") || strings.HasPrefix(source, "duckdb://") {
 				return fmt.Errorf("source: %q: DuckDB is not a source; want mysql:// or postgres://", redact.DSN(source))
@@ -78,7 +79,7 @@ differing columns. Exits 0 only when every table is equal.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&source, "source", "", "source DSN: mysql://USER:PASS@HOST:PORT/DB or postgres://USER:PASS@HOST:PORT/DB[?schema=S]")
-	fs.StringVar(&targetDSN, "target", "", "target DSN: a path ending in .duckdb, or postgres://USER:PASS@HOST:PORT/DB[?schema=S]")
+	fs.StringVar(&targetDSN, "target", "", "target DSN: a path ending in .duckdb, postgres://USER:PASS@HOST:PORT/DB[?schema=S] or ducklake:CATALOG[?…]")
 	fs.StringVar(&tables, "tables", "", "comma-separated tables to compare (default: every source table in the target)")
 	fs.IntVar(&opts.PageSize, "page-size", 10000, "source keys per range of the first pass (bounds memory)")
 	fs.IntVar(&opts.MaxRows, "max-rows", 100, "differing rows listed per table (all are counted)")
