@@ -35,8 +35,12 @@ test:
 	$(GO) test -count=1 -timeout 20m ./...; rc=$$?; \
 	$(UNIT_SVC) scripts/services/svc.sh stop postgres; exit $$rc
 
-# Throughput and memory over 1,000,000 schema-embedded events (see README).
+# Throughput and memory over 1,000,000 schema-embedded events (see README),
+# into DuckDB and, with DuckDB's extensions (fetched from PyPI if needed),
+# into DuckLake.
 bench: build
+	$(UNIT_SVC) scripts/services/svc.sh fetch duckdb-extensions
+	eval "$$($(UNIT_SVC) scripts/services/svc.sh env duckdb-extensions)"; \
 	$(GO) test -run '^$$' -bench BenchmarkPipeline -benchtime 1x -timeout 60m ./internal/bench/
 
 # cdcsync against the Debezium JDBC sink (see README "Performance"): one
