@@ -43,7 +43,7 @@ differing columns. Exits 0 only when every table is equal.`,
 				}
 			}
 			if strings.HasPrefix(targetDSN, "mysql://") || strings.HasPrefix(targetDSN, "mariadb://") {
-				return fmt.Errorf("target: %q: MySQL is not a cdcsync target; want a .duckdb path, postgres:// or ducklake:", redact.DSN(targetDSN))
+				return fmt.Errorf("target: %q: MySQL is not a cdcsync target; want a .duckdb path, a postgres:// URL or a ducklake:CATALOG DSN", redact.DSN(targetDSN))
 			}
 			if strings.HasSuffix(source, ".duckdb") || strings.HasPrefix(source, "duckdb://") {
 				return fmt.Errorf("source: %q: DuckDB is not a source; want mysql:// or postgres://", redact.DSN(source))
