@@ -35,8 +35,12 @@ test:
 	$(GO) test -count=1 -timeout 20m ./...; rc=$$?; \
 	$(UNIT_SVC) scripts/services/svc.sh stop postgres; exit $$rc
 
-# Throughput and memory over 1,000,000 schema-embedded events (see README).
+# Throughput and memory over 1,000,000 schema-embedded events (see README),
+# into DuckDB and, with DuckDB's extensions (fetched from PyPI if needed),
+# into DuckLake.
 bench: build
+	$(UNIT_SVC) scripts/services/svc.sh fetch duckdb-extensions
+	eval "$$($(UNIT_SVC) scripts/services/svc.sh env duckdb-extensions)"; \
 	$(GO) test -run '^$$' -bench BenchmarkPipeline -benchtime 1x -timeout 60m ./internal/bench/
 
 # cdcsync against the Debezium JDBC sink (see README "Performance"): one
@@ -85,15 +89,17 @@ fuzz:
 
 # The end-to-end suite on real services (see scripts/services/README.md):
 # starts PostgreSQL, MariaDB, Kafka and Kafka Connect with Debezium, runs
-# ./e2e/ against them, and stops them whatever happens. Fails if the
-# services cannot start or any test fails.
+# ./e2e/ against them (the DuckLake test with DuckDB's extensions and
+# Python's duckdb, fetched from PyPI if needed), and stops them whatever
+# happens. Fails if the services cannot start or any test fails.
 e2e:
 	@svc=scripts/services/svc.sh; \
 	trap 'rc=$$?; trap - EXIT INT TERM; $$svc stop all >&2 || true; exit $$rc' EXIT; \
 	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$$svc fetch duckdb-extensions || { echo "make e2e: DuckDB's extensions could not be fetched" >&2; exit 1; }; \
 	$$svc start all || { echo "make e2e: the services did not start" >&2; exit 1; }; \
-	eval "$$($$svc env)" || exit 1; \
-	CDCSYNC_E2E=1 $(GO) test -count=1 -timeout 30m ./e2e/
+	eval "$$($$svc env; $$svc env duckdb-extensions)" || exit 1; \
+	CDCSYNC_E2E=1 CDCSYNC_REQUIRE_DUCKDB_EXTENSIONS=1 $(GO) test -count=1 -timeout 30m ./e2e/
 
 clean:
 	rm -rf bin cdcsync-demo.duckdb cdcsync-demo.duckdb.wal

@@ -94,6 +94,12 @@ func loadEnv() error {
 	if err != nil {
 		return fmt.Errorf("scripts/services/svc.sh env: %w", err)
 	}
+	// DuckDB's extensions and Python's duckdb, for the DuckLake test.
+	ext, err := exec.Command("../scripts/services/svc.sh", "env", "duckdb-extensions").Output()
+	if err != nil {
+		return fmt.Errorf("scripts/services/svc.sh env duckdb-extensions: %w", err)
+	}
+	out = append(out, ext...)
 	for _, line := range strings.Split(string(out), "\n") {
 		line = strings.TrimPrefix(strings.TrimSpace(line), "export ")
 		for _, m := range exportRE.FindAllStringSubmatch(line, -1) {

@@ -20,9 +20,11 @@ func queryCmd() *cobra.Command {
 A DuckDB file is opened read-only, with external access off (no other file
 is read, written or attached, no COPY … TO, EXPORT DATABASE or read_csv),
 extension installs and autoloading off, and the configuration locked.
-On PostgreSQL and Redshift the statement runs alone (the extended protocol
-takes one statement) in a READ ONLY transaction that is rolled back, with the
-DSN's schema first on the search path.`,
+A DuckLake is attached READ_ONLY, file access limited to its data path, and
+only a SELECT or an EXPLAIN runs. On PostgreSQL and Redshift the statement
+runs alone (the extended protocol takes one statement) in a READ ONLY
+transaction that is rolled back, with the DSN's schema first on the search
+path.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			redact.Remember(targetDSN)
@@ -38,7 +40,7 @@ DSN's schema first on the search path.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&targetDSN, "target", "", "target DSN: a path ending in .duckdb, a postgres:// or a redshift:// URL")
+	cmd.Flags().StringVar(&targetDSN, "target", "", "target DSN: "+target.Supported())
 	cmd.MarkFlagRequired("target") //nolint:errcheck // the flag exists
 	return cmd
 }

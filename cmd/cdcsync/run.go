@@ -40,7 +40,7 @@ func (f *commonFlags) register(fs *pflag.FlagSet, withTarget bool) {
 	fs.StringVar(&f.brokers, "brokers", "", "Kafka bootstrap brokers, HOST:PORT[,HOST:PORT]")
 	fs.StringVar(&f.topics, "topics", "", "regular expression selecting topics (matched against the whole name)")
 	if withTarget {
-		fs.StringVar(&f.target, "target", "", "warehouse DSN: a path ending in .duckdb")
+		fs.StringVar(&f.target, "target", "", "warehouse DSN: "+target.Supported())
 		fs.StringVar(&f.group, "group", "", "consumer group name (default \"cdcsync\")")
 		fs.BoolVar(&f.once, "once", false, "drain every matched topic to its end as of start, apply, commit and exit")
 		fs.StringArrayVar(&f.reset, "reset-topic", nil, "read TOPIC again from the beginning if it was deleted and recreated since its offsets were stored (repeatable)")

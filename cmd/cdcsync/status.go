@@ -14,13 +14,14 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/kafkaconn"
 	"github.com/cdcsync/cdcsync/internal/status"
+	"github.com/cdcsync/cdcsync/internal/target"
 )
 
 // registerRead registers the flags of the commands that read a target
 // with a configuration: --config, --target, --brokers, --topics, --group.
 func (f *commonFlags) registerRead(fs *pflag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "YAML configuration file (flags override it)")
-	fs.StringVar(&f.target, "target", "", "target DSN: a path ending in .duckdb, a postgres:// or a redshift:// URL")
+	fs.StringVar(&f.target, "target", "", "target DSN: "+target.Supported())
 	fs.StringVar(&f.brokers, "brokers", "", "Kafka bootstrap brokers, HOST:PORT[,HOST:PORT]")
 	fs.StringVar(&f.topics, "topics", "", "regular expression selecting topics (matched against the whole name)")
 	fs.StringVar(&f.group, "group", "", "consumer group name (default \"cdcsync\")")

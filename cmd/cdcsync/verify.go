@@ -25,7 +25,8 @@ func verifyCmd() *cobra.Command {
 
 Source: mysql://USER:PASS@HOST:PORT/DB (MySQL, MariaDB) or
 postgres://USER:PASS@HOST:PORT/DB[?schema=S] (PostgreSQL, schema public by default).
-Target: a path ending in .duckdb (opened read-only), or postgres://…[?schema=S].
+Target: a path ending in .duckdb (opened read-only), postgres://…[?schema=S],
+or a DuckLake, ducklake:CATALOG[?extension_directory=DIR…] (attached read-only).
 
 Every base table of the source that exists in the target is compared
 (--tables restricts): counts, then hashes of primary-key ranges, narrowing to
@@ -49,7 +50,7 @@ is hashed is compared as a whole (equal or not, without listing rows).`,
 				}
 			}
 			if strings.HasPrefix(targetDSN, "mysql://") || strings.HasPrefix(targetDSN, "mariadb://") {
-				return fmt.Errorf("target: %q: MySQL is not a cdcsync target; want a .duckdb path or postgres://", redact.DSN(targetDSN))
+				return fmt.Errorf("target: %q: MySQL is not a cdcsync target; want a .duckdb path, a postgres:// URL or a ducklake:CATALOG DSN", redact.DSN(targetDSN))
 			}
 			if strings.HasSuffix(source, ".duckdb") || strings.HasPrefix(source, "duckdb://") {
 				return fmt.Errorf("source: %q: DuckDB is not a source; want mysql:// or postgres://", redact.DSN(source))
@@ -92,7 +93,7 @@ is hashed is compared as a whole (equal or not, without listing rows).`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&source, "source", "", "source DSN: mysql://USER:PASS@HOST:PORT/DB or postgres://USER:PASS@HOST:PORT/DB[?schema=S]")
-	fs.StringVar(&targetDSN, "target", "", "target DSN: a path ending in .duckdb, or postgres://USER:PASS@HOST:PORT/DB[?schema=S]")
+	fs.StringVar(&targetDSN, "target", "", "target DSN: a path ending in .duckdb, postgres://USER:PASS@HOST:PORT/DB[?schema=S] or ducklake:CATALOG[?…]")
 	fs.StringVar(&tables, "tables", "", "comma-separated tables to compare (default: every source table in the target)")
 	fs.StringVar(&configFile, "config", "", "cdcsync's YAML configuration: compare with its tables' column rules (columns_include, columns_exclude, columns_hash)")
 	fs.IntVar(&opts.PageSize, "page-size", 10000, "source keys per range of the first pass (bounds memory)")

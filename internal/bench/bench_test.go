@@ -1,8 +1,9 @@
 // Package bench measures cdcsync end to end: the real binary draining a
 // backlog of schema-embedded Debezium events from an in-process Kafka into
 // DuckDB with `run --once`. It reports events per second and the process's
-// peak resident memory, with the landing table on and off, and events per
-// second into DuckLake when CDCSYNC_DUCKDB_EXTENSIONS is set.
+// peak resident memory, with the landing table on and off, and the same
+// figures for the lakehouse targets next to DuckDB's (DuckLake when
+// CDCSYNC_DUCKDB_EXTENSIONS is set; see benchTargets).
 //
 //	make bench                                   # 1,000,000 events
 //	CDCSYNC_BENCH_EVENTS=200000 make bench       # a quicker look
@@ -14,6 +15,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,7 +103,8 @@ func BenchmarkPipeline(b *testing.B) {
 	// rates are the events/s of this run's figures, by sub-benchmark: the
 	// goals are fractions of the consumer's rate measured in the same run.
 	rates := map[string]float64{}
-	defer func() { printRatios(total, rates) }()
+	skipped := map[string]string{} // why, by sub-benchmark
+	defer func() { printRatios(total, rates, skipped) }()
 
 	// The ceiling the machine puts on any consumer: draining the same
 	// partitions with a bare franz-go client, decoding nothing.
@@ -116,122 +120,158 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 	})
 
-	for _, landing := range []bool{true, false} {
-		b.Run(fmt.Sprintf("landing=%v", landing), func(b *testing.B) {
+	for _, bt := range benchTargets() {
+		b.Run(bt.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				cfg := filepath.Join(dir, fmt.Sprintf("bench-%v.yaml", landing))
-				// CDCSYNC_BENCH_CONFIG adds YAML to the configuration, e.g.
-				// "batch:\n  max_events: 100000\n" to try other batch sizes.
-				if err := os.WriteFile(cfg, []byte(fmt.Sprintf("landing:\n  enabled: %v\n%s", landing, os.Getenv("CDCSYNC_BENCH_CONFIG"))), 0o644); err != nil {
-					b.Fatal(err)
+				target, storage, skip := bt.dsn(b, dir, i)
+				if skip != "" {
+					skipped[bt.name] = skip
+					b.Skip(skip)
 				}
-				target := filepath.Join(dir, fmt.Sprintf("bench-%v-%d.duckdb", landing, i))
-				// CDCSYNC_BENCH_DUCKDB_SETTINGS adds DuckDB settings to the
-				// target, e.g. "threads=2&memory_limit=200MiB".
-				dsn := target
-				if q := os.Getenv("CDCSYNC_BENCH_DUCKDB_SETTINGS"); q != "" {
-					dsn += "?" + q
-				}
-				cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", c.Addr(),
-					"--topics", `shop\.inventory\..*`, "--target", dsn)
-				var stderr bytes.Buffer
-				cmd.Stderr = &stderr
-				if prof := os.Getenv("CDCSYNC_BENCH_PROFILE"); prof != "" {
-					cmd.Env = append(os.Environ(), "CDCSYNC_CPU_PROFILE="+prof+fmt.Sprintf("-%v.prof", landing))
-				}
-				t0 := time.Now()
-				if err := cmd.Run(); err != nil {
-					b.Fatalf("cdcsync: %v\n%s", err, stderr.String())
-				}
-				took := time.Since(t0)
-				if path := os.Getenv("CDCSYNC_BENCH_STDERR"); path != "" {
-					if err := os.WriteFile(fmt.Sprintf("%s-%v.log", path, landing), stderr.Bytes(), 0o644); err != nil {
-						b.Fatal(err)
-					}
-				}
-				ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-				// The process reports its own peak RSS (VmHWM): getrusage's
-				// maxrss of a child counts the pages of the parent it was
-				// forked from, here the in-process Kafka.
-				m := regexp.MustCompile(`peak_rss_mib=(\d+)`).FindStringSubmatch(stderr.String())
-				if m == nil {
-					b.Fatalf("no peak_rss_mib in cdcsync's log:\n%s", stderr.String())
-				}
-				rss, _ := strconv.ParseFloat(m[1], 64)
-				// The memory breakdown from the summary line: memory_limit's
-				// split, and the peak with Go's part of it.
-				split := regexp.MustCompile(`memory\.(memory_limit_mib.*batch_mib=\S+)`).FindStringSubmatch(stderr.String())
-				parts := regexp.MustCompile(`peak_go_mib=(\d+) peak_other_mib=(\d+)`).FindStringSubmatch(stderr.String())
-				if split != nil && parts != nil {
-					b.Logf("landing=%v memory: %s; peak RSS %s MiB = Go %s + other (DuckDB, code) %s", landing, split[1], m[1], parts[1], parts[2])
-				}
-				rate := float64(total) / took.Seconds()
-				rates[fmt.Sprintf("landing=%v", landing)] = rate
-				b.ReportMetric(rate, "events/s")
-				if c := rates["consume-only"]; c > 0 {
-					b.ReportMetric(rate/c, "of_consumer")
-				}
-				b.ReportMetric(rss, "peak_RSS_MiB")
-				b.ReportMetric(took.Seconds(), "seconds")
-				b.ReportMetric(float64(ru.Utime.Sec)+float64(ru.Utime.Usec)/1e6+float64(ru.Stime.Sec)+float64(ru.Stime.Usec)/1e6, "cpu_seconds")
-				if st, err := os.Stat(target); err == nil {
-					b.ReportMetric(float64(st.Size())/(1<<20), "file_MiB")
-				}
-			}
-		})
-	}
-
-	// DuckLake (catalog in a DuckDB file, Parquet files, landing off) next
-	// to DuckDB, when DuckDB's extensions are at hand (svc.sh env
-	// duckdb-extensions).
-	if ext := os.Getenv("CDCSYNC_DUCKDB_EXTENSIONS"); ext != "" {
-		b.Run("target=ducklake", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				lake := filepath.Join(dir, fmt.Sprintf("lake-%d", i))
-				cfg := filepath.Join(dir, "bench-ducklake.yaml")
-				if err := os.WriteFile(cfg, []byte("landing:\n  enabled: false\n"+os.Getenv("CDCSYNC_BENCH_CONFIG")), 0o644); err != nil {
-					b.Fatal(err)
-				}
-				target := "ducklake:" + lake + ".ducklake?data_path=" + lake + "/&extension_directory=" + ext
-				// CDCSYNC_BENCH_DUCKDB_SETTINGS adds DuckDB settings to the
-				// target, e.g. "threads=2&memory_limit=200MiB".
-				dsn := target
-				if q := os.Getenv("CDCSYNC_BENCH_DUCKDB_SETTINGS"); q != "" {
-					dsn += "?" + q
-				}
-				cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", c.Addr(),
-					"--topics", `shop\.inventory\..*`, "--target", dsn)
-				var stderr bytes.Buffer
-				cmd.Stderr = &stderr
-				t0 := time.Now()
-				if err := cmd.Run(); err != nil {
-					b.Fatalf("cdcsync: %v\n%s", err, stderr.String())
-				}
-				b.ReportMetric(float64(total)/time.Since(t0).Seconds(), "events/s")
-				ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-				b.ReportMetric(float64(ru.Utime.Sec)+float64(ru.Utime.Usec)/1e6+float64(ru.Stime.Sec)+float64(ru.Stime.Usec)/1e6, "cpu_seconds")
+				rate := runOnce(b, bin, c.Addr(), dir, bt, target, storage, total, rates["consume-only"])
+				rates[bt.name] = rate
 			}
 		})
 	}
 }
 
-// printRatios prints each DuckDB figure as a fraction of the bare
+// benchTarget is one cdcsync run of BenchmarkPipeline: a target and its
+// landing setting, a row of the printed table.
+type benchTarget struct {
+	name    string // sub-benchmark, key of the rates
+	label   string // row of the printed table
+	goal    string // issue 10's goal as a fraction of the consumer's rate
+	landing bool
+	// dsn returns the target DSN of run i under dir and the file or
+	// directory holding its data, or why the target is skipped.
+	dsn func(b testing.TB, dir string, i int) (dsn, storage, skip string)
+}
+
+// benchTargets are the targets BenchmarkPipeline drains the backlog into,
+// in the order of the printed table. A new target is one more entry.
+func benchTargets() []benchTarget {
+	duckdbFile := func(landing bool) func(testing.TB, string, int) (string, string, string) {
+		return func(_ testing.TB, dir string, i int) (string, string, string) {
+			path := filepath.Join(dir, fmt.Sprintf("bench-%v-%d.duckdb", landing, i))
+			// CDCSYNC_BENCH_DUCKDB_SETTINGS adds DuckDB settings to the
+			// target, e.g. "threads=2&memory_limit=200MiB".
+			dsn := path
+			if q := os.Getenv("CDCSYNC_BENCH_DUCKDB_SETTINGS"); q != "" {
+				dsn += "?" + q
+			}
+			return dsn, path, ""
+		}
+	}
+	return []benchTarget{
+		{"landing=true", "DuckDB, landing on (default)", ">= 50%", true, duckdbFile(true)},
+		{"landing=false", "DuckDB, landing off", ">= 75%", false, duckdbFile(false)},
+		// DuckLake: its catalog in a DuckDB file, Parquet files in a
+		// directory, DuckDB's extensions offline (svc.sh env
+		// duckdb-extensions).
+		{"target=ducklake", "DuckLake, landing on (default)", "", true, func(b testing.TB, dir string, i int) (string, string, string) {
+			ext := os.Getenv("CDCSYNC_DUCKDB_EXTENSIONS")
+			if ext == "" {
+				return "", "", "DuckLake skipped: CDCSYNC_DUCKDB_EXTENSIONS is not set (scripts/services/svc.sh fetch duckdb-extensions; eval \"$(scripts/services/svc.sh env duckdb-extensions)\")"
+			}
+			lake := filepath.Join(dir, fmt.Sprintf("lake-%d", i))
+			if err := os.Mkdir(lake, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			return "ducklake:" + filepath.Join(lake, "catalog.ducklake") + "?data_path=" + url.QueryEscape(lake+"/data/") +
+				"&extension_directory=" + url.QueryEscape(ext), lake, ""
+		}},
+	}
+}
+
+// runOnce drains the backlog into one target with `cdcsync run --once`,
+// reports its figures and returns its events/s.
+func runOnce(b *testing.B, bin, addr, dir string, bt benchTarget, target, storage string, total int, consumer float64) float64 {
+	b.Helper()
+	cfg := filepath.Join(dir, fmt.Sprintf("bench-%s.yaml", bt.name))
+	// CDCSYNC_BENCH_CONFIG adds YAML to the configuration, e.g.
+	// "batch:\n  max_events: 100000\n" to try other batch sizes.
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("landing:\n  enabled: %v\n%s", bt.landing, os.Getenv("CDCSYNC_BENCH_CONFIG"))), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--once", "--config", cfg, "--brokers", addr,
+		"--topics", `shop\.inventory\..*`, "--target", target)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if prof := os.Getenv("CDCSYNC_BENCH_PROFILE"); prof != "" {
+		cmd.Env = append(os.Environ(), "CDCSYNC_CPU_PROFILE="+prof+"-"+bt.name+".prof")
+	}
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("cdcsync: %v\n%s", err, stderr.String())
+	}
+	took := time.Since(t0)
+	if path := os.Getenv("CDCSYNC_BENCH_STDERR"); path != "" {
+		if err := os.WriteFile(path+"-"+bt.name+".log", stderr.Bytes(), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	// The process reports its own peak RSS (VmHWM): getrusage's maxrss of
+	// a child counts the pages of the parent it was forked from, here the
+	// in-process Kafka.
+	m := regexp.MustCompile(`peak_rss_mib=(\d+)`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		b.Fatalf("no peak_rss_mib in cdcsync's log:\n%s", stderr.String())
+	}
+	rss, _ := strconv.ParseFloat(m[1], 64)
+	// The memory breakdown from the summary line: memory_limit's split,
+	// and the peak with Go's part of it.
+	split := regexp.MustCompile(`memory\.(memory_limit_mib.*batch_mib=\S+)`).FindStringSubmatch(stderr.String())
+	parts := regexp.MustCompile(`peak_go_mib=(\d+) peak_other_mib=(\d+)`).FindStringSubmatch(stderr.String())
+	if split != nil && parts != nil {
+		b.Logf("%s memory: %s; peak RSS %s MiB = Go %s + other (DuckDB, code) %s", bt.name, split[1], m[1], parts[1], parts[2])
+	}
+	rate := float64(total) / took.Seconds()
+	b.ReportMetric(rate, "events/s")
+	if consumer > 0 {
+		b.ReportMetric(rate/consumer, "of_consumer")
+	}
+	b.ReportMetric(rss, "peak_RSS_MiB")
+	b.ReportMetric(took.Seconds(), "seconds")
+	b.ReportMetric(float64(ru.Utime.Sec)+float64(ru.Utime.Usec)/1e6+float64(ru.Stime.Sec)+float64(ru.Stime.Usec)/1e6, "cpu_seconds")
+	if n := diskSize(storage); n > 0 {
+		b.ReportMetric(float64(n)/(1<<20), "file_MiB")
+	}
+	return rate
+}
+
+// diskSize is the size of a file, or of the files under a directory.
+func diskSize(path string) int64 {
+	var n int64
+	filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error { //nolint:errcheck // a size, best effort
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// printRatios prints each target's rate as a fraction of the bare
 // consumer's rate measured in the same run, next to issue 10's goals.
-func printRatios(events int, rates map[string]float64) {
+func printRatios(events int, rates map[string]float64, skipped map[string]string) {
 	consumer := rates["consume-only"]
-	if consumer == 0 || len(rates) < 2 {
+	if consumer == 0 || len(rates)+len(skipped) < 2 {
 		return // the consumer was not measured (a -bench filter): no ratio
 	}
-	rows := []struct{ name, key, goal string }{
-		{"bare franz-go consumer (ceiling)", "consume-only", ""},
-		{"cdcsync, landing on (default)", "landing=true", ">= 50%"},
-		{"cdcsync, landing off", "landing=false", ">= 75%"},
-	}
-	fmt.Printf("\nDuckDB, %d events, one run: each rate as a fraction of the bare consumer's\n", events)
-	fmt.Printf("%-34s %12s %12s %8s\n", "", "events/s", "of consumer", "goal")
-	for _, r := range rows {
-		if rate, ok := rates[r.key]; ok {
-			fmt.Printf("%-34s %12.0f %11.1f%% %8s\n", r.name, rate, 100*rate/consumer, r.goal)
+	fmt.Printf("\n%d events, one run: each rate as a fraction of the bare consumer's\n", events)
+	fmt.Printf("%-44s %12s %12s %8s\n", "", "events/s", "of consumer", "goal")
+	fmt.Printf("%-44s %12.0f %11.1f%% %8s\n", "bare franz-go consumer (ceiling)", consumer, 100.0, "")
+	for _, bt := range benchTargets() {
+		rate, ok := rates[bt.name]
+		switch {
+		case skipped[bt.name] != "":
+			fmt.Printf("%-44s %12s  %s\n", "cdcsync → "+bt.label, "skipped", skipped[bt.name])
+		case !ok:
+		default:
+			fmt.Printf("%-44s %12.0f %11.1f%% %8s\n", "cdcsync → "+bt.label, rate, 100*rate/consumer, bt.goal)
 		}
 	}
 	fmt.Println()

@@ -27,18 +27,30 @@ type applied struct {
 // are applied under a context that outlives ctx by shutdownFlushTimeout: a
 // stop request lets the batch in flight finish.
 func (p *Pipeline) startApplier(ctx context.Context) *applier {
-	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownFlushTimeout, cancel) })
+	actx, cancel := afterStop(ctx)
 	a := &applier{in: make(chan *batch.Batch), out: make(chan applied, 1)}
 	go func() {
 		defer cancel()
-		defer stop()
 		for b := range a.in {
 			a.out <- applied{b: b, err: p.flush(actx, b)}
 		}
 		close(a.out)
 	}()
 	return a
+}
+
+// afterStop returns a context that ends shutdownFlushTimeout after ctx
+// ends: a commit under way when the process is asked to stop may finish,
+// but never waits on a stuck warehouse forever. Until a stop request it
+// has no deadline — a large batch into a slow warehouse takes as long as
+// it takes.
+func afterStop(ctx context.Context) (context.Context, context.CancelFunc) {
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownFlushTimeout, cancel) })
+	return actx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // submit hands a batch to the applier. The previous result must have been

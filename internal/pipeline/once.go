@@ -227,7 +227,10 @@ func (p *Pipeline) drain(ctx context.Context, assign map[string]map[int32]kgo.Of
 	if r, ok := a.wait(); ok && r.err != nil {
 		return r.err
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownFlushTimeout)
+	// The last batch is bounded only once a stop is requested: a drain
+	// that is not interrupted commits it however long it takes (a large
+	// batch into a lake with its catalog in PostgreSQL may take minutes).
+	fctx, cancel := afterStop(ctx)
 	defer cancel()
 	return p.flush(fctx, b)
 }

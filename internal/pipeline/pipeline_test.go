@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcsync/cdcsync/internal/batch"
 	"github.com/cdcsync/cdcsync/internal/config"
 	"github.com/cdcsync/cdcsync/internal/kafkatest"
 	"github.com/cdcsync/cdcsync/internal/pgtest"
@@ -276,4 +277,39 @@ func drainToPostgres(t *testing.T, dsn, schema, topic string, events []workload.
 		t.Fatalf("the pipeline stopped: %v", err)
 	}
 	return wh, sum
+}
+
+// deadlineRecorder counts the batches applied under a context with a
+// deadline.
+type deadlineRecorder struct {
+	warehouse.Warehouse
+	applies, deadlines int
+}
+
+func (d *deadlineRecorder) Apply(ctx context.Context, b *batch.Batch, from map[batch.TopicPartition]int64) (warehouse.Stats, error) {
+	d.applies++
+	if _, ok := ctx.Deadline(); ok {
+		d.deadlines++
+	}
+	return d.Warehouse.Apply(ctx, b, from)
+}
+
+// TestOnce_LastBatchHasNoDeadline: `run --once` commits its last batch
+// however long it takes when nobody asked it to stop — it used to get 30
+// seconds (the bound of a commit under way at a stop request), which a
+// large batch into a DuckLake with its catalog in PostgreSQL can exceed.
+func TestOnce_LastBatchHasNoDeadline(t *testing.T) {
+	w := workload.New(workload.Options{Seed: 3, Partitions: 2, Schemas: true, SnapshotRows: 10, Ops: 200})
+	c := startWorkload(t, w)
+	wh := openDuck(t, filepath.Join(t.TempDir(), "t.duckdb"))
+	defer wh.Close()
+	rec := &deadlineRecorder{Warehouse: wh}
+	cfg := pipelineConfig(t, w, c.Addr(), true)
+	if _, err := pipeline.New(cfg, rec, testLogger(t), nil).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rec.applies == 0 || rec.deadlines != 0 {
+		t.Errorf("%d of %d batches applied under a deadline; want none", rec.deadlines, rec.applies)
+	}
+	assertConverged(t, wh, w)
 }

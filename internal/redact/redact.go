@@ -38,6 +38,9 @@ var (
 	// A password in libpq's key=value form: a quoted value (backslash
 	// escapes, possibly unterminated) or a run of non-space characters.
 	keyValuePW = regexp.MustCompile(`(?i)\b(?:ssl)?password\s*=\s*('(?:\\.|[^'\\])*(?:'|$)|\S*)`)
+	// Query parameters after a key=value string (a DuckLake DSN,
+	// ducklake:postgres:dbname=… password=…?data_path=…).
+	queryAfterKeyValue = regexp.MustCompile(`\?[A-Za-z_]+=`)
 )
 
 // DSN returns dsn with every password it may hold replaced by xxxxx.
@@ -71,7 +74,14 @@ func split(dsn string) (string, []string) {
 	case isURL:
 		rest, secrets = replaceGroup(queryPW, rest)
 	case strings.Contains(dsn, "="):
-		return replaceGroup(keyValuePW, dsn) // libpq's key=value form
+		// libpq's key=value form. A password may end where query
+		// parameters start, too: both readings are secrets.
+		out, secrets := replaceGroup(keyValuePW, dsn)
+		if i := queryAfterKeyValue.FindStringIndex(dsn); i != nil {
+			_, more := replaceGroup(keyValuePW, dsn[:i[0]])
+			secrets = append(secrets, more...)
+		}
+		return out, secrets
 	case strings.HasSuffix(dsn, ".duckdb"):
 		return dsn, nil // a file path
 	default:

@@ -100,3 +100,20 @@ func TestKnownRemovesRememberedSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestError_DuckLakeCatalogPassword: a DuckLake DSN holds a libpq string
+// and then query parameters; DuckDB echoes the libpq string alone in its
+// errors, which must not show the password (they did: the password was
+// taken to run to the end of the parameters).
+func TestError_DuckLakeCatalogPassword(t *testing.T) {
+	for _, pw := range []string{"secret", "p@ss", "'q uoted'"} {
+		dsn := "ducklake:postgres:dbname=lake host=db user=cdc password=" + pw + "?data_path=/d/&extension_directory=/x"
+		err := fmt.Errorf(`IO Error: Unable to connect to Postgres at "dbname=lake host=db user=cdc password=%s": FATAL`, pw)
+		if got := Error(err, dsn).Error(); strings.Contains(got, strings.Trim(pw, "'")) {
+			t.Errorf("Error(%q) = %q shows the password", err, got)
+		}
+		if got := DSN(dsn); strings.Contains(got, strings.Trim(pw, "'")) {
+			t.Errorf("DSN(%q) = %q shows the password", dsn, got)
+		}
+	}
+}

@@ -73,6 +73,9 @@ func compareKind(a, b Family) kind {
 		return kUUID
 	case both(FInterval):
 		return kInterval
+	case has(FInt) && (has(FInterval) || has(FTime)) && both(FInt, FInterval, FTime):
+		// DuckLake stores intervals as BIGINT microseconds.
+		return kInterval
 	case both(FBytes):
 		return kBytes
 	}
@@ -177,7 +180,7 @@ func canon(v any, f Family, k kind) (string, error) {
 			return strings.ToLower(strings.Trim(strings.TrimSpace(s), "{}")), nil
 		}
 	case kInterval:
-		if n, ok := v.(int64); ok && f == FTime {
+		if n, ok := v.(int64); ok && (f == FTime || f == FInt) {
 			return strconv.FormatInt(n, 10), nil
 		}
 		if iv, ok := v.(Interval); ok {

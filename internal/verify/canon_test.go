@@ -182,3 +182,31 @@ func TestDisplay(t *testing.T) {
 		}
 	}
 }
+
+// TestCompare_DuckLakeIntervalAsMicros: DuckLake stores an interval (and
+// MySQL's TIME duration) as BIGINT microseconds; verify compares it with
+// the source's interval by length, sign included.
+func TestCompare_DuckLakeIntervalAsMicros(t *testing.T) {
+	for _, fams := range [][2]Family{{FInterval, FInt}, {FTime, FInt}} {
+		if got := compareKind(fams[0], fams[1]); got != kInterval {
+			t.Errorf("compareKind(%s, %s) = %d, want kInterval", fams[0], fams[1], got)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		sv     any
+		sf     Family
+		tv     any
+		expect bool
+	}{
+		{"a month of 30.4375 days", "P1M", FInterval, int64(2_629_800_000_000), true},
+		{"negative (PostgreSQL's -1 day +02:00)", "P-1DT2H", FInterval, int64(-79_200_000_000), true},
+		{"sign differs", "P1D", FInterval, int64(-86_400_000_000), false},
+		{"microseconds", "PT0.000001S", FInterval, int64(1), true},
+		{"MySQL TIME", "-01:00:00", FTime, int64(-3_600_000_000), true},
+	} {
+		if got := eq(t, tc.sv, tc.sf, tc.tv, FInt); got != tc.expect {
+			t.Errorf("%s: equal = %v, want %v", tc.name, got, tc.expect)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package sqlapply
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"log/slog"
 	"time"
@@ -81,6 +82,19 @@ func (w *Warehouse) connection(ctx context.Context) (*sql.Conn, error) {
 	return c, nil
 }
 
+// dropConn discards the batch connection: closed, not returned to the
+// pool, where a transaction a failed statement left open on it would meet
+// the next batch (database/sql leaves that check to the driver, and
+// DuckDB's does not make it).
+func (w *Warehouse) dropConn() {
+	if w.conn == nil {
+		return
+	}
+	_ = w.conn.Raw(func(any) error { return driver.ErrBadConn })
+	w.conn.Close()
+	w.conn = nil
+}
+
 // classify marks transient errors (dropping the connection they may have
 // broken) and rejected values; other errors are returned as they are.
 func (w *Warehouse) classify(err error) error {
@@ -88,10 +102,7 @@ func (w *Warehouse) classify(err error) error {
 	case err == nil, warehouse.IsTransient(err), warehouse.IsRejected(err):
 		return err
 	case w.d.Transient(err):
-		if w.conn != nil {
-			w.conn.Close()
-			w.conn = nil
-		}
+		w.dropConn()
 		return &warehouse.TransientError{Err: err}
 	case w.d.Rejected(err):
 		return &warehouse.RejectedError{Err: err}
@@ -397,10 +408,7 @@ func (w *Warehouse) RecordRun(ctx context.Context, r warehouse.Run) error {
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
-	if w.conn != nil {
-		w.conn.Close()
-		w.conn = nil
-	}
+	w.dropConn()
 	if err2 := w.recordRun(ctx, r); err2 != nil {
 		return err2
 	}
@@ -463,8 +471,7 @@ func (w *Warehouse) rollbackUnless(committed *bool) {
 	defer cancel()
 	if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
 		w.log.Warn("rollback failed; dropping the connection", "err", sqltext.FirstLine(err))
-		w.conn.Close()
-		w.conn = nil
+		w.dropConn()
 	}
 }
 
