@@ -38,13 +38,20 @@ type Options struct {
 // never changes). An id the registry does not know, and a schema that is
 // not Avro or does not parse, are cached as the record's fault; a registry
 // that cannot be reached is never cached and reported as ErrUnavailable.
+// Bad ids are cached up to maxBad (records can name any of 2^32 ids, and
+// hostile ones must not grow the cache without bound); beyond it one of
+// them is forgotten for each new one, and asked about again if it recurs.
 // A Registry is safe for concurrent use.
 type Registry struct {
 	cl      *sr.Client
 	timeout time.Duration
 	mu      sync.RWMutex
 	ids     map[int]*entry
+	bad     int // entries of ids that have no usable schema
 }
+
+// maxBad bounds the cached ids that have no usable schema.
+const maxBad = 4096
 
 // entry is one schema id's outcome: a schema, or why records written with
 // it cannot be read.
@@ -126,8 +133,25 @@ func (r *Registry) Resolve(ctx context.Context, id int) error {
 		return fmt.Errorf("%w: schema id %d: %w", ErrUnavailable, id, err)
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.ids[id]; ok { // resolved meanwhile by another caller
+		if old.err != nil {
+			r.bad--
+		}
+	}
+	if e.err != nil {
+		if r.bad >= maxBad {
+			for other, oe := range r.ids {
+				if oe.err != nil && other != id {
+					delete(r.ids, other)
+					r.bad--
+					break
+				}
+			}
+		}
+		r.bad++
+	}
 	r.ids[id] = e
-	r.mu.Unlock()
 	return nil
 }
 
