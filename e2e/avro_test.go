@@ -136,24 +136,10 @@ func TestMariaDBAvro(t *testing.T) {
 func TestPostgresAvro(t *testing.T) {
 	requireRegistry(t)
 	t.Parallel()
-	start := time.Now()
 	schema := runID + "_pavro"
 	prefix := runID + "pa"
 	slot, pub := runID+"_aslot", runID+"_apub"
-	_, conn := pgSourceSchema(t, schema, slot, pub)
-	execScript(t, conn, "testdata/postgres_schema.sql")
-	cfg := avroConnectorConfig()
-	cfg = with(cfg, postgresSource(prefix, schema, slot, pub))
-	startConnector(t, prefix+"-postgres", cfg)
-	t.Cleanup(func() { deleteTopics(t, prefix) })
-	counts := map[string]int64{}
-	var topics []string
-	for table, n := range postgresSnapshot {
-		counts[prefix+"."+schema+"."+table] = n
-		topics = append(topics, prefix+"."+schema+"."+table)
-	}
-	waitForRecords(t, counts)
-	t.Logf("snapshot read: %s", since(start))
+	_, conn, topics := pgSnapshotStreamed(t, avroConnectorConfig(), schema, prefix, slot, pub)
 	avroRuns(t, pgDSN(schema), prefix+"."+schema+".", topics, runID+"_patgt", func() {
 		execScript(t, conn, "testdata/postgres_workload.sql")
 		execScript(t, conn, "testdata/postgres_marker.sql")

@@ -31,19 +31,7 @@ func TestDuckLake_PostgresCatalog(t *testing.T) {
 	slot := runID + "_lkslot"
 	pub := runID + "_lkpub"
 
-	db, conn := pgSourceSchema(t, schema, slot, pub)
-	execScript(t, conn, "testdata/postgres_schema.sql")
-	cfg := with(connectorConfig(true), postgresSource(prefix, schema, slot, pub))
-	startConnector(t, prefix+"-postgres", cfg)
-	t.Cleanup(func() { deleteTopics(t, prefix) })
-	counts := map[string]int64{}
-	var topics []string
-	for table, n := range postgresSnapshot {
-		counts[prefix+"."+schema+"."+table] = n
-		topics = append(topics, prefix+"."+schema+"."+table)
-	}
-	waitForRecords(t, counts)
-	t.Logf("snapshot read: %s", since(start))
+	db, conn, topics := pgSnapshotStreamed(t, connectorConfig(true), schema, prefix, slot, pub)
 
 	// The catalog: a database of its own on the test server.
 	catalogDB := runID + "_lake"

@@ -30,21 +30,7 @@ func TestPostgres(t *testing.T) {
 	slot := runID + "_slot"
 	pub := runID + "_pub"
 
-	_, conn := pgSourceSchema(t, schema, slot, pub)
-	execScript(t, conn, "testdata/postgres_schema.sql")
-
-	cfg := connectorConfig(true)
-	cfg = with(cfg, postgresSource(prefix, schema, slot, pub))
-	startConnector(t, prefix+"-postgres", cfg)
-	t.Cleanup(func() { deleteTopics(t, prefix) })
-	counts := map[string]int64{}
-	var topics []string
-	for table, n := range postgresSnapshot {
-		counts[prefix+"."+schema+"."+table] = n
-		topics = append(topics, prefix+"."+schema+"."+table)
-	}
-	waitForRecords(t, counts)
-	t.Logf("snapshot read: %s", since(start))
+	_, conn, topics := pgSnapshotStreamed(t, connectorConfig(true), schema, prefix, slot, pub)
 
 	// Phase 1: the snapshot alone, synced into DuckDB and into another
 	// PostgreSQL schema, and verified.
@@ -116,6 +102,29 @@ func pgSourceSchema(t *testing.T, schema, slot, pub string) (*sql.DB, *sql.Conn)
 		t.Fatal(err)
 	}
 	return db, conn
+}
+
+// pgSnapshotStreamed creates the PostgreSQL source schema of a test
+// (pgSourceSchema) with testdata/postgres_schema.sql's tables, starts the
+// connector with cfg (connectorConfig or avroConnectorConfig) and waits
+// until its snapshot is in Kafka: it returns the server, a connection on
+// the schema and the data topics. The topics go when the test ends.
+func pgSnapshotStreamed(t *testing.T, cfg map[string]string, schema, prefix, slot, pub string) (*sql.DB, *sql.Conn, []string) {
+	t.Helper()
+	start := time.Now()
+	db, conn := pgSourceSchema(t, schema, slot, pub)
+	execScript(t, conn, "testdata/postgres_schema.sql")
+	startConnector(t, prefix+"-postgres", with(cfg, postgresSource(prefix, schema, slot, pub)))
+	t.Cleanup(func() { deleteTopics(t, prefix) })
+	counts := map[string]int64{}
+	var topics []string
+	for table, n := range postgresSnapshot {
+		counts[prefix+"."+schema+"."+table] = n
+		topics = append(topics, prefix+"."+schema+"."+table)
+	}
+	waitForRecords(t, counts)
+	t.Logf("snapshot read: %s", since(start))
+	return db, conn, topics
 }
 
 func pgDSN(schema string) string {
