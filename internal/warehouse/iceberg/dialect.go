@@ -235,6 +235,6 @@ func (d Dialect) Unsupported(err error) bool {
 		return false
 	}
 	s := err.Error()
-	return strings.Contains(s, "Cannot change type") || strings.Contains(s, "not a valid Iceberg Type") ||
+	return strings.Contains(s, "Cannot change type") || strings.Contains(s, "can't be altered to type") || strings.Contains(s, "not a valid Iceberg Type") ||
 		strings.Contains(s, "Cannot change column type")
 }

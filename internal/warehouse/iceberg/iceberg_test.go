@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcsync/cdcsync/internal/change"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/iceberg"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply"
@@ -74,8 +75,25 @@ func open(t testing.TB, dsn string, opts warehouse.Options) (*sqlapply.Warehouse
 	return sqlapplytest.Open(t, db, iceberg.Dialect{Namespace: c.Namespace}, opts)
 }
 
+// inspector is the conformance suite's Inspector of an Iceberg namespace:
+// Iceberg promotes int to long, float to double and a decimal's precision,
+// nothing else (warehousetest.Promoter).
+type inspector struct{ *sqlapplytest.Inspector }
+
+func (inspector) Widens(from, to change.Type) bool {
+	switch {
+	case from.Kind == change.KindInt32 && to.Kind == change.KindInt64,
+		from.Kind == change.KindFloat32 && to.Kind == change.KindFloat64:
+		return true
+	case from.Kind == change.KindDecimal && to.Kind == change.KindDecimal:
+		return from.Scale == to.Scale && to.Precision >= from.Precision
+	}
+	return false
+}
+
 func TestConformance(t *testing.T) {
 	warehousetest.Run(t, func(t *testing.T, name string, opts warehouse.Options) (warehouse.Warehouse, warehousetest.Inspector) {
-		return open(t, DSN(t, name, nil), opts)
+		wh, ins := open(t, DSN(t, name, nil), opts)
+		return wh, inspector{ins}
 	})
 }
