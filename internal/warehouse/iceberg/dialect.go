@@ -102,12 +102,13 @@ func (d Dialect) Staging(sqlType string) (string, string) { return d.duck.Stagin
 // Now is the transaction's timestamp.
 func (d Dialect) Now() string { return d.duck.Now() }
 
-// RecreatesStaging: staging tables are DuckDB temporary tables.
+// RecreatesStaging says staging tables are DuckDB temporary tables (see
+// sqlapply.StagingRecreating).
 func (Dialect) RecreatesStaging() {}
 
-// CreatesLandingAhead: DuckDB's iceberg extension cannot commit a table
-// created and written in one transaction, so landing tables are created
-// before the batch's transaction.
+// CreatesLandingAhead says landing tables are created before the batch's
+// transaction: DuckDB's iceberg extension cannot commit a table created and
+// written in one transaction (see sqlapply.LandingAhead).
 func (Dialect) CreatesLandingAhead() {}
 
 // Columns reads a table's columns from the catalog. DuckDB lists a table

@@ -125,7 +125,7 @@ func Parse(dsn string) (Config, error) {
 	endpoint, rawQuery, _ := strings.Cut(rest, "?")
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return Config{}, fmt.Errorf("Iceberg DSN: parameters: %w", redact.Error(err, dsn))
+		return Config{}, fmt.Errorf("iceberg DSN: parameters: %w", redact.Error(err, dsn))
 	}
 	p := map[string]string{}
 	c := Config{Endpoint: endpoint, Settings: url.Values{}}
@@ -143,21 +143,21 @@ func Parse(dsn string) (Config, error) {
 		c.Namespace = DefaultNamespace
 	}
 	if c.Endpoint == "" && c.EndpointType == "" {
-		return Config{}, fmt.Errorf("Iceberg DSN: no REST catalog endpoint after %q (http://host:port) and no endpoint_type", Prefix)
+		return Config{}, fmt.Errorf("iceberg DSN: no REST catalog endpoint after %q (http://host:port) and no endpoint_type", Prefix)
 	}
 	if c.Endpoint != "" {
 		u, err := url.Parse(c.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return Config{}, fmt.Errorf("Iceberg DSN: the endpoint must be an http:// or https:// URL")
+			return Config{}, fmt.Errorf("iceberg DSN: the endpoint must be an http:// or https:// URL")
 		}
 		if u.User != nil {
-			return Config{}, fmt.Errorf("Iceberg DSN: the endpoint must not hold credentials: use auth=oauth2 or auth=bearer")
+			return Config{}, fmt.Errorf("iceberg DSN: the endpoint must not hold credentials: use auth=oauth2 or auth=bearer")
 		}
 	}
 	switch c.EndpointType {
 	case "", "glue", "s3_tables":
 	default:
-		return Config{}, fmt.Errorf("Iceberg DSN: endpoint_type %q is not glue or s3_tables", c.EndpointType)
+		return Config{}, fmt.Errorf("iceberg DSN: endpoint_type %q is not glue or s3_tables", c.EndpointType)
 	}
 	c.Auth = Auth(strings.ToLower(p["auth"]))
 	if c.Auth == "" {
@@ -175,7 +175,7 @@ func Parse(dsn string) (Config, error) {
 	case AuthNone, AuthSigV4:
 	case AuthOAuth2:
 		if c.ClientID == "" {
-			return Config{}, fmt.Errorf("Iceberg DSN: auth=oauth2 needs client_id")
+			return Config{}, fmt.Errorf("iceberg DSN: auth=oauth2 needs client_id")
 		}
 		if c.secret, err = secret(p, "client_secret"); err != nil {
 			return Config{}, err
@@ -185,7 +185,7 @@ func Parse(dsn string) (Config, error) {
 			return Config{}, err
 		}
 	default:
-		return Config{}, fmt.Errorf("Iceberg DSN: auth %q is not none, oauth2, bearer or sigv4", c.Auth)
+		return Config{}, fmt.Errorf("iceberg DSN: auth %q is not none, oauth2, bearer or sigv4", c.Auth)
 	}
 	for _, k := range []string{"s3_secret_access_key", "s3_session_token"} {
 		if v := c.Settings.Get(k); v != "" {
@@ -215,7 +215,7 @@ func secret(p map[string]string, name string) (string, error) {
 		}
 	}
 	if len(given) != 1 {
-		return "", fmt.Errorf("Iceberg DSN: give exactly one of %s_env, %s_file or %s", name, name, name)
+		return "", fmt.Errorf("iceberg DSN: give exactly one of %s_env, %s_file or %s", name, name, name)
 	}
 	var s string
 	switch k := given[0]; k {
@@ -224,16 +224,16 @@ func secret(p map[string]string, name string) (string, error) {
 	case name + "_env":
 		var ok bool
 		if s, ok = os.LookupEnv(p[k]); !ok || s == "" {
-			return "", fmt.Errorf("Iceberg DSN: %s: environment variable %s is not set", k, p[k])
+			return "", fmt.Errorf("iceberg DSN: %s: environment variable %s is not set", k, p[k])
 		}
 	case name + "_file":
 		b, err := os.ReadFile(p[k])
 		if err != nil {
-			return "", fmt.Errorf("Iceberg DSN: %s: %w", k, err)
+			return "", fmt.Errorf("iceberg DSN: %s: %w", k, err)
 		}
 		s = strings.TrimRight(string(b), "\r\n")
 		if s == "" {
-			return "", fmt.Errorf("Iceberg DSN: %s: %s is empty", k, p[k])
+			return "", fmt.Errorf("iceberg DSN: %s: %s is empty", k, p[k])
 		}
 	}
 	redact.RememberPassword(s)
@@ -371,7 +371,7 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 	}
 	w, err := sqlapply.New(ctx, Dialect{Namespace: c.Namespace}, db, opts, log)
 	if err != nil {
-		return nil, fmt.Errorf("Iceberg %s: %w", Redact(dsn), err)
+		return nil, fmt.Errorf("iceberg %s: %w", Redact(dsn), err)
 	}
 	return w, nil
 }
