@@ -1,7 +1,9 @@
 package iceberg_test
 
 import (
+	"context"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/target"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/iceberg"
 )
 
@@ -85,5 +88,32 @@ func TestIceberg_SecretsNeverShow(t *testing.T) {
 		if e := redact.KnownError(errors.New("catalog said: bad credentials " + secret)); strings.Contains(e.Error(), secret) {
 			t.Errorf("an error holding the secret of %q shows it: %v", dsn, e)
 		}
+	}
+}
+
+// TestIceberg_AuthOAuth2AndBearer: cdcsync authenticates to the REST
+// catalog with OAuth2 client credentials (the secret from the environment)
+// and with a bearer token (from a file), and opens its tables there.
+func TestIceberg_AuthOAuth2AndBearer(t *testing.T) {
+	t.Setenv("CDCSYNC_TEST_ICEBERG_CLIENT_SECRET", "s3cr3t")
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("t0ken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, auth := range map[string]url.Values{
+		"oauth2": {"client_id": {"cdcsync"}, "client_secret_env": {"CDCSYNC_TEST_ICEBERG_CLIENT_SECRET"}},
+		"bearer": {"auth": {"bearer"}, "token_file": {file}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dsn := DSN(t, "auth_"+name, auth)
+			wh, err := target.Open(context.Background(), dsn, warehouse.Options{Group: "g"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer wh.Close()
+			if _, err := wh.Offsets(context.Background(), []string{"t"}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
