@@ -39,7 +39,7 @@ func QueryReadOnly(ctx context.Context, db *sql.DB, _ string, stmt string, fn fu
 			return err
 		}
 		if typ != duckdbdrv.STATEMENT_TYPE_SELECT && typ != duckdbdrv.STATEMENT_TYPE_EXPLAIN {
-			return fmt.Errorf("a an Iceberg catalog is queried read-only: only SELECT and EXPLAIN run")
+			return fmt.Errorf("an Iceberg catalog is queried read-only: only SELECT and EXPLAIN run")
 		}
 		return nil
 	})
