@@ -300,7 +300,7 @@ func openTarget(t *testing.T, dsn string) sqlapplytest.Inspected {
 		if err != nil {
 			t.Fatal(err)
 		}
-		db, err := iceberg.Connect(context.Background(), c)
+		db, err := iceberg.Connect(context.Background(), c, false)
 		if err != nil {
 			t.Fatal(err)
 		}

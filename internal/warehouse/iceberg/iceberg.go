@@ -267,7 +267,7 @@ func (c Config) createSecret() string {
 }
 
 // attach is the ATTACH statement of the catalog.
-func (c Config) attach() string {
+func (c Config) attach(readOnly bool) string {
 	var opts []string
 	opts = append(opts, "TYPE iceberg")
 	if c.Endpoint != "" {
@@ -287,14 +287,18 @@ func (c Config) attach() string {
 	if c.Delegation != "" {
 		opts = append(opts, "ACCESS_DELEGATION_MODE "+sqltext.Literal(c.Delegation))
 	}
+	if readOnly {
+		opts = append(opts, "READ_ONLY")
+	}
 	return "ATTACH IF NOT EXISTS " + sqltext.Literal(c.Warehouse) + " AS " + Catalog + " (" + strings.Join(opts, ", ") + ")"
 }
 
 // Connect opens an embedded DuckDB with the catalog attached and its
 // namespace the default schema of every connection, INSTALLing and
 // LOADing the extensions it needs and creating the namespace and
-// cdcsync's keys table when missing.
-func Connect(ctx context.Context, c Config) (*sql.DB, error) {
+// cdcsync's keys table when missing. readOnly attaches the catalog
+// READ_ONLY and creates nothing.
+func Connect(ctx context.Context, c Config, readOnly bool) (*sql.DB, error) {
 	var setup []string
 	for _, e := range c.extensions() {
 		setup = append(setup, "INSTALL "+e, "LOAD "+e)
@@ -303,10 +307,12 @@ func Connect(ctx context.Context, c Config) (*sql.DB, error) {
 		setup = append(setup, s)
 	}
 	ns := sqltext.Ident(c.Namespace)
-	setup = append(setup, c.attach(),
-		"CREATE SCHEMA IF NOT EXISTS "+Catalog+"."+ns,
-		"CREATE TABLE IF NOT EXISTS "+Catalog+"."+ns+"."+sqltext.Ident(KeysTable)+
-			" (table_name VARCHAR NOT NULL, key_position INTEGER NOT NULL, column_name VARCHAR NOT NULL)")
+	setup = append(setup, c.attach(readOnly))
+	if !readOnly {
+		setup = append(setup, "CREATE SCHEMA IF NOT EXISTS "+Catalog+"."+ns,
+			"CREATE TABLE IF NOT EXISTS "+Catalog+"."+ns+"."+sqltext.Ident(KeysTable)+
+				" (table_name VARCHAR NOT NULL, key_position INTEGER NOT NULL, column_name VARCHAR NOT NULL)")
+	}
 	var mu sync.Mutex
 	done := false
 	connector, err := duckdbdrv.NewConnector("?"+c.Settings.Encode(), func(ex driver.ExecerContext) error {
@@ -365,7 +371,7 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	db, err := Connect(ctx, c)
+	db, err := Connect(ctx, c, false)
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ func open(t testing.TB, dsn string, opts warehouse.Options) (*sqlapply.Warehouse
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := iceberg.Connect(context.Background(), c)
+	db, err := iceberg.Connect(context.Background(), c, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ var Kind = warehouse.Kind{
 		if err != nil {
 			return nil, err
 		}
-		db, err := Connect(ctx, c)
+		db, err := Connect(ctx, c, true)
 		if err != nil {
 			return nil, err
 		}

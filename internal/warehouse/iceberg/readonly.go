@@ -11,9 +11,9 @@ import (
 )
 
 // QueryReadOnly runs one untrusted statement on an Iceberg catalog
-// (cdcsync query, verify): only a SELECT or an EXPLAIN, so that nothing is
-// written to the catalog's tables. (The embedded DuckDB keeps its file
-// access: the catalog's data files are read through it.)
+// (cdcsync query, verify): only a SELECT or an EXPLAIN, on a catalog
+// attached READ_ONLY. (The embedded DuckDB keeps its file access: the
+// catalog's data files are read through it.)
 func QueryReadOnly(ctx context.Context, db *sql.DB, _ string, stmt string, fn func(*sql.Rows) error) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
