@@ -4,7 +4,7 @@
 GO ?= go
 BIN := bin/cdcsync
 
-.PHONY: build demo test bench bench-peer bench-latency fuzz e2e lint clean
+.PHONY: test-iceberg build demo test bench bench-peer bench-latency fuzz e2e lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/cdcsync
@@ -34,6 +34,20 @@ test:
 	CDCSYNC_REQUIRE_PG=1 CDCSYNC_REQUIRE_CHROMIUM=1 CDCSYNC_REQUIRE_DUCKDB_EXTENSIONS=1 \
 	$(GO) test -count=1 -timeout 20m ./...; rc=$$?; \
 	$(UNIT_SVC) scripts/services/svc.sh stop postgres; exit $$rc
+
+# The Iceberg target on Iceberg's own REST catalog (from Maven Central, on
+# its own port and run dir): conformance suite, read-back by Python's duckdb
+# and the kill -9 crash tests. Not in make test: every Iceberg commit reads
+# all of a table's earlier snapshots' manifests (DuckDB's extension never
+# compacts), so the suite's thousands of small batches take long.
+test-iceberg:
+	$(UNIT_SVC) scripts/services/svc.sh fetch duckdb-extensions
+	$(UNIT_SVC) CDCSYNC_ICEBERG_PORT=39581 scripts/services/svc.sh start iceberg
+	eval "$$($(UNIT_SVC) scripts/services/svc.sh env duckdb-extensions)"; \
+	eval "$$($(UNIT_SVC) CDCSYNC_ICEBERG_PORT=39581 scripts/services/svc.sh env iceberg)"; \
+	CDCSYNC_REQUIRE_ICEBERG=1 $(GO) test -count=1 -timeout 90m ./internal/warehouse/iceberg/ && \
+	CDCSYNC_REQUIRE_ICEBERG=1 $(GO) test -count=1 -timeout 90m -run 'Kill9/iceberg' ./cmd/cdcsync/; rc=$$?; \
+	$(UNIT_SVC) CDCSYNC_ICEBERG_PORT=39581 scripts/services/svc.sh stop iceberg; exit $$rc
 
 # Throughput and memory over 1,000,000 schema-embedded events (see README),
 # into DuckDB and, with DuckDB's extensions (fetched from PyPI if needed),

@@ -28,6 +28,7 @@ import (
 	"github.com/cdcsync/cdcsync/internal/target"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/ducklake"
+	"github.com/cdcsync/cdcsync/internal/warehouse/iceberg"
 	"github.com/cdcsync/cdcsync/internal/warehouse/sqlapply/sqlapplytest"
 	"github.com/cdcsync/cdcsync/internal/warehouse/warehousetest"
 	"github.com/cdcsync/cdcsync/internal/workload"
@@ -238,7 +239,7 @@ type testTarget struct {
 // catchUp bounds the wait for a target to drain a backlog: DuckLake's
 // commits cost more CPU, which a loaded machine may not have.
 func (tt testTarget) catchUp() time.Duration {
-	if tt.name == "ducklake" {
+	if tt.name == "ducklake" || tt.name == "iceberg" {
 		return 10 * time.Minute
 	}
 	return 60 * time.Second
@@ -254,6 +255,13 @@ func testTargets(t *testing.T) []testTarget {
 		out = append(out, testTarget{"ducklake", func(t *testing.T, name string) string {
 			dir := t.TempDir()
 			return "ducklake:" + filepath.Join(dir, name+".ducklake") + "?data_path=" + url.QueryEscape(dir+"/data/") +
+				"&extension_directory=" + url.QueryEscape(ext)
+		}})
+	}
+	if ext, ep := os.Getenv("CDCSYNC_DUCKDB_EXTENSIONS"), os.Getenv("CDCSYNC_ICEBERG_ENDPOINT"); ext != "" && ep != "" {
+		run := time.Now().UnixNano() % 1_000_000_000
+		out = append(out, testTarget{"iceberg", func(t *testing.T, name string) string {
+			return iceberg.Prefix + ep + fmt.Sprintf("?namespace=%s_%d", strings.ToLower(name), run) +
 				"&extension_directory=" + url.QueryEscape(ext)
 		}})
 	}
@@ -285,6 +293,18 @@ func openTarget(t *testing.T, dsn string) sqlapplytest.Inspected {
 			t.Fatal(err)
 		}
 		wh, ins := sqlapplytest.Open(t, db, ducklake.Dialect{}, warehouse.Options{Group: "x"})
+		return sqlapplytest.Inspected{Warehouse: wh, Inspector: ins}
+	}
+	if strings.HasPrefix(dsn, iceberg.Prefix) {
+		c, err := iceberg.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := iceberg.Connect(context.Background(), c, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wh, ins := sqlapplytest.Open(t, db, iceberg.Dialect{Namespace: c.Namespace}, warehouse.Options{Group: "x"})
 		return sqlapplytest.Inspected{Warehouse: wh, Inspector: ins}
 	}
 	return sqlapplytest.OpenPostgres(t, dsn, warehouse.Options{Group: "x"})

@@ -17,13 +17,14 @@ import (
 	"github.com/cdcsync/cdcsync/internal/warehouse"
 	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
 	"github.com/cdcsync/cdcsync/internal/warehouse/ducklake"
+	"github.com/cdcsync/cdcsync/internal/warehouse/iceberg"
 	"github.com/cdcsync/cdcsync/internal/warehouse/postgres"
 	"github.com/cdcsync/cdcsync/internal/warehouse/redshift"
 )
 
 // kinds are the warehouses cdcsync writes, in the order Supported lists
 // them.
-var kinds = []warehouse.Kind{duckdb.Kind, postgres.Kind, redshift.Kind, ducklake.Kind}
+var kinds = []warehouse.Kind{duckdb.Kind, postgres.Kind, redshift.Kind, ducklake.Kind, iceberg.Kind}
 
 // Lookup returns the kind of warehouse a DSN names, and false when it
 // names none cdcsync knows.

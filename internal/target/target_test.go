@@ -17,8 +17,10 @@ func TestRegistry_EachDSNHasOneKind(t *testing.T) {
 		"redshift://u:p@h:5439/db":          "redshift",
 		"ducklake:/data/cat.duckdb":         "ducklake",
 		"ducklake:postgres:dbname=lake host=db?data_path=s3://b/p/": "ducklake",
-		"mysql://u:p@h/db": "",
-		"wh.sqlite":        "",
+		"iceberg:http://127.0.0.1:8181?namespace=n":                 "iceberg",
+		"iceberg:?endpoint_type=glue&warehouse=1234&x=y.duckdb":     "iceberg",
+		"mysql://u:p@h/db":                                          "",
+		"wh.sqlite":                                                 "",
 	} {
 		var claimed []string
 		for _, k := range kinds {
@@ -33,7 +35,7 @@ func TestRegistry_EachDSNHasOneKind(t *testing.T) {
 			t.Errorf("Check(%s) = %v", dsn, err)
 		}
 	}
-	if got, want := Supported(), "a DuckDB file path ending in .duckdb, a postgres:// URL, a redshift:// URL or a ducklake:CATALOG DSN"; got != want {
+	if got, want := Supported(), "a DuckDB file path ending in .duckdb, a postgres:// URL, a redshift:// URL, a ducklake:CATALOG DSN or an iceberg:REST-ENDPOINT DSN"; got != want {
 		t.Errorf("Supported() = %q, want %q", got, want)
 	}
 	err := Check("sqlserver://sa:hunter2@h/db")

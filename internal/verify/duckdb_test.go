@@ -194,7 +194,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for dsn, want := range map[string]string{
 		"/nonexistent/x.duckdb":                "DuckDB file /nonexistent/x.duckdb: stat",
-		"sqlserver://a":                        `"sqlserver://a" is not a DuckDB file path ending in .duckdb, a postgres:// URL, a redshift:// URL or a ducklake:CATALOG DSN`,
+		"sqlserver://a":                        `"sqlserver://a" is not a DuckDB file path ending in .duckdb, a postgres:// URL, a redshift:// URL, a ducklake:CATALOG DSN or an iceberg:REST-ENDPOINT DSN`,
 		"redshift://u:secret@127.0.0.1:1/db":   "verify cannot read redshift targets",
 		"postgres://u:secret@127.0.0.1:1/db":   "127.0.0.1",
 		"postgres://u:secret@127.0.0.1:port/x": "postgres://u:xxxxx@127.0.0.1:port/x",

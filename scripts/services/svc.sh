@@ -5,8 +5,8 @@
 # Kafka/Connect/Debezium jars from Maven Central (see pom.xml). Everything listens
 # on 127.0.0.1 only and keeps its state under one run dir.
 #
-#   svc.sh start  <postgres|mariadb|kafka|registry|connect|all>   install if needed, start, wait until ready
-#   svc.sh stop   <postgres|mariadb|kafka|registry|connect|all>   stop, wait for exit, delete data dirs
+#   svc.sh start  <postgres|mariadb|kafka|registry|connect|iceberg|all>   install if needed, start, wait until ready
+#   svc.sh stop   <postgres|mariadb|kafka|registry|connect|iceberg|all>   stop, wait for exit, delete data dirs
 #   svc.sh status [service|all]                          one line per service
 #   svc.sh env    [service|all]                          `export` lines for the tests (eval them)
 #   svc.sh fetch  [service|all]                          only install/download (warm the cache)
@@ -32,6 +32,7 @@ KAFKA_PORT="${CDCSYNC_KAFKA_PORT:-39092}"
 KAFKA_CONTROLLER_PORT="${CDCSYNC_KAFKA_CONTROLLER_PORT:-39093}"
 CONNECT_PORT="${CDCSYNC_CONNECT_PORT:-39083}"
 REGISTRY_PORT="${CDCSYNC_REGISTRY_PORT:-39085}"
+ICEBERG_PORT="${CDCSYNC_ICEBERG_PORT:-39481}"
 
 KAFKA_VERSION="${CDCSYNC_KAFKA_VERSION:-4.1.1}"
 DEBEZIUM_VERSION="${CDCSYNC_DEBEZIUM_VERSION:-3.3.0.Final}"
@@ -44,6 +45,7 @@ STOP_TIMEOUT="${CDCSYNC_STOP_TIMEOUT:-60}"     # seconds before SIGKILL
 KAFKA_HEAP="${CDCSYNC_KAFKA_HEAP:-512m}"
 CONNECT_HEAP="${CDCSYNC_CONNECT_HEAP:-1g}"
 REGISTRY_HEAP="${CDCSYNC_REGISTRY_HEAP:-384m}"
+ICEBERG_HEAP="${CDCSYNC_ICEBERG_HEAP:-384m}"
 
 # credentials created on start
 PG_USER=postgres PG_PASSWORD=postgres PG_DB=postgres
@@ -64,7 +66,10 @@ if [[ ${CDCSYNC_JDBC_SINK:-} == 1 ]]; then
 fi
 APICURIO_HOME="$CACHE/apicurio-registry-$APICURIO_VERSION"
 CONVERTER_DIR="$PLUGIN_PATH/apicurio-converter"
+ICEBERG_LIBS="$CACHE/iceberg-rest/libs"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+# iceberg is not in "all": no e2e test needs it (make test-iceberg starts it);
+# "stop all" and "status all" include it.
 ALL=(postgres mariadb kafka registry connect)
 
 # ---- small helpers ---------------------------------------------------------
@@ -134,7 +139,7 @@ reserve_ports() {
   cur=$(<"$f")
   # the whole 39xxx block of the defaults, so that the first start (make
   # test's PostgreSQL) already protects the ports later ones (make e2e) use
-  for p in 39000-39999 "$PG_PORT" "$MARIADB_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$CONNECT_PORT" "$REGISTRY_PORT"; do
+  for p in 39000-39999 "$PG_PORT" "$MARIADB_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$CONNECT_PORT" "$REGISTRY_PORT" "$ICEBERG_PORT"; do
     cur=${cur:+$cur,}$p
   done
   echo "$cur" >"$f" 2>/dev/null || true
@@ -544,6 +549,51 @@ registry_stop() {
   rm -rf "$d/pid"
 }
 
+# ---- Iceberg REST catalog ---------------------------------------------------------
+# Iceberg's own REST catalog test server (org.apache.iceberg.rest.RESTCatalogServer
+# from iceberg-open-api's test fixtures; iceberg.xml lists the jars): a JDBC catalog
+# in SQLite, table files under the run dir's warehouse directory. Jetty listens on
+# all interfaces (the server takes no bind address); only loopback is used here.
+iceberg_fetch() {
+  need_java iceberg
+  local log="$RUN/logs/mvn-iceberg.log" stamp
+  stamp="$(sha256sum "$HERE/iceberg.xml" | cut -c1-16)"
+  [[ -f $ICEBERG_LIBS/.complete && $(cat "$ICEBERG_LIBS/.complete") == "$stamp" ]] && return 0
+  command -v mvn >/dev/null || apt_install iceberg maven
+  say "iceberg: downloading the Iceberg REST catalog from Maven Central (log: $log)"
+  rm -rf "$ICEBERG_LIBS"; mkdir -p "$ICEBERG_LIBS"
+  mvn -B -Dstyle.color=never -f "$HERE/iceberg.xml" -Dmaven.repo.local="$CACHE/m2" \
+      dependency:copy-dependencies -DoutputDirectory="$ICEBERG_LIBS" >"$log" 2>&1 \
+    || fail iceberg "mvn dependency:copy-dependencies -f iceberg.xml failed" "$log"
+  ls "$ICEBERG_LIBS"/iceberg-open-api-*-test-fixtures.jar >/dev/null 2>&1 \
+    || fail iceberg "the iceberg-open-api test-fixtures jar was not copied" "$log"
+  echo "$stamp" >"$ICEBERG_LIBS/.complete"
+}
+
+iceberg_url() { echo "http://127.0.0.1:$ICEBERG_PORT"; }
+
+iceberg_start() {
+  local d="$RUN/iceberg" log="$RUN/iceberg/iceberg.log"
+  if running iceberg; then say "iceberg: already running (pid $(pidof_svc iceberg))"; return 0; fi
+  iceberg_fetch
+  need_curl iceberg
+  check_port_free iceberg "$ICEBERG_PORT"
+  rm -rf "$d"; mkdir -p "$d/warehouse"
+  # the warehouse path on the command line is how `ours` knows the process
+  CATALOG_WAREHOUSE="$d/warehouse" CATALOG_REST_PORT="$ICEBERG_PORT" CATALOG_URI="jdbc:sqlite:$d/catalog.db" \
+    setsid "$JAVA" -Xms64m -Xmx"$ICEBERG_HEAP" -XX:+UseSerialGC -Dcdcsync.run="$d" \
+    -cp "$ICEBERG_LIBS/*" org.apache.iceberg.rest.RESTCatalogServer >"$log" 2>&1 </dev/null 9>&- &
+  echo $! >"$d/pid"
+  wait_ready iceberg "$(pidof_svc iceberg)" "$log" curl -fsS --max-time 5 "$(iceberg_url)/v1/config"
+  say "iceberg: ready on $(iceberg_url) (pid $(pidof_svc iceberg))"
+}
+
+iceberg_stop() {
+  local d="$RUN/iceberg" pid; pid=$(pidof_svc iceberg)
+  if ours "$pid"; then stop_pid iceberg "$pid"; say "iceberg: stopped"; fi
+  rm -rf "$d/warehouse" "$d/catalog.db" "$d/pid"
+}
+
 # ---- Chromium (not a service: the status-page test runs it headless) -----------
 CHROMIUM=/usr/bin/chromium
 chromium_fetch() {
@@ -590,7 +640,7 @@ PY
 svc_port() {
   case $1 in
     postgres) echo "$PG_PORT" ;; mariadb) echo "$MARIADB_PORT" ;;
-    kafka) echo "$KAFKA_PORT" ;; connect) echo "$CONNECT_PORT" ;; registry) echo "$REGISTRY_PORT" ;;
+    kafka) echo "$KAFKA_PORT" ;; connect) echo "$CONNECT_PORT" ;; registry) echo "$REGISTRY_PORT" ;; iceberg) echo "$ICEBERG_PORT" ;;
   esac
 }
 
@@ -624,6 +674,7 @@ EOF
     ;;
     connect) echo "export CDCSYNC_TEST_CONNECT=$(connect_url)" ;;
     registry) echo "export CDCSYNC_TEST_REGISTRY=$(registry_url) CDCSYNC_TEST_REGISTRY_CCOMPAT=$(registry_url)/apis/ccompat/v7" ;;
+    iceberg) echo "export CDCSYNC_ICEBERG_ENDPOINT=$(iceberg_url)" ;;
     chromium) echo "export CDCSYNC_CHROMIUM=$CHROMIUM" ;;
     duckdb-extensions) cat <<EOF
 export CDCSYNC_DUCKDB_EXTENSIONS='$DUCKDB_EXT_DIR'
@@ -638,11 +689,14 @@ usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 cmd=${1:-}; target=${2:-all}
 [[ -n $cmd ]] || usage
-case $target in all|postgres|mariadb|kafka|registry|connect) ;;
+case $target in all|postgres|mariadb|kafka|registry|connect|iceberg) ;;
   chromium|duckdb-extensions) [[ $cmd == fetch || $cmd == env ]] || usage ;;
   *) [[ $cmd == tool ]] || usage ;;
 esac
-if [[ $target == all ]]; then targets=("${ALL[@]}"); else targets=("$target"); fi
+if [[ $target == all ]]; then
+  targets=("${ALL[@]}")
+  [[ $cmd == stop || $cmd == status ]] && targets+=(iceberg)
+else targets=("$target"); fi
 
 mkdir -p "$RUN/logs" "$CACHE"
 chmod 755 "$RUN"  # the postgres/mysql OS users must be able to traverse it
@@ -660,12 +714,12 @@ case $cmd in
   start)
     reserve_ports
     for t in "${targets[@]}"; do
-      case $t in postgres) pg_start ;; mariadb) mariadb_start ;; kafka) kafka_start ;; registry) registry_start ;; connect) connect_start ;; esac
+      case $t in postgres) pg_start ;; mariadb) mariadb_start ;; kafka) kafka_start ;; registry) registry_start ;; connect) connect_start ;; iceberg) iceberg_start ;; esac
     done ;;
   stop)
     # reverse order: connect before kafka
     for ((i = ${#targets[@]} - 1; i >= 0; i--)); do
-      case ${targets[i]} in postgres) pg_stop ;; mariadb) mariadb_stop ;; kafka) kafka_stop ;; registry) registry_stop ;; connect) connect_stop ;; esac
+      case ${targets[i]} in postgres) pg_stop ;; mariadb) mariadb_stop ;; kafka) kafka_stop ;; registry) registry_stop ;; connect) connect_stop ;; iceberg) iceberg_stop ;; esac
     done ;;
   restart)
     [[ $target == postgres ]] || fail svc.sh "restart supports postgres only"
@@ -673,7 +727,7 @@ case $cmd in
     pg_restart ;;
   fetch)
     for t in "${targets[@]}"; do
-      case $t in postgres) pg_fetch ;; mariadb) mariadb_fetch ;; kafka) kafka_fetch ;; registry) registry_fetch ;; connect) connect_fetch ;; chromium) chromium_fetch ;; duckdb-extensions) duckdb_extensions_fetch ;; esac
+      case $t in postgres) pg_fetch ;; mariadb) mariadb_fetch ;; kafka) kafka_fetch ;; registry) registry_fetch ;; connect) connect_fetch ;; iceberg) iceberg_fetch ;; chromium) chromium_fetch ;; duckdb-extensions) duckdb_extensions_fetch ;; esac
     done
     say "fetch done: ${targets[*]}" ;;
   status)

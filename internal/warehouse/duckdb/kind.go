@@ -24,7 +24,7 @@ var Kind = warehouse.Kind{
 	Embedded: true,
 	DSNs:     "a DuckDB file path ending in .duckdb",
 	Claims: func(dsn string) bool {
-		return strings.HasPrefix(dsn, "duckdb://") || (strings.HasSuffix(file(dsn), ".duckdb") && !strings.HasPrefix(dsn, "ducklake:"))
+		return strings.HasPrefix(dsn, "duckdb://") || (strings.HasSuffix(file(dsn), ".duckdb") && !strings.HasPrefix(dsn, "ducklake:") && !strings.HasPrefix(dsn, "iceberg:"))
 	},
 	Open: func(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (warehouse.Warehouse, error) {
 		return Open(ctx, path(dsn), opts, log)

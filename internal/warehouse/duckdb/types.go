@@ -75,6 +75,10 @@ func sqlType(t change.Type) string {
 
 var decimalRE = regexp.MustCompile(`^DECIMAL\((\d+),\s*(\d+)\)$`)
 
+// ParseType reads a DuckDB column type back as cdcsync's type (see
+// parseType); for dialects built on DuckDB (Iceberg).
+func ParseType(s string) change.Type { return parseType(s) }
+
 // parseType reads a DuckDB column type back as cdcsync's type. Types cdcsync
 // never creates read back as KindUnknown: such columns are only ever
 // written with values of exactly their SQL type.

@@ -206,3 +206,11 @@ func QueryStrings(ctx context.Context, conn *sql.Conn, query string, args ...any
 type StagingRecreating interface {
 	RecreatesStaging()
 }
+
+// LandingAhead is a Dialect that cannot write a table in the transaction
+// creating it (DuckDB's iceberg extension): a missing landing table is
+// created in a DDL transaction of its own before the batch's transaction
+// instead of inside it.
+type LandingAhead interface {
+	CreatesLandingAhead()
+}

@@ -158,6 +158,19 @@ func (w *Warehouse) createLanding(ctx context.Context, t *table) error {
 	return nil
 }
 
+// landAhead creates a missing landing table before the batch's
+// transaction, in a DDL transaction of its own, for a LandingAhead dialect.
+func (w *Warehouse) landAhead(ctx context.Context, t *table, raws int) error {
+	if _, ok := w.d.(LandingAhead); !ok || !w.opts.Landing || raws == 0 || t.landing {
+		return nil
+	}
+	if err := w.ddl(ctx, func() error { return w.createLanding(ctx, t) }); err != nil {
+		return err
+	}
+	t.landing = true
+	return nil
+}
+
 // land appends the batch's raw records to the table's landing table.
 func (w *Warehouse) land(ctx context.Context, t *table, raws []batch.Raw) error {
 	_, elide := w.d.(SchemaEliding)

@@ -503,6 +503,9 @@ func (w *Warehouse) apply(ctx context.Context, b *batch.Batch, from map[batch.To
 		if err := w.evolve(ctx, wk, &dead); err != nil {
 			return st, err
 		}
+		if err := w.landAhead(ctx, t, len(tb.Landing)); err != nil {
+			return st, err
+		}
 		wk.stage(w.d, &dead)
 		works = append(works, wk)
 	}
