@@ -39,6 +39,10 @@ func New(ctx context.Context, d Dialect, db *sql.DB, opts warehouse.Options, log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := checkModes(d, opts); err != nil {
+		db.Close()
+		return nil, err
+	}
 	w := &Warehouse{d: d, db: db, opts: opts, log: log, tables: map[string]*table{}, topicIDs: map[string]string{}}
 	if err := w.setup(ctx); err != nil {
 		db.Close()
@@ -492,11 +496,25 @@ func (w *Warehouse) apply(ctx context.Context, b *batch.Batch, from map[batch.To
 		if t.mark != nil {
 			st.Ignored += tb.DropPreceding(*t.mark)
 		}
-		wk := &tableWork{t: t, tb: tb, changes: tb.Changes()}
+		wk := &tableWork{t: t, tb: tb}
+		if t.mode == warehouse.ModeHistory {
+			if err := wk.versions(); err != nil {
+				return st, err
+			}
+		} else {
+			wk.changes = tb.Changes()
+			if t.mode == warehouse.ModeSoftDelete {
+				wk.changes = withDeletedImages(tb, wk.changes)
+			}
+		}
 		if err := w.evolve(ctx, wk, &dead); err != nil {
 			return st, err
 		}
-		wk.stage(w.d, &dead)
+		if t.mode == warehouse.ModeHistory {
+			wk.stageVersions(w.d, &dead)
+		} else {
+			wk.stage(w.d, &dead)
+		}
 		works = append(works, wk)
 	}
 

@@ -1,0 +1,387 @@
+package sqlapply
+
+// Table modes (warehouse.Mode) other than current.
+//
+// soft_delete is current with one difference: a delete (or a truncate)
+// flags the key's row (_cdc_deleted, _cdc_deleted_at: the delete's source
+// commit time) instead of removing it, and a later upsert of the key
+// replaces the row, flag cleared. Everything else — the last change per
+// key, unchanged (TOAST) values, primary-key changes, truncate marks — is
+// current's.
+//
+// history keeps every version of every row. The batch keeps every change
+// of a history table (batch.Table.KeepVersions), in source order; they
+// are applied in segments cut at the batch's truncates. Per segment:
+//
+//  1. Stage the segment's changes, each with its validity: valid_from is
+//     its source commit time, valid_to the commit time of the key's next
+//     change in the segment (or of the truncate that ends the segment),
+//     NULL for the last.
+//  2. Fill unchanged (TOAST) values from the key's latest stored version
+//     (Versions already filled those the batch holds).
+//  3. Drop the staged changes a stored version of the key already covers:
+//     its position is at or after theirs (by Kafka offset when a position
+//     is unknown). A version is identified by its key and source
+//     position, so a replay — a reset topic read again, Debezium sending
+//     an event twice — never adds a version twice. What remains of a
+//     key's staged changes is a suffix of its changes: the stored ones
+//     are the older.
+//  4. Close the key's open version at the commit time of its first
+//     remaining staged change.
+//  5. Insert the staged upserts as versions.
+//  6. A truncate closes every open version that precedes it (as current
+//     removes the rows that precede it) and records its mark.
+//
+// The table's primary key is the source key plus the version's Kafka
+// partition and offset, a guard: step 3 already keeps a version from
+// being inserted twice.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cdcsync/cdcsync/internal/batch"
+	"github.com/cdcsync/cdcsync/internal/change"
+	"github.com/cdcsync/cdcsync/internal/failpoint"
+	"github.com/cdcsync/cdcsync/internal/sqltext"
+	"github.com/cdcsync/cdcsync/internal/warehouse"
+)
+
+// colSeq is history's staging column with a change's place in the batch's
+// source order.
+const colSeq = warehouse.Prefix + "seq"
+
+// nHistoryStaging counts history's staging columns after current's:
+// valid_from, valid_to, seq.
+const nHistoryStaging = 3
+
+type metaColumn = struct {
+	name string
+	typ  change.Type
+}
+
+// modeColumns are the columns a mode adds after metaColumns.
+func modeColumns(m warehouse.Mode) []metaColumn {
+	switch m {
+	case warehouse.ModeSoftDelete:
+		return []metaColumn{{warehouse.ColDeleted, change.Bool}, {warehouse.ColDeletedAt, change.TimestampTZ}}
+	case warehouse.ModeHistory:
+		return []metaColumn{{warehouse.ColValidFrom, change.TimestampTZ}, {warehouse.ColValidTo, change.TimestampTZ},
+			{warehouse.ColIsCurrent, change.Bool}}
+	}
+	return nil
+}
+
+// historyKey are the columns after the source key in a history table's
+// primary key: one version per key and Kafka record.
+func historyKey(m warehouse.Mode) []string {
+	if m != warehouse.ModeHistory {
+		return nil
+	}
+	return []string{sqltext.Ident(warehouse.ColPartition), sqltext.Ident(warehouse.ColOffset)}
+}
+
+// checkModes refuses modes a dialect cannot apply.
+func checkModes(d Dialect, opts warehouse.Options) error {
+	if _, ok := d.(Unkeyed); ok && opts.UsesModes() {
+		return fmt.Errorf("mode: %s supports only mode current (soft_delete and history need keyed tables)", d.Name())
+	}
+	return nil
+}
+
+// currentViewName is the view over a history table's current versions.
+func (t *table) currentViewName() string { return t.ids.Fit(t.name + warehouse.CurrentViewSuffix) }
+
+// currentView (re)creates the view over a history table's current
+// versions; nothing for other modes.
+func (w *Warehouse) currentView(t *table) []string {
+	if t.mode != warehouse.ModeHistory {
+		return nil
+	}
+	return []string{"CREATE OR REPLACE VIEW " + w.qualify(t.currentViewName()) + " AS SELECT * FROM " + w.qualify(t.name) +
+		" WHERE " + sqltext.Ident(warehouse.ColIsCurrent)}
+}
+
+// dropCurrentView drops the view before a schema change (PostgreSQL does
+// not change the type of a column a view uses); currentView recreates it.
+func (w *Warehouse) dropCurrentView(t *table) []string {
+	if t.mode != warehouse.ModeHistory {
+		return nil
+	}
+	return []string{"DROP VIEW IF EXISTS " + w.qualify(t.currentViewName())}
+}
+
+// commitTime is a change's source commit time, or now when the event
+// carries none.
+func commitTime(c *change.Change, now time.Time) time.Time {
+	if c.SourceTs != 0 {
+		return time.UnixMilli(c.SourceTs).UTC()
+	}
+	return now
+}
+
+// closeOnTruncate flags (soft_delete) or closes (history) the rows a
+// truncate follows; cond (" WHERE …" or "") and args select them.
+func (w *Warehouse) closeOnTruncate(ctx context.Context, t *table, tr *change.Change, cond string, args []any) error {
+	args = append(args, commitTime(tr, time.Now().UTC()))
+	at := fmt.Sprintf("$%d", len(args))
+	var set, open string
+	if t.mode == warehouse.ModeHistory {
+		set = sqltext.Ident(warehouse.ColValidTo) + " = " + at + ", " + sqltext.Ident(warehouse.ColIsCurrent) + " = FALSE"
+		open = sqltext.Ident(warehouse.ColIsCurrent)
+	} else {
+		set = sqltext.Ident(warehouse.ColDeleted) + " = TRUE, " + sqltext.Ident(warehouse.ColDeletedAt) + " = " + at + ", " +
+			sqltext.Ident(warehouse.ColOp) + " = 't', " + sqltext.Ident(warehouse.ColRefreshedAt) + " = " + w.d.Now()
+		open = "NOT " + sqltext.Ident(warehouse.ColDeleted)
+	}
+	if cond == "" {
+		cond = " WHERE " + open
+	} else {
+		cond += " AND " + open
+	}
+	_, err := w.exec(ctx, "UPDATE "+w.qualify(t.name)+" SET "+set+cond, args...)
+	return err
+}
+
+// withDeletedImages adds, before a soft_delete table's reduced changes,
+// the last image the batch holds of each key it deletes: that row is
+// inserted, then flagged by the delete (softDelete), so a key created and
+// deleted in one batch keeps its row too.
+func withDeletedImages(tb *batch.Table, changes []*change.Change) []*change.Change {
+	var images []*change.Change
+	for _, c := range changes {
+		if c.Op != change.OpDelete {
+			continue
+		}
+		if img := tb.DeletedImage(c); img != nil {
+			images = append(images, img)
+		}
+	}
+	if len(images) == 0 {
+		return changes
+	}
+	return append(images, changes...)
+}
+
+// softDelete flags the rows of the staged deletes (soft_delete), with the
+// delete's position and commit time.
+func (w *Warehouse) softDelete(ctx context.Context, t *table, match string) error {
+	stg := sqltext.Ident(t.ids.Staging(t.name))
+	from := func(c string) string { return sqltext.Ident(c) + " = " + stg + "." + sqltext.Ident(c) }
+	set := []string{
+		sqltext.Ident(warehouse.ColDeleted) + " = TRUE",
+		sqltext.Ident(warehouse.ColDeletedAt) + " = COALESCE(" + stg + "." + sqltext.Ident(warehouse.ColSourceTs) + ", " + w.d.Now() + ")",
+		from(warehouse.ColOp), from(warehouse.ColPosition), from(warehouse.ColPartition), from(warehouse.ColOffset), from(warehouse.ColSourceTs),
+		sqltext.Ident(warehouse.ColRefreshedAt) + " = " + w.d.Now(),
+	}
+	q := "UPDATE " + w.qualify(t.name) + " SET " + strings.Join(set, ", ") + " FROM " + stg + " WHERE " + match +
+		" AND " + stg + "." + sqltext.Ident(warehouse.ColOp) + " = 'd'"
+	if _, err := w.exec(ctx, q); err != nil {
+		return fmt.Errorf("soft-delete keys: %w", err)
+	}
+	return nil
+}
+
+// segment is a run of a history table's changes in source order, ended by
+// a truncate or by the batch's end.
+type segment struct {
+	rows     [][]any
+	truncate *change.Change
+}
+
+// versions prepares a history table's share of the batch: every change
+// in source order (wk.changes, for evolve) and the truncates among them
+// (wk.all).
+func (wk *tableWork) versions() error {
+	tb := wk.tb
+	all := tb.Versions()
+	if all == nil {
+		if tb.Events > 1 {
+			return fmt.Errorf("history table %s: the batch kept only the last change per key (batch.Table.KeepVersions is not set)", wk.t.name)
+		}
+		all = tb.Changes()
+		if tb.Truncate != nil {
+			all = append(all, tb.Truncate)
+		}
+	}
+	wk.all = all
+	wk.changes = nil
+	for _, c := range all {
+		if c.Op != change.OpTruncate {
+			wk.changes = append(wk.changes, c)
+		}
+	}
+	return nil
+}
+
+// stageVersions converts a history table's changes that evolve kept into
+// segments of staging rows with their validity (see the top of the file).
+func (wk *tableWork) stageVersions(d Dialect, dead *[]batch.DeadLetter) {
+	kept := make(map[*change.Change]bool, len(wk.changes))
+	for _, c := range wk.changes {
+		kept[c] = true
+	}
+	now := time.Now().UTC()
+	n := len(wk.t.cols) + nStagingMeta + len(wk.t.key) + 2
+	var seg segment
+	last := map[string]int{} // key → index of its last row in seg
+	var seq int64
+	end := func(tr *change.Change) {
+		seg.truncate = tr
+		if tr != nil {
+			at := commitTime(tr, now)
+			for _, i := range last {
+				if seg.rows[i][n+1] == nil {
+					seg.rows[i][n+1] = at
+				}
+			}
+		}
+		if len(seg.rows) > 0 || tr != nil {
+			wk.segments = append(wk.segments, seg)
+		}
+		seg, last = segment{}, map[string]int{}
+	}
+	for _, c := range wk.all {
+		if c.Op == change.OpTruncate {
+			end(c)
+			continue
+		}
+		if !kept[c] {
+			continue
+		}
+		row, err := wk.stageRow(d, c, nHistoryStaging)
+		if err != nil {
+			*dead = append(*dead, deadLetter(c, wk.tb, err.Error()))
+			continue
+		}
+		from := commitTime(c, now)
+		seq++
+		row[n], row[n+2] = from, seq
+		if i, ok := last[c.KeyID]; ok {
+			seg.rows[i][n+1] = from
+		}
+		last[c.KeyID] = len(seg.rows)
+		seg.rows = append(seg.rows, row)
+	}
+	end(nil)
+}
+
+// applyHistory runs a history table's share of the batch inside the
+// transaction, segment by segment.
+func (w *Warehouse) applyHistory(ctx context.Context, wk *tableWork, st *warehouse.Stats) error {
+	t := wk.t
+	for _, seg := range wk.segments {
+		if len(seg.rows) > 0 {
+			if err := w.historyRows(ctx, wk, seg.rows); err != nil {
+				return err
+			}
+		}
+		if seg.truncate != nil {
+			if err := w.truncate(ctx, t, seg.truncate); err != nil {
+				return err
+			}
+			st.Truncates++
+		}
+	}
+	if wk.upserts+wk.deletes > 0 {
+		st.Upserts += wk.upserts
+		st.Deletes += wk.deletes
+		st.AddTable(wk.tb.Name, warehouse.TableStats{Upserts: wk.upserts, Deletes: wk.deletes})
+	}
+	if w.opts.Landing && len(wk.tb.Landing) > 0 {
+		if err := w.land(ctx, t, wk.tb.Landing); err != nil {
+			return err
+		}
+		st.Landed += len(wk.tb.Landing)
+	}
+	return nil
+}
+
+// historyRows applies one segment's staged changes (steps 1-5 at the top
+// of the file).
+func (w *Warehouse) historyRows(ctx context.Context, wk *tableWork, rows [][]any) error {
+	t := wk.t
+	if _, ok := w.d.(StagingRecreating); ok {
+		t.staged = false
+	}
+	if err := w.ensureStaging(ctx, t); err != nil {
+		return err
+	}
+	stgName := t.ids.Staging(t.name)
+	stg := sqltext.Ident(stgName)
+	if _, err := w.exec(ctx, "DELETE FROM "+stg); err != nil {
+		return err
+	}
+	names, _ := w.stagingColumns(t)
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return err
+	}
+	if err := w.d.BulkLoad(ctx, conn, stgName, names, rows); err != nil {
+		return fmt.Errorf("stage: %w", w.classify(sqltext.FirstLine(err)))
+	}
+	tgt := w.qualify(t.name)
+	ident := sqltext.Ident
+	on := func(a, b string, bCol func(string) string) string {
+		m := make([]string, len(t.key))
+		for i, k := range t.key {
+			m[i] = a + "." + ident(k) + " = " + b + "." + ident(bCol(k))
+		}
+		return strings.Join(m, " AND ")
+	}
+	same := func(k string) string { return k }
+	// The key's latest stored version: no other has a later position.
+	latest := " AND NOT EXISTS (SELECT 1 FROM " + tgt + " h2 WHERE " + on("h2", "h", same) + " AND h2." + ident(warehouse.ColPosition) + " > h." + ident(warehouse.ColPosition) + ")"
+	for col := range wk.unchanged {
+		st, _ := w.d.Staging(t.cols[t.byName[col]].SQL)
+		value := "h." + ident(col)
+		if st != t.cols[t.byName[col]].SQL {
+			value = "CAST(" + value + " AS " + st + ")"
+		}
+		isUnchanged := " AND strpos(" + stg + "." + ident(warehouse.ColUnchanged) + ", " + sqltext.Literal(","+col+",") + ") > 0"
+		for i, keyCol := range []func(string) string{same, oldKeyColumn} {
+			if i == 1 && !wk.movedKeys {
+				continue
+			}
+			upd := "UPDATE " + stg + " SET " + ident(col) + " = " + value + " FROM " + tgt + " h WHERE " + on("h", stg, keyCol) + isUnchanged + latest
+			if _, err := w.exec(ctx, upd); err != nil {
+				return fmt.Errorf("keep unchanged column %s: %w", col, err)
+			}
+		}
+	}
+	pos, part, off := ident(warehouse.ColPosition), ident(warehouse.ColPartition), ident(warehouse.ColOffset)
+	covered := "DELETE FROM " + stg + " WHERE EXISTS (SELECT 1 FROM " + tgt + " h WHERE " + on("h", stg, same) + " AND (" +
+		"(h." + pos + " IS NOT NULL AND " + stg + "." + pos + " IS NOT NULL AND h." + pos + " >= " + stg + "." + pos + ") OR " +
+		"((h." + pos + " IS NULL OR " + stg + "." + pos + " IS NULL) AND h." + part + " = " + stg + "." + part + " AND h." + off + " >= " + stg + "." + off + ")))"
+	if _, err := w.exec(ctx, covered); err != nil {
+		return fmt.Errorf("drop versions already stored: %w", err)
+	}
+	failpoint.Hit("staged")
+	closeOpen := "UPDATE " + tgt + " SET " + ident(warehouse.ColValidTo) + " = s." + ident(warehouse.ColValidFrom) + ", " +
+		ident(warehouse.ColIsCurrent) + " = FALSE FROM " + stg + " s WHERE " + on(tgt, "s", same) + " AND " + tgt + "." + ident(warehouse.ColIsCurrent) +
+		" AND NOT EXISTS (SELECT 1 FROM " + stg + " p WHERE " + on("p", "s", same) + " AND p." + ident(colSeq) + " < s." + ident(colSeq) + ")"
+	if _, err := w.exec(ctx, closeOpen); err != nil {
+		return fmt.Errorf("close current versions: %w", err)
+	}
+	var cols, sel []string
+	for _, c := range t.cols {
+		cols = append(cols, ident(c.Name))
+		_, conv := w.d.Staging(c.SQL)
+		sel = append(sel, fmt.Sprintf(conv, ident(c.Name)))
+	}
+	for _, m := range []string{warehouse.ColOp, warehouse.ColPosition, warehouse.ColPartition, warehouse.ColOffset, warehouse.ColSourceTs,
+		warehouse.ColValidFrom, warehouse.ColValidTo} {
+		cols = append(cols, ident(m))
+		sel = append(sel, ident(m))
+	}
+	cols = append(cols, ident(warehouse.ColRefreshedAt), ident(warehouse.ColIsCurrent))
+	sel = append(sel, w.d.Now(), ident(warehouse.ColValidTo)+" IS NULL")
+	ins := "INSERT INTO " + tgt + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(sel, ", ") +
+		" FROM " + stg + " WHERE " + ident(warehouse.ColOp) + " NOT IN ('d', " + sqltext.Literal(opMove) + ")"
+	if _, err := w.exec(ctx, ins); err != nil {
+		return fmt.Errorf("insert versions: %w", err)
+	}
+	return nil
+}
