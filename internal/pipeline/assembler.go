@@ -21,7 +21,7 @@ import (
 type assembler struct {
 	opts    debezium.Options
 	keep    func(table string) bool // KeepVersions
-	decs    []*debezium.Decoder // one per decoding worker
+	decs    []*debezium.Decoder     // one per decoding worker
 	seq     uint64
 	lastPos map[batch.TopicPartition]change.Position
 }

@@ -43,7 +43,9 @@ func us(sec int64) string { return fmt.Sprint((tsBase + sec*1000) * 1000) }
 
 func modeOpts(m warehouse.Mode) warehouse.Options { return warehouse.Options{Group: "g", Mode: m} }
 
-func tp(part int32) batch.TopicPartition { return batch.TopicPartition{Topic: "t.db.people", Partition: part} }
+func tp(part int32) batch.TopicPartition {
+	return batch.TopicPartition{Topic: "t.db.people", Partition: part}
+}
 
 // softRows reads a soft_delete table as id → name|deleted|deleted_at.
 func softRows(t *testing.T, ins Inspector) map[string]string {
