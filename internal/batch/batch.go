@@ -149,20 +149,16 @@ func (t *Table) Versions() []*change.Change {
 		case change.OpTruncate:
 			clear(images)
 		case change.OpUpsert:
-			if c.Unchanged != nil {
-				if img, ok := images[c.KeyID]; ok {
-					keepUnchanged(c, img)
-				} else if img, ok := images[c.OldKeyID]; ok && c.OldKeyID != "" {
-					keepUnchanged(c, img)
-				}
+			// The create that ends a primary-key change takes the old
+			// key's values (its delete, and tombstone, leave its image).
+			from := c.KeyID
+			if c.OldKeyID != "" {
+				from = c.OldKeyID
+			}
+			if img, ok := images[from]; ok && c.Unchanged != nil {
+				keepUnchanged(c, img)
 			}
 			images[c.KeyID] = c
-		default:
-			// The delete that starts a key change leaves its image to
-			// the new key.
-			if c.NewKeyID == "" {
-				delete(images, c.KeyID)
-			}
 		}
 	}
 	return v

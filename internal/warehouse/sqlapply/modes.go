@@ -332,24 +332,8 @@ func (w *Warehouse) historyRows(ctx context.Context, wk *tableWork, rows [][]any
 		return strings.Join(m, " AND ")
 	}
 	same := func(k string) string { return k }
-	// The key's latest stored version: no other has a later position.
-	latest := " AND NOT EXISTS (SELECT 1 FROM " + tgt + " h2 WHERE " + on("h2", "h", same) + " AND h2." + ident(warehouse.ColPosition) + " > h." + ident(warehouse.ColPosition) + ")"
-	for col := range wk.unchanged {
-		st, _ := w.d.Staging(t.cols[t.byName[col]].SQL)
-		value := "h." + ident(col)
-		if st != t.cols[t.byName[col]].SQL {
-			value = "CAST(" + value + " AS " + st + ")"
-		}
-		isUnchanged := " AND strpos(" + stg + "." + ident(warehouse.ColUnchanged) + ", " + sqltext.Literal(","+col+",") + ") > 0"
-		for i, keyCol := range []func(string) string{same, oldKeyColumn} {
-			if i == 1 && !wk.movedKeys {
-				continue
-			}
-			upd := "UPDATE " + stg + " SET " + ident(col) + " = " + value + " FROM " + tgt + " h WHERE " + on("h", stg, keyCol) + isUnchanged + latest
-			if _, err := w.exec(ctx, upd); err != nil {
-				return fmt.Errorf("keep unchanged column %s: %w", col, err)
-			}
-		}
+	if err := w.fillHistory(ctx, wk, len(rows), stg, tgt, on); err != nil {
+		return err
 	}
 	pos, part, off := ident(warehouse.ColPosition), ident(warehouse.ColPartition), ident(warehouse.ColOffset)
 	covered := "DELETE FROM " + stg + " WHERE EXISTS (SELECT 1 FROM " + tgt + " h WHERE " + on("h", stg, same) + " AND (" +
@@ -382,6 +366,61 @@ func (w *Warehouse) historyRows(ctx context.Context, wk *tableWork, rows [][]any
 		" FROM " + stg + " WHERE " + ident(warehouse.ColOp) + " NOT IN ('d', " + sqltext.Literal(opMove) + ")"
 	if _, err := w.exec(ctx, ins); err != nil {
 		return fmt.Errorf("insert versions: %w", err)
+	}
+	return nil
+}
+
+// fillHistory fills the staged rows' unchanged (TOAST) values that the
+// batch did not hold (batch.Table.Versions filled those it did): from the
+// latest stored version of the key (of the old key, for the create that
+// ends a primary-key change), else from the key's (old key's) previous
+// staged row once that one is filled, until no row changes — a chain of
+// key changes within one batch. A filled column leaves the row's
+// unchanged list.
+func (w *Warehouse) fillHistory(ctx context.Context, wk *tableWork, nrows int, stg, tgt string, on func(a, b string, bCol func(string) string) string) error {
+	t := wk.t
+	ident := sqltext.Ident
+	same := func(k string) string { return k }
+	notMoved := stg + "." + ident(oldKeyColumn(t.key[0])) + " IS NULL"
+	latest := " AND NOT EXISTS (SELECT 1 FROM " + tgt + " h2 WHERE " + on("h2", "h", same) + " AND h2." + ident(warehouse.ColPosition) + " > h." + ident(warehouse.ColPosition) + ")"
+	unch := ident(warehouse.ColUnchanged)
+	op, seq := ident(warehouse.ColOp), ident(colSeq)
+	for col := range wk.unchanged {
+		st, _ := w.d.Staging(t.cols[t.byName[col]].SQL)
+		value := "h." + ident(col)
+		if st != t.cols[t.byName[col]].SQL {
+			value = "CAST(" + value + " AS " + st + ")"
+		}
+		mark := sqltext.Literal("," + col + ",")
+		set := " SET " + ident(col) + " = %s, " + unch + " = replace(" + stg + "." + unch + ", " + mark + ", ',')"
+		isUnchanged := " AND strpos(" + stg + "." + unch + ", " + mark + ") > 0"
+		stmts := []string{
+			"UPDATE " + stg + fmt.Sprintf(set, value) + " FROM " + tgt + " h WHERE " + on("h", stg, same) + " AND " + notMoved + isUnchanged + latest,
+		}
+		if wk.movedKeys {
+			stmts = append(stmts, "UPDATE "+stg+fmt.Sprintf(set, value)+" FROM "+tgt+" h WHERE "+on("h", stg, oldKeyColumn)+isUnchanged+latest)
+		}
+		for _, q := range stmts {
+			if _, err := w.exec(ctx, q); err != nil {
+				return fmt.Errorf("keep unchanged column %s: %w", col, err)
+			}
+		}
+		// p: the previous staged upsert of the row's key (old key).
+		prev := "((" + on("p", stg, same) + " AND " + notMoved + ") OR (" + on("p", stg, oldKeyColumn) + "))"
+		chain := "UPDATE " + stg + fmt.Sprintf(set, "p."+ident(col)) + " FROM " + stg + " p WHERE " + prev +
+			" AND p." + seq + " < " + stg + "." + seq + " AND p." + op + " NOT IN ('d', " + sqltext.Literal(opMove) + ")" +
+			" AND NOT EXISTS (SELECT 1 FROM " + stg + " q WHERE " + on("q", "p", same) + " AND q." + seq + " > p." + seq +
+			" AND q." + seq + " < " + stg + "." + seq + " AND q." + op + " NOT IN ('d', " + sqltext.Literal(opMove) + "))" +
+			isUnchanged + " AND (p." + unch + " IS NULL OR strpos(p." + unch + ", " + mark + ") = 0)"
+		for range nrows {
+			res, err := w.exec(ctx, chain)
+			if err != nil {
+				return fmt.Errorf("keep unchanged column %s along the batch: %w", col, err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				break
+			}
+		}
 	}
 	return nil
 }
