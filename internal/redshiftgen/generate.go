@@ -229,8 +229,8 @@ type tableView struct {
 	TargetColumns        string
 	// SoftDelete: deletes and truncates flag the target's rows
 	// (_cdc_deleted, _cdc_deleted_at) instead of removing them.
-	SoftDelete bool
-	TableAttributes      string
+	SoftDelete      bool
+	TableAttributes string
 
 	MV, Staging, Target, TargetRef string
 	Procedure, ProcedureName       string
