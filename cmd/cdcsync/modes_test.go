@@ -25,7 +25,7 @@ func TestModesSurviveKill9(t *testing.T) {
 		for _, mode := range []warehouse.Mode{warehouse.ModeHistory, warehouse.ModeSoftDelete} {
 			t.Run(fmt.Sprintf("%s/%s", tt.name, mode), func(t *testing.T) {
 				w := workload.New(workload.Options{Seed: 17, Partitions: 3, Schemas: true, SnapshotRows: 30, Ops: 2000,
-					PKChanges: true, Tombstones: true, Poison: true, Toast: mode == warehouse.ModeSoftDelete})
+					PKChanges: true, Tombstones: true, Poison: true, Toast: mode == warehouse.ModeSoftDelete, Truncates: mode == warehouse.ModeHistory})
 				var topics []string
 				for _, tb := range w.Tables {
 					topics = append(topics, w.Topic(tb))

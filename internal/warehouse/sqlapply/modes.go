@@ -38,6 +38,7 @@ package sqlapply
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -129,8 +130,10 @@ func (w *Warehouse) closeOnTruncate(ctx context.Context, t *table, tr *change.Ch
 	at := fmt.Sprintf("$%d", len(args))
 	var set, open string
 	if t.mode == warehouse.ModeHistory {
+		// Open versions, and versions a later change (or truncate) closed
+		// when this truncate was not applied yet (consumed late).
 		set = sqltext.Ident(warehouse.ColValidTo) + " = " + at + ", " + sqltext.Ident(warehouse.ColIsCurrent) + " = FALSE"
-		open = sqltext.Ident(warehouse.ColIsCurrent)
+		open = "(" + sqltext.Ident(warehouse.ColIsCurrent) + " OR " + sqltext.Ident(warehouse.ColValidTo) + " > " + at + ")"
 	} else {
 		set = sqltext.Ident(warehouse.ColDeleted) + " = TRUE, " + sqltext.Ident(warehouse.ColDeletedAt) + " = " + at + ", " +
 			sqltext.Ident(warehouse.ColOp) + " = 't', " + sqltext.Ident(warehouse.ColRefreshedAt) + " = " + w.d.Now()
@@ -227,6 +230,7 @@ func (wk *tableWork) stageVersions(d Dialect, dead *[]batch.DeadLetter) {
 	n := len(wk.t.cols) + nStagingMeta + len(wk.t.key) + 2
 	var seg segment
 	last := map[string]int{} // key → index of its last row in seg
+	lateOf := map[int]time.Time{} // rows of seg that precede an applied truncate: its time
 	var seq int64
 	end := func(tr *change.Change) {
 		seg.truncate = tr
@@ -238,10 +242,17 @@ func (wk *tableWork) stageVersions(d Dialect, dead *[]batch.DeadLetter) {
 				}
 			}
 		}
+		// A key's last change that precedes an applied truncate
+		// (consumed after it) ends at the first truncate that follows it.
+		for _, i := range last {
+			if at, ok := lateOf[i]; ok && seg.rows[i][n+1] == nil {
+				seg.rows[i][n+1] = at
+			}
+		}
 		if len(seg.rows) > 0 || tr != nil {
 			wk.segments = append(wk.segments, seg)
 		}
-		seg, last = segment{}, map[string]int{}
+		seg, last, lateOf = segment{}, map[string]int{}, map[int]time.Time{}
 	}
 	for _, c := range wk.all {
 		if c.Op == change.OpTruncate {
@@ -263,6 +274,9 @@ func (wk *tableWork) stageVersions(d Dialect, dead *[]batch.DeadLetter) {
 			seg.rows[i][n+1] = from
 		}
 		last[c.KeyID] = len(seg.rows)
+		if at, ok := wk.t.endOfLate(c); ok {
+			lateOf[len(seg.rows)] = at
+		}
 		seg.rows = append(seg.rows, row)
 	}
 	end(nil)
@@ -337,15 +351,33 @@ func (w *Warehouse) historyRows(ctx context.Context, wk *tableWork, rows [][]any
 	}
 	pos, part, off := ident(warehouse.ColPosition), ident(warehouse.ColPartition), ident(warehouse.ColOffset)
 	covered := "DELETE FROM " + stg + " WHERE EXISTS (SELECT 1 FROM " + tgt + " h WHERE " + on("h", stg, same) + " AND (" +
-		"(h." + pos + " IS NOT NULL AND " + stg + "." + pos + " IS NOT NULL AND h." + pos + " >= " + stg + "." + pos + ") OR " +
+		"(h." + pos + " IS NOT NULL AND " + stg + "." + pos + " IS NOT NULL AND h." + pos + " = " + stg + "." + pos + ") OR " +
 		"((h." + pos + " IS NULL OR " + stg + "." + pos + " IS NULL) AND h." + part + " = " + stg + "." + part + " AND h." + off + " >= " + stg + "." + off + ")))"
 	if _, err := w.exec(ctx, covered); err != nil {
 		return fmt.Errorf("drop versions already stored: %w", err)
 	}
+	// A key's last staged change that a stored version follows (a late
+	// one) ends where that version begins, or earlier.
+	vf, vt, seq := ident(warehouse.ColValidFrom), ident(warehouse.ColValidTo), ident(colSeq)
+	nextStored := "SELECT min(h." + vf + ") FROM " + tgt + " h WHERE " + on("h", stg, same) + " AND h." + pos + " > " + stg + "." + pos
+	lastStaged := " AND NOT EXISTS (SELECT 1 FROM " + stg + " q WHERE " + on("q", stg, same) + " AND q." + seq + " > " + stg + "." + seq + ")"
+	late := "UPDATE " + stg + " SET " + vt + " = (" + nextStored + ") WHERE " + stg + "." + pos + " IS NOT NULL" + lastStaged +
+		" AND EXISTS (SELECT 1 FROM " + tgt + " h WHERE " + on("h", stg, same) + " AND h." + pos + " > " + stg + "." + pos +
+		" AND (" + stg + "." + vt + " IS NULL OR h." + vf + " < " + stg + "." + vt + "))"
+	if _, err := w.exec(ctx, late); err != nil {
+		return fmt.Errorf("end late versions: %w", err)
+	}
 	failpoint.Hit("staged")
-	closeOpen := "UPDATE " + tgt + " SET " + ident(warehouse.ColValidTo) + " = s." + ident(warehouse.ColValidFrom) + ", " +
-		ident(warehouse.ColIsCurrent) + " = FALSE FROM " + stg + " s WHERE " + on(tgt, "s", same) + " AND " + tgt + "." + ident(warehouse.ColIsCurrent) +
-		" AND NOT EXISTS (SELECT 1 FROM " + stg + " p WHERE " + on("p", "s", same) + " AND p." + ident(colSeq) + " < s." + ident(colSeq) + ")"
+	// The version before the key's first staged change ends where it
+	// begins: the current one, or — for a late change — the one a
+	// truncate closed after it.
+	cur := tgt + "." + ident(warehouse.ColIsCurrent)
+	tpos := tgt + "." + pos
+	closeOpen := "UPDATE " + tgt + " SET " + vt + " = s." + vf + ", " + ident(warehouse.ColIsCurrent) + " = FALSE FROM " + stg + " s WHERE " +
+		on(tgt, "s", same) + " AND NOT EXISTS (SELECT 1 FROM " + stg + " p WHERE " + on("p", "s", same) + " AND p." + seq + " < s." + seq + ")" +
+		" AND ((" + cur + " AND (s." + pos + " IS NULL OR " + tpos + " IS NULL OR " + tpos + " < s." + pos + "))" +
+		" OR (s." + pos + " IS NOT NULL AND " + tpos + " < s." + pos + " AND " + tgt + "." + vt + " > s." + vf +
+		" AND NOT EXISTS (SELECT 1 FROM " + tgt + " h2 WHERE " + on("h2", tgt, same) + " AND h2." + pos + " > " + tpos + " AND h2." + pos + " < s." + pos + ")))"
 	if _, err := w.exec(ctx, closeOpen); err != nil {
 		return fmt.Errorf("close current versions: %w", err)
 	}
@@ -423,4 +455,82 @@ func (w *Warehouse) fillHistory(ctx context.Context, wk *tableWork, nrows int, s
 		}
 	}
 	return nil
+}
+
+// HistoryTruncatesTable records every truncate applied to a history
+// table: a change that precedes one but is consumed after it is still a
+// version, which ends at the first truncate that follows it.
+const HistoryTruncatesTable = warehouse.Prefix + "history_truncates"
+
+// appliedTruncate is a truncate applied to a history table.
+type appliedTruncate struct {
+	mark batch.Mark
+	at   time.Time // its source commit time
+}
+
+func (w *Warehouse) createHistoryTruncates(ctx context.Context) error {
+	text, i32, i64, ts := w.d.SQLType(change.String), w.d.SQLType(change.Int32), w.d.SQLType(change.Int64), w.d.SQLType(change.TimestampTZ)
+	_, err := w.exec(ctx, `CREATE TABLE IF NOT EXISTS `+w.qualify(HistoryTruncatesTable)+` (
+		table_name `+text+` NOT NULL,
+		kafka_partition `+i32+`,
+		kafka_offset `+i64+`,
+		position `+text+`,
+		source_ts `+ts+`)`)
+	return err
+}
+
+// historyTruncates reads the truncates applied to a history table.
+func (w *Warehouse) historyTruncates(ctx context.Context, table string) ([]appliedTruncate, error) {
+	conn, err := w.connection(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT kafka_partition, kafka_offset, position, source_ts FROM `+w.qualify(HistoryTruncatesTable)+` WHERE table_name = $1`, table)
+	if err != nil {
+		return nil, w.classify(sqltext.FirstLine(err))
+	}
+	defer rows.Close()
+	var out []appliedTruncate
+	for rows.Next() {
+		var a appliedTruncate
+		var pos sql.NullString
+		if err := rows.Scan(&a.mark.Partition, &a.mark.Offset, &pos, &a.at); err != nil {
+			return nil, w.classify(sqltext.FirstLine(err))
+		}
+		a.mark.Pos = change.Position(pos.String)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, w.classify(sqltext.FirstLine(err))
+	}
+	return out, nil
+}
+
+// recordHistoryTruncate adds a truncate to the history table's record.
+func (w *Warehouse) recordHistoryTruncate(ctx context.Context, t *table, tr *change.Change) error {
+	_, err := w.exec(ctx, `INSERT INTO `+w.qualify(HistoryTruncatesTable)+` (table_name, kafka_partition, kafka_offset, position, source_ts) VALUES ($1, $2, $3, $4, $5)`,
+		t.name, tr.Partition, tr.Offset, nilIfEmpty(string(tr.Pos)), commitTime(tr, time.Now().UTC()))
+	if err != nil {
+		return fmt.Errorf("record truncate: %w", err)
+	}
+	return nil
+}
+
+// endOfLate is when a change that precedes an applied truncate (consumed
+// after it) ends: at the first applied truncate that follows it.
+func (t *table) endOfLate(c *change.Change) (time.Time, bool) {
+	var first *appliedTruncate
+	for i := range t.truncates {
+		a := &t.truncates[i]
+		if !a.mark.Precedes(c) {
+			continue
+		}
+		if first == nil || a.mark.Pos < first.mark.Pos || (a.mark.Pos == first.mark.Pos && a.mark.Offset < first.mark.Offset) {
+			first = a
+		}
+	}
+	if first == nil {
+		return time.Time{}, false
+	}
+	return first.at, true
 }

@@ -33,6 +33,8 @@ type table struct {
 	byName  map[string]int // column index by catalog name
 	byFold  map[string]int // column index by folded name, for source names
 	mark    *batch.Mark
+	// truncates are the truncates applied to a history table.
+	truncates []appliedTruncate
 	landing bool // the landing table exists
 	// keepsPayload: the landing store keeps the payload as JSON text, not
 	// in kafka_value (see PayloadKeeping).
@@ -272,6 +274,11 @@ func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 	}
 	t.cols, t.key, t.byName, t.byFold, t.exists, t.staged = cols, key, byName, byFold, len(all) > 0, false
 	t.layout = layout
+	if t.mode == warehouse.ModeHistory {
+		if t.truncates, err = w.historyTruncates(ctx, t.name); err != nil {
+			return err
+		}
+	}
 	t.mark, t.landing, t.keepsPayload = mark, n > 0, keeps
 	clear(t.plans)
 	return nil
@@ -741,6 +748,14 @@ func (w *Warehouse) truncate(ctx context.Context, t *table, tr *change.Change) e
 		if t.mode != warehouse.ModeCurrent {
 			if err := w.closeOnTruncate(ctx, t, tr, cond, args); err != nil {
 				return fmt.Errorf("truncate: %w", err)
+			}
+			if t.mode == warehouse.ModeHistory {
+				if err := w.recordHistoryTruncate(ctx, t, tr); err != nil {
+					return err
+				}
+				if t.mark != nil && t.mark.Precedes(tr) {
+					return nil // a later truncate is the mark already
+				}
 			}
 			return w.markTruncate(ctx, t, tr)
 		}

@@ -181,6 +181,9 @@ func (w *Warehouse) setup(ctx context.Context) error {
 		if err := w.addTablesColumns(ctx); err != nil {
 			return fmt.Errorf("upgrade %s: %w", warehouse.TablesTable, err)
 		}
+		if err := w.createHistoryTruncates(ctx); err != nil {
+			return err
+		}
 		if err := w.addDeadLetterColumns(ctx); err != nil {
 			return fmt.Errorf("upgrade %s: %w", warehouse.DeadLettersTable, err)
 		}
@@ -494,7 +497,11 @@ func (w *Warehouse) apply(ctx context.Context, b *batch.Batch, from map[batch.To
 			return st, err
 		}
 		if t.mark != nil {
-			st.Ignored += tb.DropPreceding(*t.mark)
+			// A history table keeps what precedes the mark: a change is
+			// still a version, a truncate still ends versions.
+			if t.mode != warehouse.ModeHistory {
+				st.Ignored += tb.DropPreceding(*t.mark)
+			}
 		}
 		wk := &tableWork{t: t, tb: tb}
 		if t.mode == warehouse.ModeHistory {
@@ -548,8 +555,13 @@ func (w *Warehouse) apply(ctx context.Context, b *batch.Batch, from map[batch.To
 	committed = true
 	failpoint.Hit("after-commit")
 	for _, wk := range works {
-		if wk.tb.Truncate != nil {
-			m := batch.MarkOf(wk.tb.Truncate)
+		for _, seg := range wk.segments {
+			if tr := seg.truncate; tr != nil {
+				wk.t.truncates = append(wk.t.truncates, appliedTruncate{batch.MarkOf(tr), commitTime(tr, time.Now().UTC())})
+			}
+		}
+		if tr := wk.tb.Truncate; tr != nil && (wk.t.mark == nil || !wk.t.mark.Precedes(tr)) {
+			m := batch.MarkOf(tr)
 			wk.t.mark = &m
 		}
 	}
