@@ -229,7 +229,7 @@ func (wk *tableWork) stageVersions(d Dialect, dead *[]batch.DeadLetter) {
 	now := time.Now().UTC()
 	n := len(wk.t.cols) + nStagingMeta + len(wk.t.key) + 2
 	var seg segment
-	last := map[string]int{} // key → index of its last row in seg
+	last := map[string]int{}      // key → index of its last row in seg
 	lateOf := map[int]time.Time{} // rows of seg that precede an applied truncate: its time
 	var seq int64
 	end := func(tr *change.Change) {

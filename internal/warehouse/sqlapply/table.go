@@ -21,21 +21,21 @@ import (
 
 // table is the catalog's view of one target table.
 type table struct {
-	name    string // the warehouse's identifier (Identifiers.Table of source)
-	source  string // the name the topic maps to
-	topic   string // the topic that owns the table
-	ids     warehouse.Identifiers
-	exists  bool
-	mode    warehouse.Mode // the configured mode
-	layout  warehouse.Mode // the mode the existing table was created in
-	cols    []warehouse.Column
-	key     []string
-	byName  map[string]int // column index by catalog name
-	byFold  map[string]int // column index by folded name, for source names
-	mark    *batch.Mark
+	name   string // the warehouse's identifier (Identifiers.Table of source)
+	source string // the name the topic maps to
+	topic  string // the topic that owns the table
+	ids    warehouse.Identifiers
+	exists bool
+	mode   warehouse.Mode // the configured mode
+	layout warehouse.Mode // the mode the existing table was created in
+	cols   []warehouse.Column
+	key    []string
+	byName map[string]int // column index by catalog name
+	byFold map[string]int // column index by folded name, for source names
+	mark   *batch.Mark
 	// truncates are the truncates applied to a history table.
 	truncates []appliedTruncate
-	landing bool // the landing table exists
+	landing   bool // the landing table exists
 	// keepsPayload: the landing store keeps the payload as JSON text, not
 	// in kafka_value (see PayloadKeeping).
 	keepsPayload bool
