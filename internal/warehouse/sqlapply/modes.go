@@ -359,11 +359,13 @@ func (w *Warehouse) historyRows(ctx context.Context, wk *tableWork, rows [][]any
 	// A key's last staged change that a stored version follows (a late
 	// one) ends where that version begins, or earlier.
 	vf, vt, seq := ident(warehouse.ColValidFrom), ident(warehouse.ColValidTo), ident(colSeq)
-	nextStored := "SELECT min(h." + vf + ") FROM " + tgt + " h WHERE " + on("h", stg, same) + " AND h." + pos + " > " + stg + "." + pos
+	// (A derived table, not a correlated subquery in SET: Redshift has
+	// none.)
+	nextStored := "SELECT s2." + seq + " AS seq, min(h." + vf + ") AS next_from FROM " + stg + " s2 JOIN " + tgt + " h ON " + on("h", "s2", same) +
+		" AND h." + pos + " > s2." + pos + " GROUP BY s2." + seq
 	lastStaged := " AND NOT EXISTS (SELECT 1 FROM " + stg + " q WHERE " + on("q", stg, same) + " AND q." + seq + " > " + stg + "." + seq + ")"
-	late := "UPDATE " + stg + " SET " + vt + " = (" + nextStored + ") WHERE " + stg + "." + pos + " IS NOT NULL" + lastStaged +
-		" AND EXISTS (SELECT 1 FROM " + tgt + " h WHERE " + on("h", stg, same) + " AND h." + pos + " > " + stg + "." + pos +
-		" AND (" + stg + "." + vt + " IS NULL OR h." + vf + " < " + stg + "." + vt + "))"
+	late := "UPDATE " + stg + " SET " + vt + " = n.next_from FROM (" + nextStored + ") n WHERE n.seq = " + stg + "." + seq +
+		lastStaged + " AND (" + stg + "." + vt + " IS NULL OR n.next_from < " + stg + "." + vt + ")"
 	if _, err := w.exec(ctx, late); err != nil {
 		return fmt.Errorf("end late versions: %w", err)
 	}
