@@ -218,6 +218,13 @@ func (l *loader) checkWatermarks() {
 // assertTable compares a target table with the source state, row by row.
 func assertTable(t *testing.T, db *sql.DB, schema string, tb *workload.Table, step string) {
 	t.Helper()
+	assertRows(t, db, schema, tb, step, "")
+}
+
+// assertRows compares the target's rows that where selects with the
+// source's.
+func assertRows(t *testing.T, db *sql.DB, schema string, tb *workload.Table, step, where string) {
+	t.Helper()
 	cols := tb.Columns()
 	sel := make([]string, len(cols))
 	for i, c := range cols {
@@ -227,7 +234,7 @@ func assertTable(t *testing.T, db *sql.DB, schema string, tb *workload.Table, st
 			sel[i] = rs.Ident(c) + "::TEXT"
 		}
 	}
-	rows, err := db.Query("SELECT " + strings.Join(sel, ", ") + " FROM " + rs.Ident(schema) + "." + rs.Ident(tb.Name))
+	rows, err := db.Query("SELECT " + strings.Join(sel, ", ") + " FROM " + rs.Ident(schema) + "." + rs.Ident(tb.Name) + where)
 	if err != nil {
 		t.Fatal(err)
 	}
