@@ -1,0 +1,4 @@
+package ducklake
+
+// OpenConfig is openConfig, for the tests.
+var OpenConfig = openConfig
