@@ -17,7 +17,6 @@ import (
 	"github.com/cdcsync/cdcsync/internal/pipeline"
 	"github.com/cdcsync/cdcsync/internal/redshiftgen"
 	"github.com/cdcsync/cdcsync/internal/sqltext"
-	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
 func generateCmd() *cobra.Command {
@@ -36,7 +35,6 @@ type redshiftFlags struct {
 	lowCardinality string
 	sample         int
 	opts           redshiftgen.Options
-	mode           func(table string) warehouse.Mode // config.TableMode
 }
 
 func generateRedshiftCmd() *cobra.Command {
@@ -70,7 +68,6 @@ reported on stderr and skipped.`,
 			if err != nil {
 				return err
 			}
-			r.mode = cfg.TableMode
 			return generateRedshift(cmd.Context(), pcfg, r, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -144,13 +141,6 @@ func generateRedshift(ctx context.Context, pcfg pipeline.Config, r redshiftFlags
 		t, err := redshiftgen.Inspect(topic, samples[topic], pcfg.Decoder)
 		if err != nil {
 			fmt.Fprintf(stderr, "cdcsync: generate: topic %s skipped: %s\n", topic, sqltext.JoinLines(err.Error()))
-			continue
-		}
-		if r.mode != nil {
-			t.Mode = r.mode(t.Name)
-		}
-		if t.Mode == warehouse.ModeHistory {
-			fmt.Fprintf(stderr, "cdcsync: generate: table %s skipped: mode history is not supported by the generated Redshift SQL; cdcsync run --target redshift://… applies it\n", t.Name)
 			continue
 		}
 		for _, w := range t.Warnings {

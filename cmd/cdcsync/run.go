@@ -235,25 +235,7 @@ func warehouseOptions(cfg config.Config) warehouse.Options {
 		Landing:          cfg.LandingEnabled(),
 		LandingRetention: time.Duration(cfg.Landing.Retention),
 		MemoryLimit:      memoryOf(cfg).Warehouse,
-		Mode:             warehouse.Mode(cfg.Mode),
-		Modes:            tableModes(cfg),
 	}
-}
-
-// tableModes are the per-table modes of the config (validated by
-// config.Validate), keyed by target table name.
-func tableModes(cfg config.Config) map[string]warehouse.Mode {
-	var out map[string]warehouse.Mode
-	for name, t := range cfg.Tables {
-		if t.Mode == "" {
-			continue
-		}
-		if out == nil {
-			out = map[string]warehouse.Mode{}
-		}
-		out[name] = warehouse.Mode(t.Mode)
-	}
-	return out
 }
 
 // needTarget reports a command run without a target.

@@ -20,7 +20,6 @@
 package batch
 
 import (
-	"slices"
 	"time"
 
 	"github.com/cdcsync/cdcsync/internal/change"
@@ -107,10 +106,6 @@ type Table struct {
 	// Events counts the table's change events in the batch, before
 	// reduction.
 	Events int
-	// KeepVersions keeps every change and truncate, not only the last
-	// change per key, for a history table (see Versions). Set it before
-	// the first Add.
-	KeepVersions bool
 
 	winners []*change.Change
 	index   map[string]int
@@ -119,49 +114,6 @@ type Table struct {
 	// moves that image to the new key.
 	images map[string]*change.Change
 	moves  []Move
-	// versions holds every change and truncate when KeepVersions is set.
-	versions []*change.Change
-}
-
-// Versions returns every change and truncate of the table in the batch, in
-// source order, when KeepVersions was set (nil otherwise), except those
-// an applied truncate mark dropped (DropPreceding). Unchanged (TOAST)
-// columns are filled from the key's previous image in the batch, or from
-// the old key's for the create that ends a primary-key change; those with
-// no earlier image in the batch stay unchanged.
-func (t *Table) Versions() []*change.Change {
-	if !t.KeepVersions {
-		return nil
-	}
-	v := t.versions
-	slices.SortStableFunc(v, func(a, b *change.Change) int {
-		switch {
-		case After(b, a):
-			return -1
-		case After(a, b):
-			return 1
-		}
-		return 0
-	})
-	images := map[string]*change.Change{}
-	for _, c := range v {
-		switch c.Op {
-		case change.OpTruncate:
-			clear(images)
-		case change.OpUpsert:
-			// The create that ends a primary-key change takes the old
-			// key's values (its delete, and tombstone, leave its image).
-			from := c.KeyID
-			if c.OldKeyID != "" {
-				from = c.OldKeyID
-			}
-			if img, ok := images[from]; ok && c.Unchanged != nil {
-				keepUnchanged(c, img)
-			}
-			images[c.KeyID] = c
-		}
-	}
-	return v
 }
 
 // Move is the old key's side of a primary-key change: the delete carrying
@@ -215,24 +167,9 @@ func (t *Table) Changes() []*change.Change {
 	return out
 }
 
-// DeletedImage returns the last row image the batch holds of the key a
-// delete (the key's reduced change) removes, when it follows the batch's
-// truncate; nil when there is none. A soft_delete table keeps that row,
-// flagged, even when the key was created and deleted in one batch.
-func (t *Table) DeletedImage(del *change.Change) *change.Change {
-	img, ok := t.images[del.KeyID]
-	if !ok || !After(del, img) || (t.Truncate != nil && !After(img, t.Truncate)) {
-		return nil
-	}
-	return img
-}
-
 // Add folds one change into the table's reduction.
 func (t *Table) Add(c *change.Change) {
 	t.Events++
-	if t.KeepVersions {
-		t.versions = append(t.versions, c)
-	}
 	if c.Op == change.OpTruncate {
 		if t.Truncate != nil && !After(c, t.Truncate) {
 			return // an earlier truncate: the later one already covers it
@@ -314,15 +251,6 @@ func (t *Table) DropPreceding(m Mark) int {
 		if mv.Del != nil && m.Precedes(mv.Del) {
 			t.moves[i].Del = nil
 		}
-	}
-	if t.KeepVersions {
-		kept := t.versions[:0]
-		for _, c := range t.versions {
-			if !m.Precedes(c) {
-				kept = append(kept, c)
-			}
-		}
-		t.versions = kept
 	}
 	return n
 }

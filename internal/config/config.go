@@ -63,9 +63,6 @@ type Config struct {
 	Transactions Transactions `yaml:"transactions"`
 	// Masking holds the key of the tables' columns_hash.
 	Masking Masking `yaml:"masking"`
-	// Mode is the default table mode: current (one row per key),
-	// soft_delete (deletes flag the row) or history (every version).
-	Mode string `yaml:"mode"`
 
 	// readableSecrets are the files holding a secret that others can read.
 	readableSecrets []string
@@ -181,9 +178,6 @@ type Table struct {
 	ColumnsInclude []string `yaml:"columns_include"`
 	ColumnsExclude []string `yaml:"columns_exclude"`
 	ColumnsHash    []string `yaml:"columns_hash"`
-	// Mode is the table's shape: current, soft_delete or history; empty
-	// takes the top-level mode.
-	Mode string `yaml:"mode"`
 }
 
 // Health configures the readiness check (/readyz on metrics_listen).
@@ -307,16 +301,6 @@ func Load(path string) (Config, error) {
 	return cfg, nil
 }
 
-// TableMode returns a target table's mode: its own, else the top-level
-// default, else current. c has been validated.
-func (c *Config) TableMode(table string) warehouse.Mode {
-	if t, ok := c.Tables[table]; ok && t.Mode != "" {
-		return warehouse.Mode(t.Mode)
-	}
-	m, _ := warehouse.ParseMode(c.Mode)
-	return m
-}
-
 // LandingEnabled reports whether landing tables are kept.
 func (c *Config) LandingEnabled() bool { return c.Landing.Enabled == nil || *c.Landing.Enabled }
 
@@ -427,9 +411,6 @@ func (c *Config) Validate() error {
 			}
 			topics[t.Topic] = name
 		}
-		if _, err := warehouse.ParseMode(t.Mode); err != nil {
-			bad("tables."+name+".mode", "%v", err)
-		}
 		for col, typ := range t.Columns {
 			if _, err := change.ParseType(typ); err != nil {
 				bad("tables."+name+".columns."+col, "%v", err)
@@ -438,9 +419,6 @@ func (c *Config) Validate() error {
 		c.validateColumnRules(name, t, bad)
 	}
 	c.validateMasking(bad)
-	if _, err := warehouse.ParseMode(c.Mode); err != nil {
-		bad("mode", "%v", err)
-	}
 	switch c.DecimalHandlingMode {
 	case "", "precise", "string", "double":
 	default:

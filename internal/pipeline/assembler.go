@@ -22,8 +22,7 @@ import (
 // position of each partition. It is used by one goroutine.
 type assembler struct {
 	opts    debezium.Options
-	keep    func(table string) bool // KeepVersions
-	decs    []*debezium.Decoder     // one per decoding worker
+	decs    []*debezium.Decoder // one per decoding worker
 	seq     uint64
 	lastPos map[batch.TopicPartition]change.Position
 	// fatal is a column rule that cannot hold for a table's events (a
@@ -33,8 +32,8 @@ type assembler struct {
 }
 
 // newAssembler returns an assembler with workers decoders (one to four).
-func newAssembler(opts debezium.Options, keep func(table string) bool, workers int) *assembler {
-	a := &assembler{opts: opts, keep: keep, decs: make([]*debezium.Decoder, min(max(workers, 1), 4)),
+func newAssembler(opts debezium.Options, workers int) *assembler {
+	a := &assembler{opts: opts, decs: make([]*debezium.Decoder, min(max(workers, 1), 4)),
 		lastPos: map[batch.TopicPartition]change.Position{}}
 	for i := range a.decs {
 		a.decs[i] = debezium.NewDecoder(opts)
@@ -167,9 +166,6 @@ func (a *assembler) addDecoded(b *batch.Batch, r *kgo.Record, d decoded) {
 		c.Pos = a.lastPos[tp]
 	}
 	tb := b.Table(c.Table, c.Topic)
-	if tb.Events == 0 && a.keep != nil {
-		tb.KeepVersions = a.keep(c.Table)
-	}
 	tb.Add(c)
 	// Raw records are kept whether or not the warehouse lands them: they
 	// carry the bytes a dead letter needs if the change cannot be applied.

@@ -12,7 +12,6 @@ import (
 	"github.com/cdcsync/cdcsync/internal/kafkaconn"
 	"github.com/cdcsync/cdcsync/internal/mask"
 	"github.com/cdcsync/cdcsync/internal/progress"
-	"github.com/cdcsync/cdcsync/internal/warehouse"
 )
 
 // Config is what a pipeline needs.
@@ -27,9 +26,6 @@ type Config struct {
 
 	// Decoder configures event decoding (table naming, declared types).
 	Decoder debezium.Options
-	// KeepVersions reports the tables whose batches keep every change, not
-	// only the last per key (history mode); nil keeps none.
-	KeepVersions func(table string) bool
 	// Kafka are the client options (seed brokers, TLS, SASL, …).
 	Kafka []kgo.Opt
 	// MetadataRefresh is how often new matching topics are looked for.
@@ -118,7 +114,6 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 		MaxBytes:         int(mem.BatchMaxBytes),
 		Interval:         time.Duration(cfg.Batch.Interval),
 		Decoder:          dopts,
-		KeepVersions:     func(table string) bool { return cfg.TableMode(table) == warehouse.ModeHistory },
 		Kafka:            kopts,
 		MetadataRefresh:  time.Duration(cfg.Kafka.MetadataRefresh),
 		FetchMaxBytes:    int32(min(mem.FetchMaxBytes, 1<<30)),

@@ -119,7 +119,7 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, met *Metrics) *Pi
 		cfg:     cfg,
 		wh:      wh,
 		log:     log,
-		asm:     newAssembler(cfg.Decoder, cfg.KeepVersions, runtime.GOMAXPROCS(0)),
+		asm:     newAssembler(cfg.Decoder, runtime.GOMAXPROCS(0)),
 		met:     met,
 		stored:  map[batch.TopicPartition]int64{},
 		records: map[*batch.Batch][]*kgo.Record{},
@@ -255,7 +255,7 @@ func (p *Pipeline) flush(ctx context.Context, b *batch.Batch) error {
 	// record at fault, which goes to the dead-letter table with the
 	// warehouse's reason.
 	p.log.Warn("the warehouse rejected a value; applying the batch in parts to isolate the record at fault", "events", b.Events, "err", err)
-	return p.bisect(ctx, newAssembler(p.cfg.Decoder, p.cfg.KeepVersions, 1), recs, err)
+	return p.bisect(ctx, newAssembler(p.cfg.Decoder, 1), recs, err)
 }
 
 // isolable reports whether an apply error may be blamed on one record of

@@ -227,10 +227,7 @@ type tableView struct {
 	MaterializedView     string
 	StagingColumns       string
 	TargetColumns        string
-	// SoftDelete: deletes and truncates flag the target's rows
-	// (_cdc_deleted, _cdc_deleted_at) instead of removing them.
-	SoftDelete      bool
-	TableAttributes string
+	TableAttributes      string
 
 	MV, Staging, Target, TargetRef string
 	Procedure, ProcedureName       string
@@ -249,11 +246,6 @@ func (g *generator) tableView(t *Table) (*tableView, error) {
 	keys := t.KeyColumns()
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("no primary key: the record key of topic %s names no column", t.Topic)
-	}
-	switch t.Mode {
-	case "", warehouse.ModeCurrent, warehouse.ModeSoftDelete:
-	default:
-		return nil, fmt.Errorf("mode %s is not supported by the generated Redshift SQL (current and soft_delete are); cdcsync run --target redshift://… applies it", t.Mode)
 	}
 	v := &tableView{
 		Name:          t.Name,
@@ -277,7 +269,6 @@ func (g *generator) tableView(t *Table) (*tableView, error) {
 		Position:      d.positionExpr(t),
 		SourceTs:      d.sourceTsExpr(t),
 		PositionWidth: positionWidth,
-		SoftDelete:    t.Mode == warehouse.ModeSoftDelete,
 	}
 	v.MaterializedView = d.materializedView(v.MV, g.topicTable(t.Topic))
 	if t.Topic != strings.ToLower(t.Topic) {
@@ -360,10 +351,6 @@ func (g *generator) columnDefs(t *Table, staging bool) (string, error) {
 			null = " NOT NULL"
 		}
 		lines = append(lines, "    "+rs.Ident(d.columnName(c.Name))+" "+d.columnType(c)+null+d.encode(enc))
-	}
-	if !staging && t.Mode == warehouse.ModeSoftDelete {
-		lines = append(lines, "    "+warehouse.ColDeleted+" BOOLEAN NOT NULL DEFAULT FALSE",
-			"    "+warehouse.ColDeletedAt+" TIMESTAMP"+d.encode("az64"))
 	}
 	for _, m := range metaColumns {
 		if (staging && m.staging) || (!staging && m.target) {

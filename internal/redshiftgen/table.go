@@ -1,8 +1,6 @@
 package redshiftgen
 
 import (
-	"github.com/cdcsync/cdcsync/internal/warehouse"
-
 	"fmt"
 
 	"github.com/cdcsync/cdcsync/internal/change"
@@ -77,9 +75,6 @@ type Table struct {
 	// Warnings describe what the generated SQL cannot do for this table
 	// (e.g. decimals in precise mode).
 	Warnings []string
-	// Mode is the table's mode: current (or empty) and soft_delete are
-	// generated; history is refused (Generate returns an error).
-	Mode warehouse.Mode
 }
 
 // KeyColumns returns the primary key columns, in key order.

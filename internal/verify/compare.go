@@ -343,14 +343,6 @@ func compareTable(ctx context.Context, src, tgt Database, name string, opts Opti
 	if err := c.run(ctx); err != nil {
 		return nil, err
 	}
-	if mc, ok := tgt.(ModeChecker); ok {
-		issues, notes, err := mc.CheckMode(ctx, tt)
-		if err != nil {
-			return nil, fmt.Errorf("target: %w", err)
-		}
-		res.Issues = append(res.Issues, issues...)
-		res.Notes = append(res.Notes, notes...)
-	}
 	return res, nil
 }
 

@@ -43,7 +43,6 @@ func (d duckDialect) describe(ctx context.Context, db *sql.DB, table string) (*T
 			return nil, err
 		}
 		if strings.HasPrefix(c.Name, warehouse.Prefix) {
-			t.noteMetaColumn(c.Name)
 			continue
 		}
 		c.Family = duckFamily(c.Type)
@@ -154,9 +153,6 @@ func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]str
 func (t *Table) setKey(names []string) error {
 	t.Key = t.Key[:0]
 	for _, n := range names {
-		if strings.HasPrefix(n, warehouse.Prefix) {
-			continue // a history table's key ends with cdcsync's columns
-		}
 		i := t.Column(n)
 		if i < 0 {
 			return fmt.Errorf("primary-key column %s is not a column", n)

@@ -1,8 +1,6 @@
 package verify
 
 import (
-	"github.com/cdcsync/cdcsync/internal/warehouse"
-
 	"errors"
 	"fmt"
 	"math/big"
@@ -66,20 +64,6 @@ type Table struct {
 	Name    string
 	Columns []Column // in table order; a target's cdcsync columns (_cdc_*) are left out
 	Key     []int    // the primary key, as indexes into Columns, in key order
-	// Mode is a target table's mode, told by its cdcsync columns: its
-	// live (soft_delete) or current (history) rows are compared.
-	Mode warehouse.Mode
-}
-
-// noteMetaColumn records what a target's cdcsync column tells of its
-// table's mode.
-func (t *Table) noteMetaColumn(name string) {
-	switch name {
-	case warehouse.ColDeleted:
-		t.Mode = warehouse.ModeSoftDelete
-	case warehouse.ColValidFrom:
-		t.Mode = warehouse.ModeHistory
-	}
 }
 
 // Column returns the index of the named column, or -1.

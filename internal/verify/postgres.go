@@ -96,7 +96,6 @@ func (d pgDialect) describe(ctx context.Context, db *sql.DB, table string) (*Tab
 			return nil, err
 		}
 		if strings.HasPrefix(c.Name, warehouse.Prefix) {
-			t.noteMetaColumn(c.Name)
 			continue
 		}
 		c.Family = pgFamily(typname, category)

@@ -61,11 +61,7 @@ func (s *sqlDatabase) Describe(ctx context.Context, table string) (*Table, error
 
 func (s *sqlDatabase) Count(ctx context.Context, t *Table) (int64, error) {
 	var n int64
-	q := "SELECT count(*) FROM " + s.d.tableRef(t.Name)
-	if f := s.live(t); f != "" {
-		q += " WHERE " + f
-	}
-	if err := s.db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+s.d.tableRef(t.Name)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("%s: count %s: %w", s.d.name(), t.Name, sqltext.FirstLine(err))
 	}
 	return n, nil
@@ -142,9 +138,6 @@ func (s *sqlDatabase) rowsQuery(t *Table, cols []int, r Range, keyFams []Family,
 			vals[i] = s.d.bind(v, t.Columns[ki])
 		}
 		conds = append(conds, s.tupleCond(t, 0, vals, bound.strict, bound.eq, &args))
-	}
-	if f := s.live(t); f != "" {
-		conds = append(conds, f)
 	}
 	if len(conds) > 0 {
 		b.WriteString(" WHERE ")

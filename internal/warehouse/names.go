@@ -94,11 +94,6 @@ func (id Identifiers) IsMetaColumn(name string) bool {
 			return true
 		}
 	}
-	for _, m := range ModeColumns {
-		if f == m {
-			return true
-		}
-	}
 	return false
 }
 

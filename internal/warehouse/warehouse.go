@@ -94,10 +94,6 @@ type Options struct {
 	// MemoryLimit bounds an embedded warehouse's memory (Kind.Embedded),
 	// in bytes; 0 leaves its default. Server warehouses ignore it.
 	MemoryLimit int64
-	// Mode is the default table mode; Modes overrides it per target table
-	// (keyed by the name the topic maps to). See ModeOf.
-	Mode  Mode
-	Modes map[string]Mode
 }
 
 // Stats counts what one Apply did.

@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"math/big"
 	"math/rand"
 	"sort"
@@ -370,9 +369,6 @@ func (w *Workload) truncate(t *Table) {
 	}
 	w.advance(1)
 	src := w.src()
-	for k := range t.open {
-		t.version(k, nil, commitMs(src))
-	}
 	value := w.envelope(t, 't', nil, nil, src)
 	w.Events = append(w.Events, Event{Topic: w.Topic(t), Partition: int32(w.rng.Intn(w.Opts.Partitions)), Value: value})
 	w.count(t, "truncate")
@@ -426,7 +422,6 @@ func (w *Workload) emit(t *Table, op byte, before, after Row, s source, headers 
 	if keyRow == nil {
 		keyRow = before
 	}
-	t.version(t.keyID(keyRow), after, commitMs(s))
 	key := t.keyJSON(keyRow, w.Opts.Schemas)
 	w.Events = append(w.Events, Event{
 		Topic: w.Topic(t), Partition: w.partition(key), Key: key,
@@ -559,70 +554,8 @@ type Table struct {
 	keys        []string       // the keys of rows, for uniform random picks
 	keyPos      map[string]int // key → index in keys
 	deletedKeys []Row
-	// versions is every version of every row, in source order; open
-	// indexes the current version of each key.
-	versions []version
-	open     map[string]int
 
 	schemaJSON, keySchemaJSON []byte
-}
-
-// version is one version of a row: its image and validity, in source
-// commit times (ms); to is -1 while it is current.
-type version struct {
-	row      Row
-	from, to int64
-}
-
-// commitMs is the source commit time an event carries (source.ts_ms, in
-// whole seconds as MySQL's binlog has it).
-func commitMs(s source) int64 { return s.ms / 1000 * 1000 }
-
-// version closes key's current version at ms and opens after's, if any.
-func (t *Table) version(key string, after Row, ms int64) {
-	if i, ok := t.open[key]; ok {
-		t.versions[i].to = ms
-		delete(t.open, key)
-	}
-	if after == nil {
-		return
-	}
-	if t.open == nil {
-		t.open = map[string]int{}
-	}
-	t.open[key] = len(t.versions)
-	t.versions = append(t.versions, version{row: maps.Clone(after), from: ms, to: -1})
-}
-
-// KeysEver counts the distinct keys the table ever had.
-func (t *Table) KeysEver() int {
-	keys := map[string]bool{}
-	for _, v := range t.versions {
-		keys[t.keyID(v.row)] = true
-	}
-	return len(keys)
-}
-
-// ExpectedVersions is every version of every row the source had, as a
-// history table holds it: the columns of Columns, then the version's
-// valid_from and valid_to (NULL while current) as microseconds since the
-// epoch, in any order.
-func (t *Table) ExpectedVersions() [][]*string {
-	out := make([][]*string, 0, len(t.versions))
-	for _, v := range t.versions {
-		r := make([]*string, 0, len(t.allCols)+2)
-		for _, c := range t.allCols {
-			r = append(r, canonical(c.kind, v.row[c.name]))
-		}
-		from := strconv.FormatInt(v.from*1000, 10)
-		var to *string
-		if v.to >= 0 {
-			s := strconv.FormatInt(v.to*1000, 10)
-			to = &s
-		}
-		out = append(out, append(r, &from, to))
-	}
-	return out
 }
 
 func recipeTables() []*Table {

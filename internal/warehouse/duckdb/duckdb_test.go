@@ -15,10 +15,3 @@ func TestConformance(t *testing.T) {
 		return sqlapplytest.DuckDB(t, filepath.Join(dir, name+".duckdb"), opts)
 	})
 }
-
-func TestModes(t *testing.T) {
-	dir := t.TempDir()
-	warehousetest.RunModes(t, func(t *testing.T, name string, opts warehouse.Options) (warehouse.Warehouse, warehousetest.Inspector) {
-		return sqlapplytest.DuckDB(t, filepath.Join(dir, name+".duckdb"), opts)
-	})
-}

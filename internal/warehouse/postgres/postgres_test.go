@@ -75,12 +75,3 @@ func TestConcurrentStartsOnFreshSchema(t *testing.T) {
 		t.Fatalf("%d rows, want %d", rows, n)
 	}
 }
-
-func TestModes(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	run := fmt.Sprintf("m%d", time.Now().UnixNano()%1_000_000_000)
-	warehousetest.RunModes(t, func(t *testing.T, name string, opts warehouse.Options) (warehouse.Warehouse, warehousetest.Inspector) {
-		opts.Schema = run + "_" + name
-		return sqlapplytest.Postgres(t, dsn, opts)
-	})
-}

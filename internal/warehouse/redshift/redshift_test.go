@@ -89,16 +89,3 @@ func TestDSN(t *testing.T) {
 		t.Error("a postgres:// DSN must be rejected")
 	}
 }
-
-func TestModesOnPostgres(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	run := fmt.Sprintf("rsm%d", time.Now().UnixNano()%1_000_000_000)
-	warehousetest.RunModes(t, func(t *testing.T, name string, opts warehouse.Options) (warehouse.Warehouse, warehousetest.Inspector) {
-		opts.Schema = run + "_" + name
-		db, d, err := redshift.ConnectCompat(context.Background(), dsn, opts.Schema)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sqlapplytest.Open(t, db, d, opts)
-	})
-}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,21 +20,17 @@ import (
 
 // table is the catalog's view of one target table.
 type table struct {
-	name   string // the warehouse's identifier (Identifiers.Table of source)
-	source string // the name the topic maps to
-	topic  string // the topic that owns the table
-	ids    warehouse.Identifiers
-	exists bool
-	mode   warehouse.Mode // the configured mode
-	layout warehouse.Mode // the mode the existing table was created in
-	cols   []warehouse.Column
-	key    []string
-	byName map[string]int // column index by catalog name
-	byFold map[string]int // column index by folded name, for source names
-	mark   *batch.Mark
-	// truncates are the truncates applied to a history table.
-	truncates []appliedTruncate
-	landing   bool // the landing table exists
+	name    string // the warehouse's identifier (Identifiers.Table of source)
+	source  string // the name the topic maps to
+	topic   string // the topic that owns the table
+	ids     warehouse.Identifiers
+	exists  bool
+	cols    []warehouse.Column
+	key     []string
+	byName  map[string]int // column index by catalog name
+	byFold  map[string]int // column index by folded name, for source names
+	mark    *batch.Mark
+	landing bool // the landing table exists
 	// keepsPayload: the landing store keeps the payload as JSON text, not
 	// in kafka_value (see PayloadKeeping).
 	keepsPayload bool
@@ -98,13 +93,9 @@ func (w *Warehouse) table(ctx context.Context, source, topic string) (*table, er
 		return nil, w.collision(owner, ownedName, topic, name)
 	}
 	t := &table{name: name, source: source, topic: topic, ids: ids, byName: map[string]int{}, byFold: map[string]int{},
-		plans: map[*change.Schema]*plan{}, mode: w.opts.ModeOf(source)}
+		plans: map[*change.Schema]*plan{}}
 	if err := w.loadTable(ctx, t); err != nil {
 		return nil, fmt.Errorf("read the catalog of %s: %w", name, err)
-	}
-	if t.exists && t.layout != t.mode {
-		return nil, fmt.Errorf("table %s was created in mode %s, the config gives it mode %s: a table's mode cannot change (drop the table and reset its topic, or map the topic to a new table)",
-			name, t.layout, t.mode)
 	}
 	if name != source {
 		w.log.Info("table renamed to fit the warehouse's identifiers", "topic", topic, "source_table", source,
@@ -223,14 +214,7 @@ func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 	// its name, is a source column.
 	var cols []warehouse.Column
 	byName, byFold := map[string]int{}, map[string]int{}
-	layout := warehouse.ModeCurrent
 	for _, c := range all {
-		switch t.ids.Fold(c.Name) {
-		case warehouse.ColDeleted:
-			layout = warehouse.ModeSoftDelete
-		case warehouse.ColValidFrom:
-			layout = warehouse.ModeHistory
-		}
 		if t.ids.IsMetaColumn(c.Name) {
 			continue
 		}
@@ -243,9 +227,6 @@ func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 		if key, err = w.d.PrimaryKey(ctx, conn, t.name); err != nil {
 			return w.classify(sqltext.FirstLine(err))
 		}
-		// A history table's key ends with cdcsync's columns (see
-		// historyKey): the source key is the rest.
-		key = slices.DeleteFunc(key, t.ids.IsMetaColumn)
 	}
 	var mark *batch.Mark
 	var part sql.NullInt32
@@ -273,12 +254,6 @@ func (w *Warehouse) loadTable(ctx context.Context, t *table) error {
 		}
 	}
 	t.cols, t.key, t.byName, t.byFold, t.exists, t.staged = cols, key, byName, byFold, len(all) > 0, false
-	t.layout = layout
-	if t.mode == warehouse.ModeHistory {
-		if t.truncates, err = w.historyTruncates(ctx, t.name); err != nil {
-			return err
-		}
-	}
 	t.mark, t.landing, t.keepsPayload = mark, n > 0, keeps
 	clear(t.plans)
 	return nil
@@ -296,10 +271,6 @@ type tableWork struct {
 	deletes   int
 	movedKeys bool // some staged row carries the old key of a primary-key change
 	moves     int  // staged move rows (op 'm', see moved.go)
-	// History tables (see modes.go): every change and truncate in source
-	// order, and the staged segments.
-	all      []*change.Change
-	segments []segment
 }
 
 // evolve creates the table or its new columns, widens columns, and turns
@@ -479,14 +450,10 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 		for _, m := range metaColumns {
 			b.WriteString(sqltext.Ident(m.name) + " " + w.d.SQLType(m.typ) + ", ")
 		}
-		for _, m := range modeColumns(t.mode) {
-			b.WriteString(sqltext.Ident(m.name) + " " + w.d.SQLType(m.typ) + ", ")
-		}
 		keys := make([]string, len(s.Key))
 		for i, k := range s.Key {
 			keys[i] = sqltext.Ident(k.Name)
 		}
-		keys = append(keys, historyKey(t.mode)...)
 		var recordKey []string
 		if uk, ok := w.d.(Unkeyed); ok {
 			def := strings.TrimSuffix(b.String(), ", ") + ")"
@@ -501,9 +468,7 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 		}
 		stmts = append(stmts, b.String())
 		stmts = append(stmts, recordKey...)
-		stmts = append(stmts, w.currentView(t)...)
 	} else {
-		stmts = append(stmts, w.dropCurrentView(t)...)
 		for _, c := range ev.Add {
 			stmts = append(stmts, w.d.AddColumn(w.qualify(t.name), c))
 		}
@@ -514,7 +479,6 @@ func (w *Warehouse) applyEvolution(ctx context.Context, t *table, s *change.Sche
 			}
 			stmts = append(stmts, st)
 		}
-		stmts = append(stmts, w.currentView(t)...)
 	}
 	err := w.ddl(ctx, func() error {
 		for _, st := range stmts {
@@ -565,86 +529,79 @@ func findRaw(tb *batch.Table, partition int32, offset int64) batch.Raw {
 // stage converts the changes to staging rows. A value that does not fit its
 // column turns its change into a dead letter.
 func (wk *tableWork) stage(d Dialect, dead *[]batch.DeadLetter) {
+	t := wk.t
+	ncols := len(t.cols)
 	for _, c := range wk.changes {
-		row, err := wk.stageRow(d, c, 0)
+		p := t.plan(c.Schema)
+		vals := make([]any, ncols) // the change's values, by table column
+		var unchanged []string
+		if c.Op == change.OpUpsert {
+			for i, v := range c.Row {
+				if c.Unchanged != nil && c.Unchanged[i] {
+					unchanged = append(unchanged, t.cols[p.cols[i]].Name)
+					continue
+				}
+				vals[p.cols[i]] = v
+			}
+		}
+		for i, v := range c.Key {
+			vals[p.keys[i]] = v
+		}
+		row := make([]any, ncols+nStagingMeta+len(t.key)+2)
+		var err error
+		for i, v := range vals {
+			if v == nil {
+				continue
+			}
+			col := t.cols[i]
+			if row[i], err = d.Bind(v, col.Type, col.SQL); err != nil {
+				err = fmt.Errorf("column %q: %w", col.Name, err)
+				break
+			}
+		}
 		if err != nil {
 			*dead = append(*dead, deadLetter(c, wk.tb, err.Error()))
 			continue
 		}
+		op := string(c.SourceOp)
+		if c.Op == change.OpDelete {
+			op = "d"
+			wk.deletes++
+		} else {
+			wk.upserts++
+		}
+		row[ncols] = op
+		if len(unchanged) > 0 {
+			row[ncols+1] = "," + strings.Join(unchanged, ",") + ","
+			if wk.unchanged == nil {
+				wk.unchanged = map[string]bool{}
+			}
+			for _, u := range unchanged {
+				wk.unchanged[u] = true
+			}
+		}
+		row[ncols+2] = nilIfEmpty(string(c.Pos))
+		row[ncols+3] = c.Partition
+		row[ncols+4] = c.Offset
+		if c.SourceTs != 0 {
+			row[ncols+5] = time.UnixMilli(c.SourceTs).UTC()
+		}
+		row[len(row)-2] = keyIDText(c.KeyID)
+		if len(c.OldKey) == len(p.keys) {
+			// The row moved from an old key: its unchanged values are that
+			// row's (see moved.go).
+			for i, v := range c.OldKey {
+				col := t.cols[p.keys[i]]
+				if row[ncols+nStagingMeta+i], err = d.Bind(v, col.Type, col.SQL); err != nil {
+					row[ncols+nStagingMeta+i] = nil
+				}
+			}
+			row[len(row)-1] = keyIDText(c.OldKeyID)
+			wk.movedKeys = true
+		}
 		wk.rows = append(wk.rows, row)
 	}
 	wk.stageMoves(d)
-}
-
-// stageRow converts one change to a staging row with extra trailing
-// columns left for the caller (history's).
-func (wk *tableWork) stageRow(d Dialect, c *change.Change, extra int) ([]any, error) {
-	t := wk.t
-	ncols := len(t.cols)
-	p := t.plan(c.Schema)
-	vals := make([]any, ncols) // the change's values, by table column
-	var unchanged []string
-	if c.Op == change.OpUpsert {
-		for i, v := range c.Row {
-			if c.Unchanged != nil && c.Unchanged[i] {
-				unchanged = append(unchanged, t.cols[p.cols[i]].Name)
-				continue
-			}
-			vals[p.cols[i]] = v
-		}
-	}
-	for i, v := range c.Key {
-		vals[p.keys[i]] = v
-	}
-	n := ncols + nStagingMeta + len(t.key) + 2
-	row := make([]any, n+extra)
-	var err error
-	for i, v := range vals {
-		if v == nil {
-			continue
-		}
-		col := t.cols[i]
-		if row[i], err = d.Bind(v, col.Type, col.SQL); err != nil {
-			return nil, fmt.Errorf("column %q: %w", col.Name, err)
-		}
-	}
-	op := string(c.SourceOp)
-	if c.Op == change.OpDelete {
-		op = "d"
-		wk.deletes++
-	} else {
-		wk.upserts++
-	}
-	row[ncols] = op
-	if len(unchanged) > 0 {
-		row[ncols+1] = "," + strings.Join(unchanged, ",") + ","
-		if wk.unchanged == nil {
-			wk.unchanged = map[string]bool{}
-		}
-		for _, u := range unchanged {
-			wk.unchanged[u] = true
-		}
-	}
-	row[ncols+2] = nilIfEmpty(string(c.Pos))
-	row[ncols+3] = c.Partition
-	row[ncols+4] = c.Offset
-	if c.SourceTs != 0 {
-		row[ncols+5] = time.UnixMilli(c.SourceTs).UTC()
-	}
-	row[n-2] = keyIDText(c.KeyID)
-	if len(c.OldKey) == len(p.keys) {
-		// The row moved from an old key: its unchanged values are that
-		// row's (see moved.go).
-		for i, v := range c.OldKey {
-			col := t.cols[p.keys[i]]
-			if row[ncols+nStagingMeta+i], err = d.Bind(v, col.Type, col.SQL); err != nil {
-				row[ncols+nStagingMeta+i] = nil
-			}
-		}
-		row[n-1] = keyIDText(c.OldKeyID)
-		wk.movedKeys = true
-	}
-	return row, nil
 }
 
 // stagingColumns returns the staging table's columns and their types.
@@ -662,10 +619,6 @@ func (w *Warehouse) stagingColumns(t *table) (names, types []string) {
 		names, types = append(names, oldKeyColumn(k)), append(types, st)
 	}
 	names, types = append(names, colKeyID, colOtherKeyID), append(types, text, text)
-	if t.mode == warehouse.ModeHistory {
-		names = append(names, warehouse.ColValidFrom, warehouse.ColValidTo, colSeq)
-		types = append(types, ts, ts, i64)
-	}
 	return names, types
 }
 
@@ -709,9 +662,6 @@ func (w *Warehouse) ensureStaging(ctx context.Context, t *table) error {
 // applyTable runs one table's share of the batch inside the transaction.
 func (w *Warehouse) applyTable(ctx context.Context, wk *tableWork, st *warehouse.Stats) error {
 	t := wk.t
-	if t.mode == warehouse.ModeHistory {
-		return w.applyHistory(ctx, wk, st)
-	}
 	if tr := wk.tb.Truncate; tr != nil {
 		if err := w.truncate(ctx, t, tr); err != nil {
 			return err
@@ -742,39 +692,16 @@ func (w *Warehouse) truncate(ctx context.Context, t *table, tr *change.Change) e
 		cond := ""
 		var args []any
 		if tr.Pos.Known() {
-			cond = " WHERE " + precedes
+			// Rows of the truncate's own partition all precede it (offset
+			// order); rows of other partitions precede it when their
+			// position does, or is unknown (consumed before it).
+			cond = " WHERE " + sqltext.Ident(warehouse.ColPartition) + " = $1 OR " + sqltext.Ident(warehouse.ColPosition) + " IS NULL OR " + sqltext.Ident(warehouse.ColPosition) + " < $2"
 			args = []any{tr.Partition, string(tr.Pos)}
-		}
-		if t.mode != warehouse.ModeCurrent {
-			if err := w.closeOnTruncate(ctx, t, tr, cond, args); err != nil {
-				return fmt.Errorf("truncate: %w", err)
-			}
-			if t.mode == warehouse.ModeHistory {
-				if err := w.recordHistoryTruncate(ctx, t, tr); err != nil {
-					return err
-				}
-				if t.mark != nil && t.mark.Precedes(tr) {
-					return nil // a later truncate is the mark already
-				}
-			}
-			return w.markTruncate(ctx, t, tr)
 		}
 		if _, err := w.exec(ctx, "DELETE FROM "+w.qualify(t.name)+cond, args...); err != nil {
 			return fmt.Errorf("truncate: %w", err)
 		}
 	}
-	return w.markTruncate(ctx, t, tr)
-}
-
-// precedes is the condition on a target row that a truncate at partition
-// $1 and position $2 follows: rows of the truncate's own partition all
-// precede it (offset order); rows of other partitions precede it when
-// their position does, or is unknown (consumed before it).
-var precedes = "(" + sqltext.Ident(warehouse.ColPartition) + " = $1 OR " + sqltext.Ident(warehouse.ColPosition) + " IS NULL OR " + sqltext.Ident(warehouse.ColPosition) + " < $2)"
-
-// markTruncate records a truncate, so that later events preceding it are
-// ignored.
-func (w *Warehouse) markTruncate(ctx context.Context, t *table, tr *change.Change) error {
 	// The table's row exists: the table was claimed (see claim) before
 	// its batch was prepared.
 	res, err := w.exec(ctx, `UPDATE `+w.qualify(warehouse.TablesTable)+` SET truncate_partition = $1, truncate_offset = $2,
@@ -855,13 +782,7 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 		return err
 	}
 	failpoint.Hit("staged")
-	replaced := " <> " + sqltext.Literal(opMove)
-	if t.mode == warehouse.ModeSoftDelete {
-		// Deleted keys keep their row, flagged (softDelete, after the
-		// inserts); only upserts replace.
-		replaced = " NOT IN ('d', " + sqltext.Literal(opMove) + ")"
-	}
-	if _, err := w.exec(ctx, "DELETE FROM "+tgt+" USING "+stg+" WHERE "+match+" AND "+stg+"."+sqltext.Ident(warehouse.ColOp)+replaced); err != nil {
+	if _, err := w.exec(ctx, "DELETE FROM "+tgt+" USING "+stg+" WHERE "+match+" AND "+stg+"."+sqltext.Ident(warehouse.ColOp)+" <> "+sqltext.Literal(opMove)); err != nil {
 		return fmt.Errorf("delete changed keys: %w", err)
 	}
 	cols := make([]string, 0, len(t.cols)+6)
@@ -877,17 +798,10 @@ func (w *Warehouse) upsert(ctx context.Context, wk *tableWork) error {
 	}
 	cols = append(cols, sqltext.Ident(warehouse.ColRefreshedAt))
 	sel = append(sel, w.d.Now())
-	if t.mode == warehouse.ModeSoftDelete {
-		cols = append(cols, sqltext.Ident(warehouse.ColDeleted))
-		sel = append(sel, "FALSE")
-	}
 	ins := "INSERT INTO " + tgt + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(sel, ", ") +
 		" FROM " + stg + " WHERE " + sqltext.Ident(warehouse.ColOp) + " NOT IN ('d', " + sqltext.Literal(opMove) + ")"
 	if _, err := w.exec(ctx, ins); err != nil {
 		return fmt.Errorf("insert upserts: %w", err)
-	}
-	if t.mode == warehouse.ModeSoftDelete {
-		return w.softDelete(ctx, t, match)
 	}
 	return nil
 }

@@ -40,10 +40,6 @@ func New(ctx context.Context, d Dialect, db *sql.DB, opts warehouse.Options, log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := checkModes(d, opts); err != nil {
-		db.Close()
-		return nil, err
-	}
 	w := &Warehouse{d: d, db: db, opts: opts, log: log, tables: map[string]*table{}, topicIDs: map[string]string{}}
 	if err := w.setup(ctx); err != nil {
 		db.Close()
@@ -191,9 +187,6 @@ func (w *Warehouse) setup(ctx context.Context) error {
 		}
 		if err := w.addTablesColumns(ctx); err != nil {
 			return fmt.Errorf("upgrade %s: %w", warehouse.TablesTable, err)
-		}
-		if err := w.createHistoryTruncates(ctx); err != nil {
-			return err
 		}
 		if err := w.addDeadLetterColumns(ctx); err != nil {
 			return fmt.Errorf("upgrade %s: %w", warehouse.DeadLettersTable, err)
@@ -504,34 +497,16 @@ func (w *Warehouse) apply(ctx context.Context, b *batch.Batch, from map[batch.To
 			return st, err
 		}
 		if t.mark != nil {
-			// A history table keeps what precedes the mark: a change is
-			// still a version, a truncate still ends versions.
-			if t.mode != warehouse.ModeHistory {
-				st.Ignored += tb.DropPreceding(*t.mark)
-			}
+			st.Ignored += tb.DropPreceding(*t.mark)
 		}
-		wk := &tableWork{t: t, tb: tb}
-		if t.mode == warehouse.ModeHistory {
-			if err := wk.versions(); err != nil {
-				return st, err
-			}
-		} else {
-			wk.changes = tb.Changes()
-			if t.mode == warehouse.ModeSoftDelete {
-				wk.changes = withDeletedImages(tb, wk.changes)
-			}
-		}
+		wk := &tableWork{t: t, tb: tb, changes: tb.Changes()}
 		if err := w.evolve(ctx, wk, &dead); err != nil {
 			return st, err
 		}
 		if err := w.landAhead(ctx, t, len(tb.Landing)); err != nil {
 			return st, err
 		}
-		if t.mode == warehouse.ModeHistory {
-			wk.stageVersions(w.d, &dead)
-		} else {
-			wk.stage(w.d, &dead)
-		}
+		wk.stage(w.d, &dead)
 		works = append(works, wk)
 	}
 
@@ -565,13 +540,8 @@ func (w *Warehouse) apply(ctx context.Context, b *batch.Batch, from map[batch.To
 	committed = true
 	failpoint.Hit("after-commit")
 	for _, wk := range works {
-		for _, seg := range wk.segments {
-			if tr := seg.truncate; tr != nil {
-				wk.t.truncates = append(wk.t.truncates, appliedTruncate{batch.MarkOf(tr), commitTime(tr, time.Now().UTC())})
-			}
-		}
-		if tr := wk.tb.Truncate; tr != nil && (wk.t.mark == nil || !wk.t.mark.Precedes(tr)) {
-			m := batch.MarkOf(tr)
+		if wk.tb.Truncate != nil {
+			m := batch.MarkOf(wk.tb.Truncate)
 			wk.t.mark = &m
 		}
 	}

@@ -19,9 +19,7 @@ type Inspector interface {
 	// in any order: the columns named in timestamps as microseconds since
 	// the epoch, others in the warehouse's text form (integers and
 	// decimals in plain notation), NULL as nil. A column the table does not
-	// have reads as NULL (no applied event carried it). cdcsync's own
-	// columns (warehouse.MetaColumns, warehouse.ModeColumns) are read as
-	// themselves.
+	// have reads as NULL (no applied event carried it).
 	Rows(ctx context.Context, table string, cols []string, timestamps map[string]bool) ([][]*string, error)
 
 	// Ops returns cdcsync's op column (warehouse.ColOp) of a target

@@ -117,14 +117,6 @@ func Converge(t *testing.T, wh warehouse.Warehouse, ins Inspector, w *workload.W
 // converge drains the workload in batches of at most maxEvents events.
 func converge(t *testing.T, wh warehouse.Warehouse, ins Inspector, w *workload.Workload, maxEvents int) {
 	t.Helper()
-	drain(t, wh, w, maxEvents, nil)
-	AssertTables(t, ins, w)
-}
-
-// drain drains the workload in batches of at most maxEvents events, the
-// tables keep reports true for keeping every version (history).
-func drain(t *testing.T, wh warehouse.Warehouse, w *workload.Workload, maxEvents int, keep func(string) bool) {
-	t.Helper()
 	var topics []string
 	for _, tb := range w.Tables {
 		topics = append(topics, w.Topic(tb))
@@ -159,7 +151,6 @@ func drain(t *testing.T, wh warehouse.Warehouse, w *workload.Workload, maxEvents
 			return debezium.TableOptions{Name: name, Columns: declared[name]}
 		}},
 		Kafka: []kgo.Opt{kgo.SeedBrokers(c.Addr())}, MetadataRefresh: time.Second, FetchMaxBytes: 4 << 20,
-		KeepVersions: keep,
 	}
 	sum, err := pipeline.New(cfg, wh, nil, nil).Run(context.Background())
 	if err != nil {
@@ -168,6 +159,7 @@ func drain(t *testing.T, wh warehouse.Warehouse, w *workload.Workload, maxEvents
 	if sum.Events != int64(len(w.Events)) {
 		t.Errorf("consumed %d events, produced %d", sum.Events, len(w.Events))
 	}
+	AssertTables(t, ins, w)
 }
 
 // AssertTables compares every table of the workload with the warehouse,

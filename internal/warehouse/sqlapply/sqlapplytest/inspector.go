@@ -89,11 +89,7 @@ func (i *Inspector) Rows(ctx context.Context, table string, cols []string, times
 	text := i.Dialect.SQLType(change.String)
 	sel := make([]string, len(cols))
 	for n, c := range cols {
-		mapped := ids.Column(c)
-		if ids.IsMetaColumn(c) {
-			mapped = c // cdcsync's own column, read as itself
-		}
-		name, ok := exists[ids.Fold(mapped)]
+		name, ok := exists[ids.Fold(ids.Column(c))]
 		switch {
 		case !ok:
 			sel[n] = "CAST(NULL AS " + text + ")"
@@ -209,13 +205,6 @@ func (i *Inspector) Landing(ctx context.Context, table string) ([]warehousetest.
 func (i *Inspector) TableOf(ctx context.Context, topic string) (table, landing string, err error) {
 	err = i.DB.QueryRowContext(ctx, `SELECT table_name, landing_table FROM `+i.Qualified(warehouse.TablesTable)+` WHERE topic = $1`, topic).Scan(&table, &landing)
 	return table, landing, err
-}
-
-// CurrentView counts the rows of a history table's view of its current
-// versions (<table>_current).
-func (i *Inspector) CurrentView(ctx context.Context, table string) (int, error) {
-	ids := i.Dialect.Identifiers()
-	return i.Count(ctx, ids.Fit(ids.Table(table)+warehouse.CurrentViewSuffix), "")
 }
 
 // PendingMoves counts the rows of the moves table.
