@@ -10,6 +10,7 @@ import (
 
 	"github.com/cdcsync/cdcsync/internal/redact"
 	"github.com/cdcsync/cdcsync/internal/warehouse"
+	"github.com/cdcsync/cdcsync/internal/warehouse/duckdb"
 )
 
 // Kind describes Iceberg to the registry (package target): a DSN starting
@@ -33,7 +34,7 @@ var Kind = warehouse.Kind{
 		if err != nil {
 			return nil, err
 		}
-		return &warehouse.ReadOnly{DB: db, Query: QueryReadOnly}, nil
+		return &warehouse.ReadOnly{DB: db, Query: duckdb.SelectOnly("an Iceberg catalog")}, nil
 	},
 	Redact: Redact,
 	// One namespace has one writer (offsets are fenced, but concurrent
