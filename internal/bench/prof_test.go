@@ -65,13 +65,17 @@ func TestProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ru0 syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru0); err != nil {
+		t.Fatal(err)
+	}
 	t0 := time.Now()
 	p := pipeline.New(pcfg, wh, slog.New(slog.NewTextHandler(os.Stderr, nil)), nil)
 	sum, err := p.Run(context.Background())
 	pprof.StopCPUProfile()
 	var ru1 syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru1); err != nil {
+		t.Fatal(err)
+	}
 	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 	t.Logf("%d events in %s: %.0f/s err=%v cpu=%.2fs", sum.Events, time.Since(t0), float64(sum.Events)/time.Since(t0).Seconds(), err, cpu.Seconds())
 }
