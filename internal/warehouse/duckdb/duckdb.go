@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"runtime"
 	"slices"
 	"strconv"
@@ -86,19 +85,6 @@ func ConnectLimit(ctx context.Context, path string, limit int64) (*sql.DB, error
 // applied the bench workload with ~30% less CPU than two, and each thread
 // holds buffers beyond DuckDB's memory_limit.
 func DefaultThreads() int { return max(1, runtime.NumCPU()/2) }
-
-// ShareSettings gives a DuckDB embedded by another target (DuckLake,
-// Iceberg) what Open gives a DuckDB file: limit bytes as its memory_limit
-// (cdcsync's memory_limit's share; 0 leaves it) and DefaultThreads, unless
-// dsn sets them.
-func ShareSettings(dsn string, set url.Values, limit int64) {
-	if limit > 0 && !strings.Contains(dsn, "memory_limit=") {
-		set.Set("memory_limit", fmt.Sprintf("%dKiB", max(limit>>10, 1)))
-	}
-	if !strings.Contains(dsn, "threads=") {
-		set.Set("threads", strconv.Itoa(DefaultThreads()))
-	}
-}
 
 // withDefault adds key=value to a DuckDB path's query unless it sets key.
 func withDefault(path, key, value string) string {

@@ -235,21 +235,10 @@ func firstWords(s string) string {
 	return strings.Join(f, " ")
 }
 
-// openConfig is the configuration Open connects with: the DSN's, and the
-// embedded DuckDB's share of memory_limit and threads unless it sets them.
-func openConfig(dsn string, opts warehouse.Options) (Config, error) {
-	c, err := Parse(dsn)
-	if err != nil {
-		return Config{}, err
-	}
-	duckdb.ShareSettings(dsn, c.Settings, opts.MemoryLimit)
-	return c, nil
-}
-
 // Open opens (creating if needed) the DuckLake a DSN names and cdcsync's
 // own tables in it.
 func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Logger) (*sqlapply.Warehouse, error) {
-	c, err := openConfig(dsn, opts)
+	c, err := Parse(dsn)
 	if err != nil {
 		return nil, err
 	}

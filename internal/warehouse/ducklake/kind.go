@@ -16,9 +16,8 @@ import (
 // Kind describes DuckLake to the registry (package target): a DSN
 // starting with "ducklake:" (see Config).
 var Kind = warehouse.Kind{
-	Name:     "ducklake",
-	Embedded: true, // DuckDB runs in the process, the catalog and files elsewhere
-	DSNs:     "a ducklake:CATALOG DSN",
+	Name: "ducklake",
+	DSNs: "a ducklake:CATALOG DSN",
 	Claims: func(dsn string) bool {
 		return strings.HasPrefix(dsn, Prefix)
 	},

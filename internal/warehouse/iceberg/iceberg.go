@@ -371,7 +371,6 @@ func Open(ctx context.Context, dsn string, opts warehouse.Options, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	duckdb.ShareSettings(dsn, c.Settings, opts.MemoryLimit)
 	db, err := Connect(ctx, c, false)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,0 @@
-package ducklake
-
-// OpenConfig is openConfig, for the tests.
-var OpenConfig = openConfig
