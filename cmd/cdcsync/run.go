@@ -175,6 +175,7 @@ func run(ctx context.Context, cfg config.Config, ro runOptions, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	pcfg.MaxBytes = int(memoryOf(cfg).BatchMaxBytes) // an embedded target's batches are smaller
 	pcfg.InstanceID = instanceID(cfg)
 	pcfg.ResetTopics = ro.resetTopics
 	pcfg.Version = version

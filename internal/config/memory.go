@@ -12,15 +12,16 @@ package config
 //     the garbage collector works harder as the heap nears it.
 //   - Within Go's share: the Kafka client buffers at most FetchConcurrency
 //     fetches of FetchMaxBytes = M/32 each, and a batch closes at
-//     BatchMaxBytes = M/8 of consumed key and value bytes. Two batches
-//     are held at once (one applied while the next is decoded); a decoded
-//     batch is smaller than its consumed bytes when events embed their
-//     schemas (a schema is decoded once), and its raw records are kept
-//     only for the landing table; the rest of Go's share is the
-//     collector's headroom. Batches are the throughput lever: each costs
-//     a fixed number of statements per table, and at M/32 (8 MiB, ~2,500
-//     schema-embedded events) those statements took most of DuckDB's
-//     time — M/8 applied the bench workload with ~40% less CPU. With
+//     BatchMaxBytes of consumed key and value bytes: M/8 with a server
+//     warehouse, M/32 with an embedded one. Two batches are held at once
+//     (one applied while the next is decoded); a decoded batch is smaller
+//     than its consumed bytes when events embed their schemas (a schema
+//     is decoded once); the rest of Go's share is the collector's
+//     headroom. Batches are the throughput lever: each costs a fixed
+//     number of statements per table, and M/8 applied the bench workload
+//     into DuckDB with ~40% less CPU than M/32 — but DuckDB, at its M/2,
+//     then ran out of memory recording a landing-on batch's primary-key
+//     moves, so an embedded warehouse keeps M/32. With
 //     transactions: consistent, records held until their transaction is
 //     whole take at most TxMaxHeldBytes = M/8 more: a table's events wait
 //     there while another table's topic (created with the source's first
@@ -60,6 +61,9 @@ func (c *Config) Memory(embedded bool) Memory {
 		m.FetchMaxBytes = int64(c.Kafka.FetchMaxBytes)
 	}
 	m.BatchMaxBytes = m.Limit / 8
+	if embedded {
+		m.BatchMaxBytes = m.Limit / 32
+	}
 	if c.Batch.MaxBytes > 0 {
 		m.BatchMaxBytes = int64(c.Batch.MaxBytes)
 	}

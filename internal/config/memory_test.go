@@ -7,11 +7,11 @@ import "testing"
 func TestMemory_SplitsTheLimit(t *testing.T) {
 	c := Default()
 	m := c.Memory(true)
-	want := Memory{Limit: 256 << 20, Warehouse: 128 << 20, Go: 128 << 20, FetchMaxBytes: 8 << 20, FetchConcurrency: 2, BatchMaxBytes: 32 << 20, TxMaxHeldBytes: 32 << 20}
+	want := Memory{Limit: 256 << 20, Warehouse: 128 << 20, Go: 128 << 20, FetchMaxBytes: 8 << 20, FetchConcurrency: 2, BatchMaxBytes: 8 << 20, TxMaxHeldBytes: 32 << 20}
 	if m != want {
 		t.Errorf("DuckDB at defaults: %+v, want %+v", m, want)
 	}
-	if m := c.Memory(false); m.Warehouse != 0 || m.Go != 256<<20 {
+	if m := c.Memory(false); m.Warehouse != 0 || m.Go != 256<<20 || m.BatchMaxBytes != 32<<20 {
 		t.Errorf("server warehouse: %+v, want Go to have all of it", m)
 	}
 	c.MemoryLimit = 1 << 30

@@ -104,7 +104,8 @@ func ConfigFrom(cfg config.Config, once bool) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	// The batch and fetch bounds are Go's, the same whatever the target.
+	// The batch and fetch bounds are Go's; a caller that knows its target
+	// is embedded sets MaxBytes from cfg.Memory(true) (cmd/cdcsync does).
 	mem := cfg.Memory(false)
 	return Config{
 		Topics:           re,
