@@ -19,8 +19,8 @@ func TestRegistry_EachDSNHasOneKind(t *testing.T) {
 		"ducklake:postgres:dbname=lake host=db?data_path=s3://b/p/": "ducklake",
 		"iceberg:http://127.0.0.1:8181?namespace=n":                 "iceberg",
 		"iceberg:?endpoint_type=glue&warehouse=1234&x=y.duckdb":     "iceberg",
-		"mysql://u:p@h/db":                                          "",
-		"wh.sqlite":                                                 "",
+		"mysql://u:p@h/db": "",
+		"wh.sqlite":        "",
 	} {
 		var claimed []string
 		for _, k := range kinds {
